@@ -1,0 +1,31 @@
+/**
+ * `npx metaanchor <command>`. Each command lives in lib/cli/commands/<name>.ts and exports
+ * `register(program)`; add it to COMMANDS below.
+ */
+import { Command } from 'commander';
+import * as info from './commands/info';
+
+interface CommandModule {
+  register(program: Command): void;
+}
+
+const COMMANDS: CommandModule[] = [info];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('metaanchor')
+    .description('MetaAnchor Lab: reproduce and extend "MetaAnchor: Learning to Detect Objects with Customized Anchors"')
+    .option('--backend <name>', 'tfjs backend: gpu | node | wasm | cpu (default: first that loads; env METAANCHOR_BACKEND)')
+    .showHelpAfterError();
+  program.hook('preAction', (thisCommand) => {
+    const backend = thisCommand.opts().backend as string | undefined;
+    if (backend) process.env.METAANCHOR_BACKEND = backend;
+  });
+  for (const mod of COMMANDS) mod.register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv);
+}
