@@ -1,0 +1,184 @@
+/**
+ * One training run's configuration, every default in one place. A paper table is a list of these
+ * (lib/experiments); a run directory stores the resolved config, so a run is reproducible from it.
+ *
+ * Presets set the sizes and schedule per profile:
+ *   smoke  seconds; exercises every code path (tests, `npm test` notebooks)
+ *   quick  a few minutes on 2 CPU cores on MNIST-Det: the unit of the CPU tables
+ *   full   longer CPU training
+ *   paper  ResNet-50-FPN, 600 px, RetinaNet's 1x schedule on COCO (a GPU machine)
+ */
+import { ModelConfig, ModelPresetName, isPresetName } from '../model';
+import { LrScheduleConfig } from './schedule';
+import { UserError } from '../util/errors';
+import { DropRange } from '../data/stats';
+
+export type DatasetSpec =
+  | { kind: 'mnist-det'; preset?: 'default' | 'shifted' }
+  | { kind: 'coco'; annotations: string; images: string }
+  | { kind: 'voc'; root: string; imageSet: string };
+
+/**
+ * Table 4: ground-truth boxes with sqrtMinPx < sqrt(wh) < sqrtMaxPx and logRatioMin < ln(w/h) <
+ * logRatioMax, in input pixels, get no loss in training (lib/data/stats.ts DropRange).
+ */
+export type DropBoxesConfig = DropRange;
+
+export interface TrainConfig {
+  preset: ModelPresetName;
+  method: 'baseline' | 'metaanchor';
+  generator: 'independent' | 'dependent';
+  /** Anchor configuration (lib/anchors parseAnchorSpec): "3x3" .. "9x9" or an explicit list. */
+  anchors: string;
+  /** Matcher thresholds (Table 2: 0.5/0.4 and 0.6/0.5). */
+  posIou: number;
+  negIou: number;
+  /** detectron2's allow_low_quality_matches (each GT's best anchors become positive). */
+  allowLowQuality: boolean;
+  /** MetaAnchor training: every b_i jittered uniformly within +-jitter per iteration (Sec. 4). */
+  jitter: number;
+  dropBoxes: DropBoxesConfig | null;
+  train: DatasetSpec;
+  val: DatasetSpec;
+  /** Input: long side resized to this, padded to a square multiple of 32. */
+  imageSizePx: number;
+  /** Short side target (COCO style); null = resize by the long side only. */
+  minSizePx: number | null;
+  batchSize: number;
+  steps: number;
+  optimizer: 'sgd' | 'adam';
+  lr: LrScheduleConfig;
+  momentum: number;
+  weightDecay: number;
+  /** Clip the global gradient norm to this (0 = off). */
+  clipNorm: number;
+  focalAlpha: number;
+  focalGamma: number;
+  boxLoss: 'smooth-l1' | 'l1';
+  /** smooth-L1 beta (detectron2 RetinaNet: 0.1). */
+  smoothL1Beta: number;
+  /** Validate every this many steps (0 = only at the end). */
+  evalEvery: number;
+  /** Validation images (0 = all). */
+  evalImages: number;
+  /** Checkpoint every this many steps (and always at the end). */
+  checkpointEvery: number;
+  seed: number;
+  /** Model fields on top of the preset (e.g. { hiddenM: 64 }). */
+  model: Partial<ModelConfig>;
+}
+
+const MNIST: DatasetSpec = { kind: 'mnist-det' };
+
+/** The quick preset: the reference point every other preset is written against. */
+const QUICK: TrainConfig = {
+  preset: 'quick',
+  method: 'baseline',
+  generator: 'independent',
+  anchors: '3x3',
+  posIou: 0.5,
+  negIou: 0.4,
+  allowLowQuality: true,
+  jitter: 0.5,
+  dropBoxes: null,
+  train: MNIST,
+  val: MNIST,
+  imageSizePx: 160,
+  minSizePx: null,
+  batchSize: 8,
+  steps: 600,
+  optimizer: 'sgd',
+  lr: { baseLr: 0.02, warmupSteps: 50, warmupFactor: 0.001, decaySteps: [450, 550], gamma: 0.1 },
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  clipNorm: 10,
+  focalAlpha: 0.25,
+  focalGamma: 2,
+  boxLoss: 'smooth-l1',
+  smoothL1Beta: 0.1,
+  evalEvery: 0,
+  evalImages: 200,
+  checkpointEvery: 100,
+  seed: 0,
+  model: {},
+};
+
+export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
+  smoke: {
+    ...QUICK,
+    preset: 'smoke',
+    imageSizePx: 64,
+    batchSize: 2,
+    steps: 4,
+    lr: { baseLr: 0.01, warmupSteps: 2, warmupFactor: 0.1, decaySteps: [3], gamma: 0.1 },
+    evalImages: 4,
+    checkpointEvery: 2,
+  },
+  quick: QUICK,
+  full: {
+    ...QUICK,
+    preset: 'full',
+    steps: 3000,
+    lr: { baseLr: 0.02, warmupSteps: 100, warmupFactor: 0.001, decaySteps: [2250, 2750], gamma: 0.1 },
+    evalEvery: 1000,
+    evalImages: 0,
+    checkpointEvery: 250,
+  },
+  // RetinaNet 1x at batch 16 (Lin et al. 2017; detectron2 retinanet_R_50_FPN_1x), 600 px (paper Sec. 4).
+  paper: {
+    ...QUICK,
+    preset: 'paper',
+    imageSizePx: 1000,
+    minSizePx: 600,
+    batchSize: 16,
+    steps: 90000,
+    lr: { baseLr: 0.01, warmupSteps: 1000, warmupFactor: 0.001, decaySteps: [60000, 80000], gamma: 0.1 },
+    clipNorm: 0,
+    evalEvery: 10000,
+    evalImages: 0,
+    checkpointEvery: 1000,
+    train: { kind: 'coco', annotations: 'data/coco/annotations/instances_train2017.json', images: 'data/coco/train2017' },
+    val: { kind: 'coco', annotations: 'data/coco/annotations/instances_val2017.json', images: 'data/coco/val2017' },
+  },
+};
+
+/** A preset with overrides, validated. */
+export function trainConfig(preset: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+  if (!isPresetName(preset)) {
+    throw new UserError(`unknown preset "${preset}"`, `use one of: ${Object.keys(TRAIN_PRESETS).join(', ')}`);
+  }
+  const cfg: TrainConfig = { ...TRAIN_PRESETS[preset], ...overrides };
+  validateTrainConfig(cfg);
+  return cfg;
+}
+
+/** "0.5/0.4" -> { posIou: 0.5, negIou: 0.4 }. */
+export function parseIouPair(text: string): { posIou: number; negIou: number } {
+  const m = /^\s*([0-9.]+)\s*\/\s*([0-9.]+)\s*$/.exec(text);
+  const pos = m ? Number(m[1]) : NaN;
+  const neg = m ? Number(m[2]) : NaN;
+  if (!(pos > 0 && pos <= 1 && neg > 0 && neg <= pos)) {
+    throw new UserError(`invalid IoU thresholds "${text}"`, 'write positive/negative, e.g. 0.5/0.4 or 0.6/0.5 (negative <= positive)');
+  }
+  return { posIou: pos, negIou: neg };
+}
+
+export function validateTrainConfig(cfg: TrainConfig): void {
+  const bad = (field: string, want: string): never => {
+    throw new UserError(`train config: ${field} = ${JSON.stringify((cfg as unknown as Record<string, unknown>)[field])} is invalid`, want);
+  };
+  if (cfg.method !== 'baseline' && cfg.method !== 'metaanchor') bad('method', 'baseline | metaanchor');
+  if (cfg.generator !== 'independent' && cfg.generator !== 'dependent') bad('generator', 'independent | dependent');
+  if (!(cfg.posIou > 0 && cfg.posIou <= 1 && cfg.negIou > 0 && cfg.negIou <= cfg.posIou)) bad('posIou', 'thresholds in (0, 1] with negIou <= posIou');
+  if (!(cfg.jitter >= 0)) bad('jitter', 'a number >= 0 (paper: 0.5)');
+  if (!(Number.isInteger(cfg.imageSizePx) && cfg.imageSizePx >= 32)) bad('imageSizePx', 'an integer >= 32');
+  if (!(Number.isInteger(cfg.batchSize) && cfg.batchSize >= 1)) bad('batchSize', 'a positive integer');
+  if (!(Number.isInteger(cfg.steps) && cfg.steps >= 1)) bad('steps', 'a positive integer');
+  if (cfg.optimizer !== 'sgd' && cfg.optimizer !== 'adam') bad('optimizer', 'sgd | adam');
+  if (!(cfg.lr.baseLr > 0)) bad('lr', 'baseLr > 0');
+  if (!(cfg.weightDecay >= 0)) bad('weightDecay', 'a number >= 0');
+  if (!(cfg.clipNorm >= 0)) bad('clipNorm', 'a number >= 0 (0 = off)');
+  if (cfg.boxLoss !== 'smooth-l1' && cfg.boxLoss !== 'l1') bad('boxLoss', 'smooth-l1 | l1');
+  if (!(Number.isInteger(cfg.checkpointEvery) && cfg.checkpointEvery >= 1)) bad('checkpointEvery', 'a positive integer');
+  if (!(Number.isInteger(cfg.evalEvery) && cfg.evalEvery >= 0)) bad('evalEvery', 'an integer >= 0');
+}

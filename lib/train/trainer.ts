@@ -1,0 +1,393 @@
+/**
+ * The training loop: RetinaNet (baseline) or MetaAnchor, on any dataset the loaders read.
+ *
+ * A run lives in one directory:
+ *   config.json      the resolved TrainConfig (a resumed run must match it)
+ *   checkpoint/      model weights + optimizer state + step + loss history, replaced atomically
+ *   metrics.json     validation results (COCO stats) per evaluation, written atomically
+ *   log.jsonl        one line per step: loss parts, learning rate, positives, seconds
+ *
+ * Resume continues exactly: the data order and flips are functions of (seed, epoch), MetaAnchor's
+ * anchor jitter is a function of (seed, step), and the optimizer's momentum is checkpointed, so an
+ * interrupted run resumed from its last checkpoint reproduces the same loss curve.
+ *
+ * Per step (Sec. 3 / 4 of the paper): the baseline matches against its predefined anchors;
+ * MetaAnchor draws the configuration's b_i jittered within +-0.5, builds the anchors those b_i
+ * denote, matches against them, and feeds the same b_i to the anchor function generators.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+
+type NamedTensor = { name: string; tensor: tf.Tensor };
+import { AnchorConfig, anchorGrid, anchorsForConfig, jitteredTrainingAnchors, parseAnchorSpec } from '../anchors';
+import { initBackend } from '../backend';
+import { explainWasmOom } from '../backend/wasm-kernels/memory';
+import { GT_DROPPED, buildTargets } from '../box';
+import { DetectionLoader } from '../data/pipeline';
+import { batchToTensor } from '../data/tensor';
+import { ignoreDroppedBoxes } from '../data/stats';
+import { DetectionDataset } from '../data/types';
+import { derivedRng } from '../data/seeds';
+import { RAW_PIXELS, detectDataset } from '../detect/detect';
+import { prepareCocoGroundTruth } from '../eval/coco';
+import { Detector, buildDetector, detectionLoss, loadDetectorWeights, modelConfig, saveDetector } from '../model';
+import { readWeights, writeWeights } from '../model/weights-file';
+import { replaceDirAtomicSync, writeJsonAtomicSync } from '../util/atomic';
+import { UserError } from '../util/errors';
+import { Progress } from '../util/progress';
+import { TrainConfig, validateTrainConfig } from './config';
+import { groundTruthOf, loadDatasetSpec } from './datasets';
+import { learningRateAt } from './schedule';
+
+export interface StepRecord {
+  step: number;
+  loss: number;
+  cls: number;
+  box: number;
+  positives: number;
+  lr: number;
+  gradNorm: number;
+  sec: number;
+}
+
+export interface EvalRecord {
+  step: number;
+  /** COCO's 12 summary numbers (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl). */
+  stats: number[];
+  images: number;
+  anchors: string;
+  sec: number;
+}
+
+export interface TrainResult {
+  dir: string;
+  steps: number;
+  history: StepRecord[];
+  evals: EvalRecord[];
+  /** Seconds spent in this call (not counting earlier, resumed parts). */
+  seconds: number;
+  resumedFrom: number;
+}
+
+export interface TrainOptions {
+  /** Continue from the run directory's checkpoint (error if its config differs). */
+  resume?: boolean;
+  /** Stop after this many steps of this call (for tests of resume), without the final evaluation. */
+  stopAfter?: number;
+  /** Progress lines (default: on unless METAANCHOR_QUIET=1). */
+  quiet?: boolean;
+  /** Called after every step. */
+  onStep?: (r: StepRecord) => void;
+}
+
+export const CHECKPOINT_DIR = 'checkpoint';
+export const CONFIG_FILE = 'config.json';
+export const METRICS_FILE = 'metrics.json';
+const STATE_FILE = 'train-state.json';
+const OPTIMIZER_DIR = 'optimizer';
+
+interface TrainState {
+  step: number;
+  history: StepRecord[];
+  evals: EvalRecord[];
+}
+
+/** Everything a run needs besides its config: datasets, model, anchors, optimizer. */
+interface RunParts {
+  train: DetectionDataset;
+  val: DetectionDataset;
+  detector: Detector;
+  anchors: AnchorConfig;
+  optimizer: tf.Optimizer;
+}
+
+function stableJson(v: unknown): string {
+  return JSON.stringify(v);
+}
+
+/** Read a run's config.json. */
+export function readRunConfig(dir: string): TrainConfig {
+  const file = path.join(dir, CONFIG_FILE);
+  if (!fs.existsSync(file)) throw new UserError(`${dir} is not a training run (no ${CONFIG_FILE})`, 'pass the --out folder of a `metaanchor train` run');
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as TrainConfig;
+}
+
+export function hasCheckpoint(dir: string): boolean {
+  return fs.existsSync(path.join(dir, CHECKPOINT_DIR, STATE_FILE));
+}
+
+export function readTrainState(dir: string): TrainState {
+  return JSON.parse(fs.readFileSync(path.join(dir, CHECKPOINT_DIR, STATE_FILE), 'utf8')) as TrainState;
+}
+
+function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
+  return cfg.optimizer === 'sgd' ? tf.train.momentum(cfg.lr.baseLr, cfg.momentum) : tf.train.adam(cfg.lr.baseLr);
+}
+
+function setLearningRate(opt: tf.Optimizer, lr: number): void {
+  const o = opt as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else o.learningRate = lr;
+}
+
+/** Build the datasets, model and optimizer of a config. */
+async function buildRun(cfg: TrainConfig, log: (s: string) => void): Promise<RunParts> {
+  let train = await loadDatasetSpec(cfg.train, 'train');
+  const val = await loadDatasetSpec(cfg.val, 'val');
+  if (stableJson(train.categories.map((c) => c.id)) !== stableJson(val.categories.map((c) => c.id))) {
+    throw new UserError(`train (${train.name}) and validation (${val.name}) datasets have different categories`, 'use datasets with the same category list');
+  }
+  if (cfg.dropBoxes) {
+    const r = ignoreDroppedBoxes(train, cfg.dropBoxes, { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined });
+    train = r.dataset;
+    log(`Table 4 drop: ${r.dropped} training boxes (${(100 * r.fraction).toFixed(1)}%) get no loss`);
+  }
+  const anchors = parseAnchorSpec(cfg.anchors);
+  const model = modelConfig(cfg.preset, {
+    ...cfg.model,
+    numClasses: train.categories.length,
+    method: cfg.method,
+    generator: cfg.generator,
+    numAnchors: anchors.shapes.length,
+  });
+  const detector = buildDetector(model, { seed: cfg.seed, log });
+  return { train, val, detector, anchors, optimizer: makeOptimizer(cfg) };
+}
+
+function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: TrainState, optimizerWeights: NamedTensor[]): void {
+  replaceDirAtomicSync(path.join(dir, CHECKPOINT_DIR), (staging) => {
+    saveDetector(parts.detector, staging, { step: state.step, anchors: cfg.anchors, standardBoxP3: parts.anchors.standardBoxP3, categories: parts.train.categories });
+    writeWeights(
+      path.join(staging, OPTIMIZER_DIR),
+      optimizerWeights.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: w.tensor.dataSync() as Float32Array })),
+    );
+    fs.writeFileSync(path.join(staging, STATE_FILE), JSON.stringify(state) + '\n');
+  });
+}
+
+async function restoreCheckpoint(dir: string, parts: RunParts): Promise<TrainState> {
+  const ckpt = path.join(dir, CHECKPOINT_DIR);
+  loadDetectorWeights(parts.detector, ckpt);
+  const opt = readWeights(path.join(ckpt, OPTIMIZER_DIR));
+  const named: NamedTensor[] = opt.names().map((name) => {
+    const e = opt.get(name)!;
+    return { name, tensor: tf.tensor(e.data, e.shape, 'float32') };
+  });
+  await parts.optimizer.setWeights(named);
+  for (const n of named) if (n.name === 'iter') n.tensor.dispose();
+  return readTrainState(dir);
+}
+
+/** Global L2 norm of the gradients; scales them in place (returned map) when above maxNorm. */
+function clipGradients(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+  if (!(maxNorm > 0) || norm <= maxNorm || !isFinite(norm)) return { grads, norm };
+  const scale = maxNorm / (norm + 1e-6);
+  const clipped: tf.NamedTensorMap = {};
+  for (const [k, g] of Object.entries(grads)) {
+    clipped[k] = tf.mul(g, scale);
+    g.dispose();
+  }
+  return { grads: clipped, norm };
+}
+
+/**
+ * Train (or resume) a run into `dir`. Returns the loss history and validation results.
+ */
+export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = {}): Promise<TrainResult> {
+  validateTrainConfig(cfg);
+  const quiet = opts.quiet ?? process.env.METAANCHOR_QUIET === '1';
+  const log = (s: string): void => {
+    if (!quiet) process.stderr.write(s + '\n');
+  };
+  await initBackend();
+  fs.mkdirSync(dir, { recursive: true });
+  const configPath = path.join(dir, CONFIG_FILE);
+  if (fs.existsSync(configPath)) {
+    const old = readRunConfig(dir);
+    if (stableJson(old) !== stableJson(cfg)) {
+      throw new UserError(
+        `${dir} holds a run with a different configuration`,
+        opts.resume ? 'resume with the same settings, or train into a new --out folder' : 'choose a new --out folder, or delete the old run',
+      );
+    }
+    if (!opts.resume && hasCheckpoint(dir)) {
+      throw new UserError(`${dir} already holds a run (checkpoint at step ${readTrainState(dir).step})`, 'pass --resume to continue it, or choose a new --out folder');
+    }
+  }
+  writeJsonAtomicSync(configPath, cfg);
+
+  const parts = await buildRun(cfg, log);
+  let state: TrainState = { step: 0, history: [], evals: [] };
+  if (opts.resume && hasCheckpoint(dir)) {
+    state = await restoreCheckpoint(dir, parts);
+    log(`resuming ${dir} at step ${state.step}/${cfg.steps}`);
+  }
+  const resumedFrom = state.step;
+  const { detector, anchors, optimizer } = parts;
+  const loader = new DetectionLoader(parts.train, {
+    maxSizePx: cfg.imageSizePx,
+    minSizePx: cfg.minSizePx ?? undefined,
+    pad: 'square',
+    sizeDivisor: 32,
+    ...RAW_PIXELS,
+    batchSize: Math.min(cfg.batchSize, parts.train.images.length),
+    shuffle: true,
+    flipProb: 0.5,
+    dropLast: true,
+    seed: cfg.seed,
+  });
+  const vars = detector.trainableVariables();
+  const decayed = new Set(vars.filter((v) => v.shape.length >= 2).map((v) => v.name));
+  const K = detector.config.numClasses;
+  const gridCache = new Map<string, ReturnType<typeof anchorsForConfig>>();
+  const progress = new Progress({ label: `train ${path.basename(dir)}`, total: cfg.steps, quiet });
+  const started = Date.now();
+  const logStream = fs.createWriteStream(path.join(dir, 'log.jsonl'), { flags: state.step > 0 ? 'a' : 'w' });
+  let stepsThisCall = 0;
+  const nb = loader.numBatches;
+  const gt = prepareCocoGroundTruth(groundTruthOf(parts.val));
+
+  const evaluate = async (): Promise<EvalRecord> => {
+    const t0 = Date.now();
+    const maxImages = cfg.evalImages > 0 ? Math.min(cfg.evalImages, parts.val.images.length) : parts.val.images.length;
+    const results = await detectDataset(detector, parts.val, {
+      anchors,
+      standardBoxP3: anchors.standardBoxP3,
+      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      maxImages,
+      batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
+    });
+    const imageIds = parts.val.images.slice(0, maxImages).map((im) => im.id);
+    const r = gt.evaluate(results as never, { imageIds });
+    return { step: state.step, stats: r.stats, images: maxImages, anchors: cfg.anchors, sec: (Date.now() - t0) / 1000 };
+  };
+
+  try {
+    while (state.step < cfg.steps) {
+      const epoch = Math.floor(state.step / nb);
+      const skip = state.step % nb;
+      let i = 0;
+      for await (const batch of loader.batches(epoch)) {
+        if (i++ < skip) continue;
+        if (state.step >= cfg.steps || (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter)) break;
+        const t0 = Date.now();
+        const [N, H, W] = batch.shape;
+        // Anchors of this step: fixed (baseline) or the jittered b_i of Sec. 4 (MetaAnchor).
+        let anchorBoxes: Float32Array;
+        let bValues: Float32Array | undefined;
+        if (cfg.method === 'metaanchor') {
+          const j = jitteredTrainingAnchors(anchors, derivedRng(cfg.seed, 'jitter', state.step), { amplitude: cfg.jitter });
+          const key = `${H}x${W}`;
+          let grid = gridCache.get(key);
+          if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
+          anchorBoxes = anchorGrid(grid.levels, j.sizesPerLevel);
+          bValues = j.b;
+        } else {
+          const key = `${H}x${W}`;
+          let grid = gridCache.get(key);
+          if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
+          anchorBoxes = grid.anchors;
+        }
+        const A = anchorBoxes.length / 4;
+        const labels = new Int32Array(N * A);
+        const boxTargets = new Float32Array(N * A * 4);
+        for (let k = 0; k < N; k++) {
+          const item = batch.items[k];
+          const ignore = Uint8Array.from(item.ignore, (v) => (v ? GT_DROPPED : 0));
+          const t = buildTargets(anchorBoxes, { boxes: item.boxes, classIdx: item.classIdx, ignore }, {
+            posIou: cfg.posIou,
+            negIou: cfg.negIou,
+            allowLowQuality: cfg.allowLowQuality,
+            numClasses: K,
+          });
+          labels.set(t.labels, k * A);
+          boxTargets.set(t.boxTargets, k * A * 4);
+        }
+        const lr = learningRateAt(cfg.lr, state.step);
+        setLearningRate(optimizer, lr);
+
+        let values: number[];
+        let gradNorm = 0;
+        try {
+          const x = batchToTensor(batch);
+          const labelsT = tf.tensor2d(labels, [N, A], 'int32');
+          const targetsT = tf.tensor3d(boxTargets, [N, A, 4], 'float32');
+          const bT = bValues ? tf.tensor2d(bValues, [bValues.length / 2, 2], 'float32') : undefined;
+          const parts3: tf.Scalar[] = [];
+          const { value, grads } = tf.variableGrads(() => {
+            const out = detector.forward(x, bT);
+            const l = detectionLoss(out, labelsT, targetsT, {
+              focal: { alpha: cfg.focalAlpha, gamma: cfg.focalGamma },
+              box: { kind: cfg.boxLoss, beta: cfg.smoothL1Beta },
+            });
+            parts3.push(tf.keep(l.cls), tf.keep(l.box), tf.keep(l.numPositives));
+            return l.total;
+          }, vars);
+          values = [value.dataSync()[0], ...parts3.map((t) => t.dataSync()[0])];
+          tf.dispose([x, labelsT, targetsT, value, ...parts3]);
+          bT?.dispose();
+          if (!values.every(Number.isFinite)) {
+            tf.dispose(Object.values(grads));
+            throw new UserError(
+              `loss became ${values[0]} at step ${state.step} (cls ${values[1]}, box ${values[2]}); the last good checkpoint (step ${hasCheckpoint(dir) ? readTrainState(dir).step : 0}) is kept`,
+              `lower the learning rate (now ${lr.toExponential(2)}) or set clipNorm, then resume with --resume`,
+            );
+          }
+          if (cfg.weightDecay > 0) {
+            for (const v of vars) {
+              if (!decayed.has(v.name) || !grads[v.name]) continue;
+              const g = grads[v.name];
+              grads[v.name] = tf.tidy(() => tf.add(g, tf.mul(v, cfg.weightDecay)));
+              g.dispose();
+            }
+          }
+          const clipped = clipGradients(grads, cfg.clipNorm);
+          gradNorm = clipped.norm;
+          optimizer.applyGradients(clipped.grads);
+          tf.dispose(Object.values(clipped.grads));
+        } catch (err) {
+          throw explainWasmOom(err, { batchSize: cfg.batchSize, imageSizePx: cfg.imageSizePx });
+        }
+        state.step += 1;
+        stepsThisCall += 1;
+        const rec: StepRecord = {
+          step: state.step,
+          loss: values[0],
+          cls: values[1],
+          box: values[2],
+          positives: values[3],
+          lr,
+          gradNorm,
+          sec: (Date.now() - t0) / 1000,
+        };
+        state.history.push(rec);
+        logStream.write(JSON.stringify(rec) + '\n');
+        opts.onStep?.(rec);
+        progress.update(state.step, { loss: rec.loss, cls: rec.cls, box: rec.box, lr });
+        if (cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0 && state.step < cfg.steps) {
+          state.evals.push(await evaluate());
+          writeJsonAtomicSync(path.join(dir, METRICS_FILE), { evals: state.evals });
+          log(`eval @${state.step}: mmAP ${(100 * state.evals[state.evals.length - 1].stats[0]).toFixed(1)}`);
+        }
+        if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
+          saveCheckpoint(dir, cfg, parts, state, await optimizer.getWeights());
+        }
+      }
+      if (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter) break;
+    }
+    if (state.step >= cfg.steps && !(state.evals.length && state.evals[state.evals.length - 1].step === state.step)) {
+      state.evals.push(await evaluate());
+      writeJsonAtomicSync(path.join(dir, METRICS_FILE), { evals: state.evals });
+      saveCheckpoint(dir, cfg, parts, state, await optimizer.getWeights());
+      const s = state.evals[state.evals.length - 1].stats;
+      log(`final: mmAP ${(100 * s[0]).toFixed(1)}  AP50 ${(100 * s[1]).toFixed(1)}  AP75 ${(100 * s[2]).toFixed(1)}  (${state.evals[state.evals.length - 1].images} val images)`);
+    }
+  } finally {
+    await new Promise<void>((resolve) => logStream.end(resolve));
+    detector.dispose();
+    optimizer.dispose();
+  }
+  return { dir, steps: state.step, history: state.history, evals: state.evals, seconds: (Date.now() - started) / 1000, resumedFrom };
+}
