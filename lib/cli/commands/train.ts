@@ -1,0 +1,205 @@
+/**
+ * `metaanchor train`, `metaanchor detect`, `metaanchor evaluate`.
+ */
+import * as path from 'node:path';
+import { Command, Option } from 'commander';
+import { parseAnchorSpec, ANCHOR_SPEC_HELP, AnchorConfig } from '../../anchors';
+import { initBackend } from '../../backend';
+import { paperDropRange } from '../../data/stats';
+import { DetectionDataset } from '../../data/types';
+import { detectDataset } from '../../detect/detect';
+import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
+import { DatasetSpec, TrainConfig, parseIouPair, trainConfig } from '../../train/config';
+import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
+import { LoadedRun, loadRun } from '../../train/run-dir';
+import { train } from '../../train/trainer';
+import { writeJsonAtomicSync } from '../../util/atomic';
+import { UserError } from '../../util/errors';
+
+function num(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UserError(`--${name} expects a number, got "${v}"`);
+    return n;
+  };
+}
+
+function datasetFrom(data: string | undefined, images: string | undefined, what: string): DatasetSpec | undefined {
+  if (!data && !images) return undefined;
+  if (!data || !images) throw new UserError(`${what}: give both the COCO json and the image folder`, 'e.g. --data annotations/instances_train.json --images train/');
+  return { kind: 'coco', annotations: path.resolve(data), images: path.resolve(images) };
+}
+
+interface TrainOpts {
+  preset: string;
+  method: 'baseline' | 'metaanchor';
+  generator: 'independent' | 'dependent';
+  anchors?: string;
+  iou?: string;
+  steps?: number;
+  batch?: number;
+  lr?: number;
+  imageSize?: number;
+  seed?: number;
+  evalEvery?: number;
+  evalImages?: number;
+  data?: string;
+  images?: string;
+  valData?: string;
+  valImages?: string;
+  dropBoxes?: boolean;
+  out: string;
+  resume?: boolean;
+}
+
+export function trainConfigFromCli(o: TrainOpts): TrainConfig {
+  const base = trainConfig(o.preset);
+  const overrides: Partial<TrainConfig> = { method: o.method, generator: o.generator };
+  if (o.anchors) {
+    parseAnchorSpec(o.anchors); // validate now, with the spec's own error message
+    overrides.anchors = o.anchors;
+  }
+  if (o.iou) Object.assign(overrides, parseIouPair(o.iou));
+  if (o.steps !== undefined) {
+    overrides.steps = o.steps;
+    // Keep the schedule's shape: warm-up and decay points scale with the step count.
+    const f = o.steps / base.steps;
+    overrides.lr = {
+      ...base.lr,
+      warmupSteps: Math.round(base.lr.warmupSteps * Math.min(1, f)),
+      decaySteps: base.lr.decaySteps.map((s) => Math.max(1, Math.round(s * f))),
+    };
+  }
+  if (o.batch !== undefined) overrides.batchSize = o.batch;
+  if (o.lr !== undefined) overrides.lr = { ...(overrides.lr ?? base.lr), baseLr: o.lr };
+  if (o.imageSize !== undefined) overrides.imageSizePx = o.imageSize;
+  if (o.seed !== undefined) overrides.seed = o.seed;
+  if (o.evalEvery !== undefined) overrides.evalEvery = o.evalEvery;
+  if (o.evalImages !== undefined) overrides.evalImages = o.evalImages;
+  const tr = datasetFrom(o.data, o.images, 'training data');
+  if (tr) {
+    overrides.train = tr;
+    overrides.val = datasetFrom(o.valData, o.valImages, 'validation data') ?? tr;
+  } else {
+    const va = datasetFrom(o.valData, o.valImages, 'validation data');
+    if (va) overrides.val = va;
+  }
+  if (o.dropBoxes) overrides.dropBoxes = paperDropRange(o.imageSize ?? base.imageSizePx);
+  return trainConfig(o.preset, overrides);
+}
+
+/** The anchors to detect with: the training ones by default, any spec for MetaAnchor. */
+export function inferenceAnchors(run: LoadedRun, spec: string | undefined): AnchorConfig {
+  if (!spec || spec === 'train') return run.trainAnchors;
+  if (spec === 'search') {
+    const { readSearchResult } = require('../../search/result') as typeof import('../../search/result');
+    return readSearchResult(run.dir).anchors;
+  }
+  return parseAnchorSpec(spec);
+}
+
+async function datasetForRun(run: LoadedRun, data: string | undefined, images: string | undefined): Promise<DetectionDataset> {
+  const spec = datasetFrom(data, images, 'data') ?? run.config?.val;
+  if (!spec) throw new UserError(`the run ${run.dir} has no config.json to take the validation set from`, 'pass --data <coco json> --images <dir>');
+  const ds = await loadDatasetSpec(spec, 'val');
+  const want = run.categories.map((c) => c.id).join(',');
+  if (ds.categories.map((c) => c.id).join(',') !== want) {
+    throw new UserError(`${ds.name} has other categories than the ones the model was trained on`, 'detect on a dataset with the training category list');
+  }
+  return ds;
+}
+
+function inputOf(run: LoadedRun) {
+  return { maxSizePx: run.config?.imageSizePx ?? 160, minSizePx: run.config?.minSizePx ?? undefined, pad: 'square' as const, sizeDivisor: 32 };
+}
+
+export function register(program: Command): void {
+  program
+    .command('train')
+    .description('train RetinaNet (baseline) or MetaAnchor; checkpoints, metrics and logs go to --out')
+    .addOption(new Option('--preset <p>', 'size and schedule').choices(['smoke', 'quick', 'full', 'paper']).default('quick'))
+    .addOption(new Option('--method <m>', 'anchor functions').choices(['baseline', 'metaanchor']).default('baseline'))
+    .addOption(new Option('--generator <g>', 'MetaAnchor generator: Eq. 4 or Eq. 6').choices(['independent', 'dependent']).default('independent'))
+    .option('--anchors <spec>', `anchor configuration (default 3x3); ${ANCHOR_SPEC_HELP[0] ?? ''}`)
+    .option('--iou <pos/neg>', 'matcher thresholds, e.g. 0.5/0.4 or 0.6/0.5')
+    .option('--steps <n>', 'training steps (schedule scales with it)', num('steps'))
+    .option('--batch <n>', 'images per step', num('batch'))
+    .option('--lr <x>', 'base learning rate', num('lr'))
+    .option('--image-size <px>', 'input side in pixels', num('image-size'))
+    .option('--seed <n>', 'seed of init, data order, augmentation, jitter', num('seed'))
+    .option('--eval-every <n>', 'validate every n steps (0: at the end only)', num('eval-every'))
+    .option('--eval-images <n>', 'validation images (0: all)', num('eval-images'))
+    .option('--data <json>', 'training COCO instances json (default: MNIST-Det)')
+    .option('--images <dir>', 'training image folder')
+    .option('--val-data <json>', 'validation COCO instances json (default: the training set\'s val split / itself)')
+    .option('--val-images <dir>', 'validation image folder')
+    .option('--drop-boxes', "Table 4: boxes with 50 < sqrt(wh) < 100, |log(w/h)| < 1 (at 600 px, scaled to the input size) get no loss")
+    .requiredOption('--out <dir>', 'run folder, e.g. runs/baseline-3x3')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .action(async (o: TrainOpts) => {
+      const cfg = trainConfigFromCli(o);
+      const r = await train(cfg, path.resolve(o.out), { resume: o.resume });
+      const last = r.evals[r.evals.length - 1];
+      if (last) {
+        console.log(formatCocoSummary(last.stats).join('\n'));
+      }
+      console.log(`run: ${r.dir} (${r.steps} steps, ${r.seconds.toFixed(0)} s this session)`);
+    });
+
+  program
+    .command('detect')
+    .description('run a trained detector over a dataset and write COCO results json')
+    .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train`')
+    .option('--data <json>', 'COCO instances json (default: the run\'s validation set)')
+    .option('--images <dir>', 'image folder of --data')
+    .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search"); default: the training anchors')
+    .option('--max-images <n>', 'only the first n images', num('max-images'))
+    .requiredOption('--out <file>', 'results json')
+    .action(async (o: { checkpoint: string; data?: string; images?: string; anchors?: string; maxImages?: number; out: string }) => {
+      await initBackend();
+      const run = loadRun(o.checkpoint);
+      const ds = await datasetForRun(run, o.data, o.images);
+      const anchors = inferenceAnchors(run, o.anchors);
+      const results = await detectDataset(run.detector, ds, {
+        anchors,
+        standardBoxP3: run.standardBoxP3,
+        input: inputOf(run),
+        maxImages: o.maxImages,
+        progressLabel: 'detect',
+      });
+      writeJsonAtomicSync(path.resolve(o.out), results);
+      console.log(`${results.length} detections on ${Math.min(o.maxImages ?? Infinity, ds.images.length)} images -> ${path.resolve(o.out)}`);
+    });
+
+  program
+    .command('evaluate')
+    .description('COCO metrics of a trained detector on its validation set (or --data)')
+    .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train`')
+    .option('--data <json>', 'COCO instances json (default: the run\'s validation set)')
+    .option('--images <dir>', 'image folder of --data')
+    .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search")')
+    .option('--max-images <n>', 'only the first n images', num('max-images'))
+    .option('--json', 'print JSON')
+    .action(async (o: { checkpoint: string; data?: string; images?: string; anchors?: string; maxImages?: number; json?: boolean }) => {
+      await initBackend();
+      const run = loadRun(o.checkpoint);
+      const ds = await datasetForRun(run, o.data, o.images);
+      const anchors = inferenceAnchors(run, o.anchors);
+      const results = await detectDataset(run.detector, ds, {
+        anchors,
+        standardBoxP3: run.standardBoxP3,
+        input: inputOf(run),
+        maxImages: o.maxImages,
+        progressLabel: 'detect',
+      });
+      const n = Math.min(o.maxImages ?? Infinity, ds.images.length);
+      const r = evaluateCoco(groundTruthOf(ds) as never, results as never, { imageIds: ds.images.slice(0, n).map((im) => im.id) });
+      if (o.json) {
+        const perCategory = r.perCategory.map((c) => ({ category_id: c.categoryId, ap: c.ap, ap50: c.ap50, ap75: c.ap75, ar100: c.ar100 }));
+        console.log(JSON.stringify({ anchors: anchors.name, images: n, stats: r.stats, per_category: perCategory }));
+      } else {
+        console.log(`${run.detector.config.method} ${run.trainAnchors.name} -> inference anchors ${anchors.name}, ${n} images`);
+        console.log(formatCocoSummary(r.stats).join('\n'));
+      }
+    });
+}
