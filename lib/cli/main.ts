@@ -4,12 +4,15 @@
  */
 import { Command } from 'commander';
 import * as info from './commands/info';
+import * as evalCommand from './commands/eval';
+import * as data from './commands/data';
+import * as trainCommands from './commands/train';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [info];
+const COMMANDS: CommandModule[] = [info, evalCommand, data, trainCommands];
 
 export function buildProgram(): Command {
   const program = new Command();

@@ -42,6 +42,8 @@ export interface TrainConfig {
   val: DatasetSpec;
   /** Input: long side resized to this, padded to a square multiple of 32. */
   imageSizePx: number;
+  /** Horizontal flip probability. 0 for digits (a mirrored 2 is no 2); 0.5 for COCO (RetinaNet). */
+  flipProb: number;
   /** Short side target (COCO style); null = resize by the long side only. */
   minSizePx: number | null;
   batchSize: number;
@@ -84,6 +86,7 @@ const QUICK: TrainConfig = {
   train: MNIST,
   val: MNIST,
   imageSizePx: 160,
+  flipProb: 0,
   minSizePx: null,
   batchSize: 8,
   steps: 600,
@@ -130,6 +133,7 @@ export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
     preset: 'paper',
     imageSizePx: 1000,
     minSizePx: 600,
+    flipProb: 0.5,
     batchSize: 16,
     steps: 90000,
     lr: { baseLr: 0.01, warmupSteps: 1000, warmupFactor: 0.001, decaySteps: [60000, 80000], gamma: 0.1 },
@@ -176,6 +180,7 @@ export function validateTrainConfig(cfg: TrainConfig): void {
   if (!(Number.isInteger(cfg.steps) && cfg.steps >= 1)) bad('steps', 'a positive integer');
   if (cfg.optimizer !== 'sgd' && cfg.optimizer !== 'adam') bad('optimizer', 'sgd | adam');
   if (!(cfg.lr.baseLr > 0)) bad('lr', 'baseLr > 0');
+  if (!(cfg.flipProb >= 0 && cfg.flipProb <= 1)) bad('flipProb', 'a probability in [0, 1]');
   if (!(cfg.weightDecay >= 0)) bad('weightDecay', 'a number >= 0');
   if (!(cfg.clipNorm >= 0)) bad('clipNorm', 'a number >= 0 (0 = off)');
   if (cfg.boxLoss !== 'smooth-l1' && cfg.boxLoss !== 'l1') bad('boxLoss', 'smooth-l1 | l1');

@@ -23,7 +23,7 @@ type NamedTensor = { name: string; tensor: tf.Tensor };
 import { AnchorConfig, anchorGrid, anchorsForConfig, jitteredTrainingAnchors, parseAnchorSpec } from '../anchors';
 import { initBackend } from '../backend';
 import { explainWasmOom } from '../backend/wasm-kernels/memory';
-import { GT_DROPPED, buildTargets } from '../box';
+import { buildTargets } from '../box';
 import { DetectionLoader } from '../data/pipeline';
 import { batchToTensor } from '../data/tensor';
 import { ignoreDroppedBoxes } from '../data/stats';
@@ -234,7 +234,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
     ...RAW_PIXELS,
     batchSize: Math.min(cfg.batchSize, parts.train.images.length),
     shuffle: true,
-    flipProb: 0.5,
+    flipProb: cfg.flipProb,
     dropLast: true,
     seed: cfg.seed,
   });
@@ -295,8 +295,8 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
         const boxTargets = new Float32Array(N * A * 4);
         for (let k = 0; k < N; k++) {
           const item = batch.items[k];
-          const ignore = Uint8Array.from(item.ignore, (v) => (v ? GT_DROPPED : 0));
-          const t = buildTargets(anchorBoxes, { boxes: item.boxes, classIdx: item.classIdx, ignore }, {
+          // item.ignore holds the matcher's GT flags (crowd / dropped), see lib/data/types.ts.
+          const t = buildTargets(anchorBoxes, { boxes: item.boxes, classIdx: item.classIdx, ignore: item.ignore }, {
             posIou: cfg.posIou,
             negIou: cfg.negIou,
             allowLowQuality: cfg.allowLowQuality,

@@ -1,0 +1,176 @@
+/**
+ * `metaanchor data ...`: datasets.
+ *   data mnist-det --out <dir> [--train N] [--val M] [--size S] [--seed K] [--preset default|shifted] [--dist <json>]
+ *   data stats [--data <instances.json> [--images <dir>] | --voc <dir> [--set <name>]] [--split train|val]
+ *              [--input-size S] [--min-size S] [--pad square|batch] [--divisor D] [--anchors <spec|spec>] [--json]
+ *   data draw  [--data <json> | --voc <dir>] (--index i | --image-id id) --out <png> [--scale f]
+ *   data export-voc [--data <json> | --voc <dir>] --out <dir> [--set name] [--jpeg]
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command } from 'commander';
+import { UserError } from '../../util/errors';
+import { parseAnchorSpec } from '../../anchors';
+import { BOX_DISTRIBUTIONS, BoxDistribution, MnistDetPreset, generateMnistDet, mnistDetConfig } from '../../data/mnist-det';
+import { DatasetSpec, InputGeometry, openDataset } from '../../data/open';
+import { datasetStats, formatStats } from '../../data/stats';
+import { drawDatasetImage } from '../../data/draw';
+import { writeVoc } from '../../data/voc';
+
+function intOption(name: string, min = 0): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+}
+
+function numberOption(name: string): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new UserError(`${name} must be a number, got "${v}"`);
+    return n;
+  };
+}
+
+interface SourceOpts {
+  data?: string;
+  images?: string;
+  voc?: string;
+  set?: string;
+  split?: string;
+  skipInvalidBoxes?: boolean;
+}
+
+function addSourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--data <instances.json>', 'COCO instances json (default: the embedded MNIST-Det, generated on first use)')
+    .option('--images <dir>', 'image folder of --data (default: looked for next to the json)')
+    .option('--voc <dir>', 'VOCdevkit year folder (Annotations/, JPEGImages/, ImageSets/Main/)')
+    .option('--set <name>', 'VOC image set', 'trainval')
+    .option('--split <train|val>', 'MNIST-Det split when no --data/--voc is given', 'train')
+    .option('--skip-invalid-boxes', 'drop boxes with non-positive size instead of failing');
+}
+
+function specOf(o: SourceOpts): DatasetSpec {
+  if (o.split !== 'train' && o.split !== 'val') throw new UserError(`--split must be train or val, got "${o.split}"`);
+  return { coco: o.data, images: o.images, voc: o.voc, vocSet: o.set, split: o.split, skipInvalidBoxes: o.skipInvalidBoxes };
+}
+
+export function register(program: Command): void {
+  const data = program.command('data').description('datasets: generate MNIST-Det, box statistics, draw boxes, export to VOC');
+
+  data
+    .command('mnist-det')
+    .description('generate MNIST-Det (handwritten digits on noisy canvases) as COCO json + PNG files')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--train <N>', 'train images', intOption('--train'))
+    .option('--val <M>', 'val images', intOption('--val'))
+    .option('--size <S>', 'square image side in px', intOption('--size', 32))
+    .option('--seed <K>', 'seed (same seed => byte-identical files)', intOption('--seed'))
+    .option('--preset <name>', `box distribution: ${Object.keys(BOX_DISTRIBUTIONS).join(' | ')}`, 'default')
+    .option('--dist <json>', 'override distribution parameters, e.g. \'{"sizeMedianFrac":0.3,"objectsMax":4}\'')
+    .action(async (o: { out: string; train?: number; val?: number; size?: number; seed?: number; preset: string; dist?: string }) => {
+      let boxes: Partial<BoxDistribution> | undefined;
+      if (o.dist) {
+        try {
+          boxes = JSON.parse(o.dist) as Partial<BoxDistribution>;
+        } catch (err) {
+          throw new UserError(`--dist is not valid JSON: ${(err as Error).message}`);
+        }
+        const known = Object.keys(BOX_DISTRIBUTIONS.default);
+        const unknown = Object.keys(boxes).filter((k) => !known.includes(k));
+        if (unknown.length) throw new UserError(`--dist: unknown parameter(s) ${unknown.join(', ')}`, `known: ${known.join(', ')}`);
+      }
+      const cfg = mnistDetConfig({
+        preset: o.preset as MnistDetPreset,
+        trainImages: o.train,
+        valImages: o.val,
+        imageSizePx: o.size,
+        seed: o.seed,
+        boxes,
+      });
+      const t0 = Date.now();
+      const m = await generateMnistDet(path.resolve(o.out), cfg);
+      console.log(
+        `MNIST-Det written to ${path.resolve(o.out)} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ` +
+          `train ${m.splits.train.images} images / ${m.splits.train.boxes} boxes, val ${m.splits.val.images} images / ${m.splits.val.boxes} boxes ` +
+          `(${cfg.imageSizePx} px, preset ${o.preset}, seed ${cfg.seed})`,
+      );
+    });
+
+  addSourceOptions(
+    data
+      .command('stats')
+      .description('box statistics: objects per image, size and ratio quantiles, anchor coverage per Table 1 config, Table 4 dropped fraction'),
+  )
+    .option('--input-size <S>', 'input long side (or square side) in px; default: the dataset\'s (MNIST-Det) or the paper\'s 600/1000', intOption('--input-size', 16))
+    .option('--min-size <S>', 'input short side in px (paper: 600)', intOption('--min-size', 16))
+    .option('--pad <mode>', 'square | batch')
+    .option('--divisor <D>', 'pad sides to a multiple of D', intOption('--divisor', 1))
+    .option('--anchors <specs>', 'anchor configurations separated by "|" (default: 3x3|5x5|7x7|9x9)')
+    .option('--drop <range>', 'Table 4 range "sqrtMin,sqrtMax,logMin,logMax" in input px (default: paper range scaled to the input)')
+    .option('--json', 'print the statistics as JSON')
+    .action(async (o: SourceOpts & { inputSize?: number; minSize?: number; pad?: string; divisor?: number; anchors?: string; drop?: string; json?: boolean }) => {
+      const { dataset, input } = await openDataset(specOf(o));
+      const geom: InputGeometry = { ...input };
+      if (o.inputSize !== undefined) {
+        geom.maxSizePx = o.inputSize;
+        if (o.minSize === undefined) delete geom.minSizePx;
+      }
+      if (o.minSize !== undefined) geom.minSizePx = o.minSize;
+      if (o.pad !== undefined) {
+        if (o.pad !== 'square' && o.pad !== 'batch') throw new UserError(`--pad must be square or batch, got "${o.pad}"`);
+        geom.pad = o.pad;
+      }
+      if (o.divisor !== undefined) geom.sizeDivisor = o.divisor;
+      const anchorConfigs = o.anchors ? o.anchors.split('|').map((s) => parseAnchorSpec(s.trim())) : undefined;
+      let dropRange;
+      if (o.drop) {
+        const v = o.drop.split(',').map(numberOption('--drop'));
+        if (v.length !== 4) throw new UserError('--drop needs 4 numbers: sqrtMin,sqrtMax,logMin,logMax');
+        dropRange = { sqrtMinPx: v[0], sqrtMaxPx: v[1], logRatioMin: v[2], logRatioMax: v[3] };
+      }
+      const full = { pad: 'square' as const, sizeDivisor: 128, ...geom };
+      const stats = datasetStats(dataset, { input: full, anchorConfigs, dropRange });
+      if (o.json) {
+        console.log(JSON.stringify(stats, null, 1));
+        return;
+      }
+      const note =
+        full.minSizePx !== undefined
+          ? `input px (short side ${full.minSizePx}, long side <= ${full.maxSizePx})`
+          : `input px (long side ${full.maxSizePx}, ${full.pad === 'square' ? 'square' : 'per-batch'} padding to x${full.sizeDivisor})`;
+      console.log(formatStats(stats, note));
+    });
+
+  addSourceOptions(data.command('draw').description('draw an image of a dataset with its ground-truth boxes and labels (PNG)'))
+    .option('--index <i>', 'image position in the dataset', intOption('--index'))
+    .option('--image-id <id>', 'image id', intOption('--image-id'))
+    .requiredOption('--out <png>', 'output PNG')
+    .option('--scale <f>', 'enlarge by this factor (e.g. 3 for MNIST-Det)', numberOption('--scale'))
+    .action(async (o: SourceOpts & { index?: number; imageId?: number; out: string; scale?: number }) => {
+      const { dataset } = await openDataset(specOf(o));
+      let index = o.index ?? 0;
+      if (o.imageId !== undefined) {
+        index = dataset.images.findIndex((im) => im.id === o.imageId);
+        if (index < 0) throw new UserError(`no image with id ${o.imageId} in ${dataset.name}`);
+      }
+      if (index >= dataset.images.length) throw new UserError(`--index ${index} is out of range: ${dataset.name} has ${dataset.images.length} images`);
+      const png = await drawDatasetImage(dataset, index, { scale: o.scale });
+      fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+      fs.writeFileSync(o.out, png);
+      const im = dataset.images[index];
+      console.log(`${o.out}: ${im.fileName} (id ${im.id}) with ${im.classIdx.length} boxes`);
+    });
+
+  addSourceOptions(data.command('export-voc').description('write a dataset in VOCdevkit layout (Annotations/, JPEGImages/, ImageSets/Main/<set>.txt, classes.txt)'))
+    .requiredOption('--out <dir>', 'year folder to write, e.g. out/VOCdevkit/MNISTDET')
+    .option('--out-set <name>', 'image set name to write', 'trainval')
+    .option('--jpeg', 're-encode non-JPEG images as JPEG (default: copy files as they are, PNG stays PNG)')
+    .action(async (o: SourceOpts & { out: string; outSet: string; jpeg?: boolean }) => {
+      const { dataset } = await openDataset(specOf(o));
+      const dir = await writeVoc(dataset, { outDir: o.out, imageSet: o.outSet, images: o.jpeg ? 'jpeg' : 'copy' });
+      console.log(`${dataset.name}: ${dataset.images.length} images written to ${dir} (set ${o.outSet})`);
+    });
+}
