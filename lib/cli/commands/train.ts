@@ -14,6 +14,8 @@ import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
 import { LoadedRun, loadRun } from '../../train/run-dir';
 import { train } from '../../train/trainer';
 import { writeJsonAtomicSync } from '../../util/atomic';
+import { greedyAnchorSearch } from '../../search/greedy';
+import { SEARCH_FILE, writeSearchResult } from '../../search/result';
 import { UserError } from '../../util/errors';
 
 function num(name: string) {
@@ -201,5 +203,37 @@ export function register(program: Command): void {
         console.log(`${run.detector.config.method} ${run.trainAnchors.name} -> inference anchors ${anchors.name}, ${n} images`);
         console.log(formatCocoSummary(r.stats).join('\n'));
       }
+    });
+
+  program
+    .command('search')
+    .description('greedy search of inference anchors for a MetaAnchor run (Sec. 4.1.2, Table 8 grid)')
+    .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train --method metaanchor`')
+    .option('--steps <n>', 'candidates to try (default: all 161 of the grid)', num('steps'))
+    .option('--subset <n>', 'training images to evaluate on', num('subset'), 200)
+    .option('--start <spec>', 'starting anchors (default: the training configuration)')
+    .option('--seed <n>', 'seed of the subset and the candidate order', num('seed'), 0)
+    .option('--out <file>', `result json (default: <run>/${SEARCH_FILE}, which \`detect --anchors search\` reads)`)
+    .action(async (o: { checkpoint: string; steps?: number; subset: number; start?: string; seed: number; out?: string }) => {
+      await initBackend();
+      const run = loadRun(o.checkpoint);
+      if (!run.config) throw new UserError(`${run.dir} has no config.json`, 'search needs the run folder of `metaanchor train`');
+      const trainSet = await loadDatasetSpec(run.config.train, 'train');
+      const result = await greedyAnchorSearch(run.detector, trainSet, {
+        start: o.start ? parseAnchorSpec(o.start) : run.trainAnchors,
+        standardBoxP3: run.standardBoxP3,
+        steps: o.steps,
+        subset: o.subset,
+        seed: o.seed,
+        input: inputOf(run),
+        progressLabel: 'search',
+      });
+      const out = path.resolve(o.out ?? path.join(run.dir, SEARCH_FILE));
+      writeSearchResult(out, result);
+      const kept = result.trace.filter((t) => t.kept).length;
+      console.log(
+        `search: ${result.trace.length} candidates in ${result.seconds.toFixed(1)} s, kept ${kept}; ` +
+          `mmAP on ${result.subsetImages} training images ${(100 * result.startMmAP).toFixed(2)} -> ${(100 * result.finalMmAP).toFixed(2)}\n-> ${out}`,
+      );
     });
 }

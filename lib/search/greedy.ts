@@ -1,0 +1,212 @@
+/**
+ * Greedy search of inference anchors (paper Sec. 4.1.2, used by Tables 3, 5, 6 and 8):
+ *
+ *   "start from a configuration; at each step pick one random anchor from the candidate grid, add
+ *    its predictions to the current set, evaluate on a subset of training data, and keep it only if
+ *    the score improves."
+ *
+ * Cost: the backbone, FPN and head towers run once per image (features cached); every candidate then
+ * costs one generated anchor function (a conv with K + 4 outputs per level), decoding, per-class NMS
+ * over the merged set and one evaluation against the prepared ground truth. Candidates are merged
+ * before NMS (the union of the sets' pre-NMS candidates), so NMS sees all anchors' boxes together,
+ * as if the detector had run with the union of anchors.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { AnchorConfig, AnchorShape, StandardBox, anchorsForConfig, formatAnchorSpec, table8CandidateConfig } from '../anchors';
+import { DetectionDataset } from '../data/types';
+import { boxesToOriginal, ImageTransform, inferenceLoader, LoaderConfig } from '../data/pipeline';
+import { batchToTensor } from '../data/tensor';
+import { RAW_PIXELS, anchorBTensor } from '../detect/detect';
+import { Detections, InferenceConfig, RETINANET_INFERENCE, concatDetections, detectionCandidates, finalizeDetections } from '../detect/postprocess';
+import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
+import { Detector, HeadFeatures, LevelShape } from '../model';
+import { makeRng, shuffle } from '../util/seed';
+import { UserError } from '../util/errors';
+import { Progress } from '../util/progress';
+import { groundTruthOf } from '../train/datasets';
+import { SearchResultFile, SearchTraceEntry } from './result';
+
+export interface SearchOptions {
+  /** Configuration the search starts from (usually the training configuration). */
+  start: AnchorConfig;
+  /** Eq. 7 frame of the trained generator. */
+  standardBoxP3: StandardBox;
+  /** Candidate shapes (default: Table 8's grid, 161 anchors). */
+  candidates?: AnchorShape[];
+  /** Candidates tried (default: all, in a seeded random order). */
+  steps?: number;
+  /** Images of `dataset` used for the search (seeded choice; default 200). */
+  subset?: number;
+  seed?: number;
+  input: Partial<LoaderConfig> & Pick<LoaderConfig, 'maxSizePx'>;
+  inference?: InferenceConfig;
+  batchSize?: number;
+  /** Progress line label (omit for none). */
+  progressLabel?: string;
+}
+
+/** Cached per-batch head features and the images' transforms. */
+interface CachedBatch {
+  features: HeadFeatures;
+  levels: LevelShape[];
+  heightPx: number;
+  widthPx: number;
+  items: { imageId: number; transform: ImageTransform }[];
+}
+
+/** Pre-NMS candidates of one anchor set on every subset image (input pixels). */
+type CandidateSets = Detections[];
+
+/**
+ * Head features of a dataset's images, computed once: everything a candidate anchor needs is a
+ * generated conv on top of these.
+ */
+export class FeatureCache {
+  readonly batches: CachedBatch[] = [];
+  constructor(readonly detector: Detector, readonly numImages: number) {}
+
+  static async build(detector: Detector, dataset: DetectionDataset, input: SearchOptions['input'], batchSize: number): Promise<FeatureCache> {
+    const cache = new FeatureCache(detector, dataset.images.length);
+    const loader = inferenceLoader(dataset, { ...input, ...RAW_PIXELS, batchSize });
+    for await (const batch of loader.batches(0)) {
+      const x = batchToTensor(batch);
+      const { features, levels } = detector.headFeatures(x);
+      x.dispose();
+      cache.batches.push({
+        features,
+        levels,
+        heightPx: batch.shape[1],
+        widthPx: batch.shape[2],
+        items: batch.items.map((it) => ({ imageId: it.imageId, transform: it })),
+      });
+    }
+    return cache;
+  }
+
+  /** Pre-NMS candidates of `anchors` on every cached image. */
+  async candidates(anchors: AnchorConfig, standardBoxP3: StandardBox, cfg: InferenceConfig): Promise<CandidateSets> {
+    const out: CandidateSets = [];
+    const K = this.detector.config.numClasses;
+    const bT = anchorBTensor(this.detector, anchors, standardBoxP3);
+    try {
+      for (const b of this.batches) {
+        const grid = anchorsForConfig(anchors, b.heightPx, b.widthPx);
+        const pred = this.detector.predict(b.features, b.levels, bT);
+        const [cls, box] = await Promise.all([pred.clsLogits.data() as Promise<Float32Array>, pred.boxDeltas.data() as Promise<Float32Array>]);
+        pred.clsLogits.dispose();
+        pred.boxDeltas.dispose();
+        const A = grid.anchors.length / 4;
+        b.items.forEach((it, k) => {
+          out.push(
+            detectionCandidates(cls.subarray(k * A * K, (k + 1) * A * K), box.subarray(k * A * 4, (k + 1) * A * 4), grid.anchors, grid.starts, K, cfg, {
+              heightPx: it.transform.resizedHeightPx,
+              widthPx: it.transform.resizedWidthPx,
+            }),
+          );
+        });
+      }
+    } finally {
+      bT?.dispose();
+    }
+    return out;
+  }
+
+  /** Image ids and transforms in cache order. */
+  images(): { imageId: number; transform: ImageTransform }[] {
+    return this.batches.flatMap((b) => b.items);
+  }
+
+  dispose(): void {
+    for (const b of this.batches) tf.dispose([...b.features.cls, ...b.features.box]);
+    this.batches.length = 0;
+  }
+}
+
+/** mmAP of candidate sets after NMS, against prepared ground truth restricted to the images. */
+export function scoreCandidates(
+  sets: CandidateSets,
+  images: { imageId: number; transform: ImageTransform }[],
+  gt: PreparedCocoGroundTruth,
+  categoryIds: readonly number[],
+  cfg: InferenceConfig,
+): number {
+  const imageId: number[] = [];
+  const categoryId: number[] = [];
+  const score: number[] = [];
+  const bbox: number[] = [];
+  sets.forEach((cand, i) => {
+    const d = finalizeDetections(cand, cfg);
+    const boxes = boxesToOriginal(d.boxes, images[i].transform);
+    for (let j = 0; j < d.scores.length; j++) {
+      imageId.push(images[i].imageId);
+      categoryId.push(categoryIds[d.classes[j]]);
+      score.push(d.scores[j]);
+      bbox.push(boxes[4 * j], boxes[4 * j + 1], boxes[4 * j + 2] - boxes[4 * j], boxes[4 * j + 3] - boxes[4 * j + 1]);
+    }
+  });
+  const dt = imageId.map((id, j) => ({ image_id: id, category_id: categoryId[j], score: score[j], bbox: bbox.slice(4 * j, 4 * j + 4) as [number, number, number, number] }));
+  const r = gt.evaluate(dt as never, { imageIds: images.map((im) => im.imageId) });
+  return r.stats[0];
+}
+
+/** The subset of images a search evaluates on: a seeded choice of `n` images. */
+export function searchSubset(dataset: DetectionDataset, n: number, seed: number): DetectionDataset {
+  if (n >= dataset.images.length) return dataset;
+  const idx = shuffle(Array.from({ length: dataset.images.length }, (_, i) => i), makeRng(seed)).slice(0, n).sort((a, b) => a - b);
+  return { ...dataset, name: `${dataset.name} (search subset ${n})`, images: idx.map((i) => dataset.images[i]) };
+}
+
+/** Run the greedy search. `dataset` is the (training) data to search on. */
+export async function greedyAnchorSearch(detector: Detector, dataset: DetectionDataset, opts: SearchOptions): Promise<SearchResultFile> {
+  if (detector.config.method !== 'metaanchor') {
+    throw new UserError('anchor search needs a MetaAnchor model', 'predefined anchor functions cannot be evaluated at other anchors; train with --method metaanchor');
+  }
+  const t0 = Date.now();
+  const seed = opts.seed ?? 0;
+  const cfg = opts.inference ?? RETINANET_INFERENCE;
+  const subset = searchSubset(dataset, opts.subset ?? 200, seed);
+  const gt = prepareCocoGroundTruth(groundTruthOf(subset) as never);
+  const categoryIds = subset.categories.map((c) => c.id);
+  const pool = opts.candidates ?? table8CandidateConfig().shapes;
+  const order = shuffle(pool.slice(), makeRng(seed + 1));
+  const steps = Math.min(opts.steps ?? order.length, order.length);
+
+  const cache = await FeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8);
+  try {
+    const images = cache.images();
+    let current = await cache.candidates(opts.start, opts.standardBoxP3, cfg);
+    const startScore = scoreCandidates(current, images, gt, categoryIds, cfg);
+    let best = startScore;
+    const kept: AnchorShape[] = opts.start.shapes.slice();
+    const trace: SearchTraceEntry[] = [];
+    const progress = opts.progressLabel ? new Progress({ label: opts.progressLabel, total: steps, unit: 'candidates' }) : undefined;
+    for (let s = 0; s < steps; s++) {
+      const shape = order[s];
+      const single: AnchorConfig = { name: 'candidate', shapes: [shape], standardBoxP3: opts.standardBoxP3 };
+      const cand = await cache.candidates(single, opts.standardBoxP3, cfg);
+      const merged = current.map((c, i) => concatDetections([c, cand[i]]));
+      const score = scoreCandidates(merged, images, gt, categoryIds, cfg);
+      const keep = score > best;
+      if (keep) {
+        best = score;
+        current = merged;
+        kept.push(shape);
+      }
+      trace.push({ step: s + 1, anchor: `s:${shape.scale},r:${shape.ratioHW}`, kept: keep, mmAP: best, candidateMmAP: score });
+      progress?.update(s + 1, { mmAP: best, kept: kept.length - opts.start.shapes.length });
+    }
+    const final: AnchorConfig = { name: 'search', shapes: kept, standardBoxP3: opts.standardBoxP3 };
+    return {
+      anchors: formatAnchorSpec(final),
+      start: opts.start.name,
+      startMmAP: startScore,
+      finalMmAP: best,
+      subsetImages: subset.images.length,
+      seed,
+      trace,
+      seconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    cache.dispose();
+  }
+}
