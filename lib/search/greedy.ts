@@ -156,6 +156,45 @@ export function searchSubset(dataset: DetectionDataset, n: number, seed: number)
   return { ...dataset, name: `${dataset.name} (search subset ${n})`, images: idx.map((i) => dataset.images[i]) };
 }
 
+export interface GreedyStep {
+  /** Candidate index (position in the search order). */
+  index: number;
+  kept: boolean;
+  /** Best score after this step. */
+  score: number;
+  /** Score the current set would have with this candidate added. */
+  candidateScore: number;
+}
+
+/**
+ * The greedy rule of Sec. 4.1.2 on any state: try candidates 0..n-1 in order; `tryCandidate`
+ * returns the state with candidate i added and its score; keep it only if the score strictly
+ * improves. The reported score therefore never decreases.
+ */
+export async function greedySelect<S>(
+  initial: S,
+  initialScore: number,
+  n: number,
+  tryCandidate: (i: number, current: S) => Promise<{ merged: S; score: number }>,
+  onStep?: (step: GreedyStep, best: number) => void,
+): Promise<{ state: S; best: number; steps: GreedyStep[] }> {
+  let state = initial;
+  let best = initialScore;
+  const steps: GreedyStep[] = [];
+  for (let i = 0; i < n; i++) {
+    const { merged, score } = await tryCandidate(i, state);
+    const kept = score > best;
+    if (kept) {
+      state = merged;
+      best = score;
+    }
+    const step = { index: i, kept, score: best, candidateScore: score };
+    steps.push(step);
+    onStep?.(step, best);
+  }
+  return { state, best, steps };
+}
+
 /** Run the greedy search. `dataset` is the (training) data to search on. */
 export async function greedyAnchorSearch(detector: Detector, dataset: DetectionDataset, opts: SearchOptions): Promise<SearchResultFile> {
   if (detector.config.method !== 'metaanchor') {
@@ -174,27 +213,26 @@ export async function greedyAnchorSearch(detector: Detector, dataset: DetectionD
   const cache = await FeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8);
   try {
     const images = cache.images();
-    let current = await cache.candidates(opts.start, opts.standardBoxP3, cfg);
+    const current = await cache.candidates(opts.start, opts.standardBoxP3, cfg);
+    let keptCount = 0;
     const startScore = scoreCandidates(current, images, gt, categoryIds, cfg);
-    let best = startScore;
     const kept: AnchorShape[] = opts.start.shapes.slice();
-    const trace: SearchTraceEntry[] = [];
     const progress = opts.progressLabel ? new Progress({ label: opts.progressLabel, total: steps, unit: 'candidates' }) : undefined;
-    for (let s = 0; s < steps; s++) {
-      const shape = order[s];
-      const single: AnchorConfig = { name: 'candidate', shapes: [shape], standardBoxP3: opts.standardBoxP3 };
+    const g = await greedySelect(current, startScore, steps, async (s, cur) => {
+      const single: AnchorConfig = { name: 'candidate', shapes: [order[s]], standardBoxP3: opts.standardBoxP3 };
       const cand = await cache.candidates(single, opts.standardBoxP3, cfg);
-      const merged = current.map((c, i) => concatDetections([c, cand[i]]));
-      const score = scoreCandidates(merged, images, gt, categoryIds, cfg);
-      const keep = score > best;
-      if (keep) {
-        best = score;
-        current = merged;
-        kept.push(shape);
-      }
-      trace.push({ step: s + 1, anchor: `s:${shape.scale},r:${shape.ratioHW}`, kept: keep, mmAP: best, candidateMmAP: score });
-      progress?.update(s + 1, { mmAP: best, kept: kept.length - opts.start.shapes.length });
-    }
+      const merged = cur.map((c, i) => concatDetections([c, cand[i]]));
+      return { merged, score: scoreCandidates(merged, images, gt, categoryIds, cfg) };
+    }, (step, best) => {
+      if (step.kept) keptCount++;
+      progress?.update(step.index + 1, { mmAP: best, kept: keptCount });
+    });
+    const best = g.best;
+    const trace: SearchTraceEntry[] = g.steps.map((st) => {
+      const shape = order[st.index];
+      if (st.kept) kept.push(shape);
+      return { step: st.index + 1, anchor: `s:${shape.scale},r:${shape.ratioHW}`, kept: st.kept, mmAP: st.score, candidateMmAP: st.candidateScore };
+    });
     const final: AnchorConfig = { name: 'search', shapes: kept, standardBoxP3: opts.standardBoxP3 };
     return {
       anchors: formatAnchorSpec(final),
