@@ -1,0 +1,136 @@
+// Workarounds for three tslab 1.0.22 bugs, installed by launch.js before the kernel starts. All are
+// exercised by test/notebook/runner.test.ts; re-check them when tslab is upgraded.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+/**
+ * tslab type-checks `import ... from './lib/backend'` (TypeScript resolves the folder to index.ts), but
+ * at run time its require hook only tries '<id>.js' among the files it compiled, so every folder import
+ * (in a notebook or inside lib) fails with MODULE_NOT_FOUND. When Node cannot find a relative module and
+ * '<id>/index.ts' exists, retry as '<id>/index' through tslab's own require, which serves the compiled
+ * file. A module tslab compiled carries its hooked `require` as an own property; the cells' root module
+ * does not, and tslab exposes its hook as globalThis.__tslab__.require.
+ */
+function supportDirectoryImports(projectRoot) {
+  const Module = require('node:module');
+  const nodeRequire = Module.prototype.require;
+  Module.prototype.require = function requireWithFolderIndex(id) {
+    try {
+      return nodeRequire.call(this, id);
+    } catch (err) {
+      if (!err || err.code !== 'MODULE_NOT_FOUND' || typeof id !== 'string' || !/^\.\.?(\/|$)/.test(id)) throw err;
+      const base = this.filename ? path.dirname(this.filename) : projectRoot;
+      const folder = path.resolve(base, id);
+      const inProject = folder.startsWith(projectRoot + path.sep) && !folder.split(path.sep).includes('node_modules');
+      if (!inProject || !fs.existsSync(path.join(folder, 'index.ts'))) throw err;
+      const hooked = Object.prototype.hasOwnProperty.call(this, 'require')
+        ? this.require
+        : globalThis.__tslab__ && globalThis.__tslab__.require;
+      if (typeof hooked !== 'function') throw err;
+      return hooked.call(this, id.replace(/\/$/, '') + '/index');
+    }
+  };
+}
+
+/**
+ * tslab drives TypeScript's watch compiler with a fake timer that holds ONE pending callback and
+ * throws "Unexpected pending rebuildTimer" when a second one is requested. TypeScript also schedules
+ * a timer to re-resolve failed module lookups when a file appears in a watched folder (every folder
+ * import probes '<dir>.ts' first), so creating a file under lib/ while a kernel runs broke every
+ * later cell until a restart. tslab installs its timer by assignment on an object created with
+ * Object.create(ts.sys); an accessor on ts.sys catches that assignment, keeps tslab's timer for
+ * program updates (which tslab fires itself) and gives every other TypeScript timer a real one.
+ */
+function fixWatchTimers(ts) {
+  const PROGRAM_UPDATE = 'updateProgramWithWatchStatus'; // the callback tslab expects (TypeScript 5.0)
+  const assigned = new WeakMap(); // converter's sys object -> { setTimeout, clearTimeout } set by tslab
+  const realTimers = new Set();
+  const original = { setTimeout: ts.sys.setTimeout, clearTimeout: ts.sys.clearTimeout };
+  const slot = (sys) => {
+    if (!assigned.has(sys)) assigned.set(sys, {});
+    return assigned.get(sys);
+  };
+  Object.defineProperty(ts.sys, 'setTimeout', {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const tslabSet = assigned.get(this) && assigned.get(this).setTimeout;
+      if (!tslabSet) return original.setTimeout;
+      return (callback, ms, ...args) => {
+        if (callback && callback.name === PROGRAM_UPDATE) return tslabSet(callback, ms, ...args);
+        const timer = setTimeout(() => {
+          realTimers.delete(timer);
+          callback(...args);
+        }, ms);
+        realTimers.add(timer);
+        return timer;
+      };
+    },
+    set(fn) {
+      slot(this).setTimeout = fn;
+    },
+  });
+  Object.defineProperty(ts.sys, 'clearTimeout', {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const tslabClear = assigned.get(this) && assigned.get(this).clearTimeout;
+      if (!tslabClear) return original.clearTimeout;
+      return (timer) => {
+        if (realTimers.delete(timer)) clearTimeout(timer);
+        else tslabClear(timer);
+      };
+    },
+    set(fn) {
+      slot(this).clearTimeout = fn;
+    },
+  });
+}
+
+/**
+ * tslab rewrites a reference to a variable of an earlier cell `x` into `exports.x`, but not inside
+ * a shorthand property: `showTable([{ name, value }])` threw "ReferenceError: value is not defined"
+ * when `value` came from an earlier cell. Its rewriting function (wrapPrevIdentifier in
+ * dist/converter.js) gets one more case, patched into the source as it loads: a shorthand property
+ * whose value symbol is declared by an earlier cell becomes `name: exports.name`.
+ */
+const SHORTHAND_ANCHOR = '        function wrapPrevIdentifier(node) {\n            var _a, _b;\n';
+const SHORTHAND_CASE = `            if (ts.isShorthandPropertyAssignment(node)) {
+                const valueSymbol = checker.getShorthandAssignmentValueSymbol(node);
+                const fromPrevCell = ((valueSymbol && valueSymbol.declarations) || []).some((d) => d.getSourceFile() === declsFile);
+                if (!fromPrevCell) {
+                    return node;
+                }
+                return ts.factory.createPropertyAssignment(node.name.text, ts.factory.createPropertyAccessExpression(ts.factory.createIdentifier("exports"), node.name.text));
+            }
+`;
+
+function fixShorthandProperties(tslabMain) {
+  const Module = require('node:module');
+  const converter = path.join(path.dirname(tslabMain), 'converter.js');
+  const loadJs = Module._extensions['.js'];
+  Module._extensions['.js'] = function loadPatchedConverter(module, filename) {
+    if (filename !== converter) return loadJs(module, filename);
+    const source = fs.readFileSync(filename, 'utf8');
+    if (!source.includes(SHORTHAND_ANCHOR)) {
+      process.stderr.write('tslab kernel: tslab/dist/converter.js changed; shorthand-property fix not applied\n');
+      return loadJs(module, filename);
+    }
+    module._compile(source.replace(SHORTHAND_ANCHOR, SHORTHAND_ANCHOR + SHORTHAND_CASE), filename);
+  };
+}
+
+/** Install the fixes for the tslab whose dist/main.js is `tslabMain` (before it is loaded). */
+function installFixes(projectRoot, tslabMain) {
+  supportDirectoryImports(projectRoot);
+  fixShorthandProperties(tslabMain);
+  const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [path.dirname(tslabMain)] });
+  const ts = require(tsPath);
+  // The timer fix depends on TypeScript internals (the callback's name); apply it only to the
+  // version it was written and tested for.
+  if (/^5\.0\./.test(ts.version)) fixWatchTimers(ts);
+  else process.stderr.write(`tslab kernel: TypeScript ${ts.version} (not 5.0.x): watch-timer fix not applied\n`);
+}
+
+module.exports = { installFixes, supportDirectoryImports, fixWatchTimers, fixShorthandProperties };
