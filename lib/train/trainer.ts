@@ -160,22 +160,44 @@ function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: T
     saveDetector(parts.detector, staging, { step: state.step, anchors: cfg.anchors, standardBoxP3: parts.anchors.standardBoxP3, categories: parts.train.categories });
     writeWeights(
       path.join(staging, OPTIMIZER_DIR),
-      optimizerWeights.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: w.tensor.dataSync() as Float32Array })),
+      // Float32Array.from: the iteration count is an int32 tensor, whose raw bits must not be
+      // stored as float32 (Adam's bias correction depends on it).
+      optimizerWeights.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: Float32Array.from(w.tensor.dataSync()) })),
     );
     fs.writeFileSync(path.join(staging, STATE_FILE), JSON.stringify(state) + '\n');
   });
+}
+
+/**
+ * Adam's running powers beta^t live outside getWeights(); setWeights recomputes them with pow(),
+ * which differs from the repeated products of a continuous run in the last float32 bit. They are
+ * checkpointed too, so that a resumed run is bit-identical.
+ */
+const ADAM_POWERS = ['accBeta1', 'accBeta2'] as const;
+
+function optimizerExtraState(opt: tf.Optimizer): NamedTensor[] {
+  const o = opt as unknown as Record<string, tf.Variable | undefined>;
+  return ADAM_POWERS.filter((k) => o[k] instanceof tf.Variable).map((k) => ({ name: `__${k}`, tensor: o[k] as tf.Variable }));
 }
 
 async function restoreCheckpoint(dir: string, parts: RunParts): Promise<TrainState> {
   const ckpt = path.join(dir, CHECKPOINT_DIR);
   loadDetectorWeights(parts.detector, ckpt);
   const opt = readWeights(path.join(ckpt, OPTIMIZER_DIR));
-  const named: NamedTensor[] = opt.names().map((name) => {
+  const extra = new Map<string, Float32Array>();
+  const named: NamedTensor[] = [];
+  for (const name of opt.names()) {
     const e = opt.get(name)!;
-    return { name, tensor: tf.tensor(e.data, e.shape, 'float32') };
-  });
+    if (name.startsWith('__')) extra.set(name.slice(2), e.data);
+    else named.push({ name, tensor: tf.tensor(e.data, e.shape, 'float32') });
+  }
   await parts.optimizer.setWeights(named);
   for (const n of named) if (n.name === 'iter') n.tensor.dispose();
+  const o = parts.optimizer as unknown as Record<string, tf.Variable | undefined>;
+  for (const [k, data] of extra) {
+    const v = o[k];
+    if (v instanceof tf.Variable) tf.tidy(() => v.assign(tf.scalar(data[0])));
+  }
   return readTrainState(dir);
 }
 
@@ -372,7 +394,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           log(`eval @${state.step}: mmAP ${(100 * state.evals[state.evals.length - 1].stats[0]).toFixed(1)}`);
         }
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
-          saveCheckpoint(dir, cfg, parts, state, await optimizer.getWeights());
+          saveCheckpoint(dir, cfg, parts, state, [...(await optimizer.getWeights()), ...optimizerExtraState(optimizer)]);
         }
       }
       if (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter) break;
@@ -380,7 +402,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
     if (state.step >= cfg.steps && !(state.evals.length && state.evals[state.evals.length - 1].step === state.step)) {
       state.evals.push(await evaluate());
       writeJsonAtomicSync(path.join(dir, METRICS_FILE), { evals: state.evals });
-      saveCheckpoint(dir, cfg, parts, state, await optimizer.getWeights());
+      saveCheckpoint(dir, cfg, parts, state, [...(await optimizer.getWeights()), ...optimizerExtraState(optimizer)]);
       const s = state.evals[state.evals.length - 1].stats;
       log(`final: mmAP ${(100 * s[0]).toFixed(1)}  AP50 ${(100 * s[1]).toFixed(1)}  AP75 ${(100 * s[2]).toFixed(1)}  (${state.evals[state.evals.length - 1].images} val images)`);
     }

@@ -1,0 +1,92 @@
+/**
+ * Detector checkpoints: every parameter (trainable or frozen) by name in a weights directory
+ * (./weights-file.ts: weights.json + weights-<sha16>.bin, written crash-safely), with the model
+ * config in the manifest's meta so `loadDetector(dir)` rebuilds the same network.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { UserError } from '../util/errors';
+import { ModelConfig, resolvedBackboneNorm, resolvedFreezeAt, validateModelConfig } from './config';
+import { BuildOptions, Detector, buildDetector } from './detector';
+import { NamedArray, readWeights, writeWeights } from './weights-file';
+
+export interface CheckpointMeta {
+  /** The model config with the backbone's norm and frozen stages resolved (no ImageNet path needed to rebuild). */
+  modelConfig: ModelConfig;
+  /** Anything else the caller wants kept (step, anchor config, dataset, ...). */
+  extra?: Record<string, unknown>;
+}
+
+/** The config to rebuild exactly this network without re-reading ImageNet weights. */
+export function rebuildableConfig(cfg: ModelConfig): ModelConfig {
+  return { ...cfg, smallWidths: [...cfg.smallWidths], backboneNorm: resolvedBackboneNorm(cfg), freezeAt: resolvedFreezeAt(cfg), backboneWeights: null };
+}
+
+export function saveDetector(detector: Detector, dir: string, extra?: Record<string, unknown>): void {
+  const arrays: NamedArray[] = detector.store.entries().map(([name, v]) => ({ name, shape: [...v.shape], data: v.dataSync() as Float32Array }));
+  const meta: CheckpointMeta = { modelConfig: rebuildableConfig(detector.config), extra };
+  writeWeights(dir, arrays, { layout: 'tfjs', meta: meta as unknown as Record<string, unknown> });
+}
+
+/** The config and extra metadata stored in a checkpoint. */
+export function readCheckpointMeta(dir: string): CheckpointMeta {
+  const meta = readWeights(dir).manifest.meta as unknown as CheckpointMeta | undefined;
+  if (!meta || !meta.modelConfig) {
+    throw new UserError(`${dir} holds weights but no model config`, 'it is not a detector checkpoint (ImageNet backbone files go to backboneWeights)');
+  }
+  return meta;
+}
+
+function describe(cfg: Partial<ModelConfig>): string {
+  const keys: (keyof ModelConfig)[] = ['backbone', 'smallWidths', 'fpnChannels', 'towerDepth', 'towerWidth', 'numClasses', 'method', 'numAnchors', 'generator', 'hiddenM'];
+  return keys.map((k) => `${k}=${JSON.stringify(cfg[k])}`).join(' ');
+}
+
+/** Assign every parameter of `detector` from `dir`; throws a UserError when names or shapes do not match. */
+export function loadDetectorWeights(detector: Detector, dir: string): void {
+  const file = readWeights(dir);
+  const missing: string[] = [];
+  const misshaped: string[] = [];
+  const modelNames = new Set(detector.store.names());
+  for (const [name, v] of detector.store.entries()) {
+    const e = file.get(name);
+    if (!e) missing.push(name);
+    else if (e.shape.length !== v.shape.length || e.shape.some((d, i) => d !== v.shape[i])) {
+      misshaped.push(`${name}: [${e.shape}] in the file, [${v.shape}] in the model`);
+    }
+  }
+  const unexpected = file.names().filter((n) => !modelNames.has(n));
+  if (missing.length || misshaped.length || unexpected.length) {
+    const some = (xs: string[]) => xs.slice(0, 3).join('; ') + (xs.length > 3 ? '; ...' : '');
+    const parts: string[] = [];
+    if (misshaped.length) parts.push(`${misshaped.length} of another shape (${some(misshaped)})`);
+    if (missing.length) parts.push(`${missing.length} missing (${some(missing)})`);
+    if (unexpected.length) parts.push(`${unexpected.length} unexpected (${some(unexpected)})`);
+    const saved = (file.manifest.meta as unknown as CheckpointMeta | undefined)?.modelConfig;
+    throw new UserError(
+      `checkpoint ${dir} does not fit this model: parameters ${parts.join(', ')}` +
+        (saved ? `\n  checkpoint: ${describe(saved)}\n  model:      ${describe(detector.config)}` : ''),
+      'build the model with the checkpoint\'s config: loadDetector(dir) (or the same preset and overrides used for training)',
+    );
+  }
+  for (const [name, v] of detector.store.entries()) {
+    const e = file.get(name)!;
+    const t = tf.tensor(e.data, e.shape, 'float32');
+    v.assign(t);
+    t.dispose();
+  }
+}
+
+/** Rebuild the detector saved in `dir` (config from the manifest, optionally overridden) and load its weights. */
+export function loadDetector(dir: string, overrides: Partial<ModelConfig> = {}, opts: BuildOptions = {}): Detector {
+  const meta = readCheckpointMeta(dir);
+  const cfg: ModelConfig = { ...meta.modelConfig, ...overrides, backboneWeights: null };
+  validateModelConfig(cfg);
+  const det = buildDetector(cfg, { ...opts, log: opts.log ?? (() => undefined) });
+  try {
+    loadDetectorWeights(det, dir);
+  } catch (err) {
+    det.dispose();
+    throw err;
+  }
+  return det;
+}
