@@ -206,7 +206,10 @@ export async function greedyAnchorSearch(detector: Detector, dataset: DetectionD
   const subset = searchSubset(dataset, opts.subset ?? 200, seed);
   const gt = prepareCocoGroundTruth(groundTruthOf(subset) as never);
   const categoryIds = subset.categories.map((c) => c.id);
-  const pool = opts.candidates ?? table8CandidateConfig().shapes;
+  // Candidates already in the starting set are left out: the same anchor twice adds nothing but
+  // another top-k budget, and anchor lists must not repeat a shape (lib/anchors parseAnchorSpec).
+  const same = (a: AnchorShape, b: AnchorShape) => Math.abs(a.scale - b.scale) < 1e-9 && Math.abs(a.ratioHW - b.ratioHW) < 1e-9;
+  const pool = (opts.candidates ?? table8CandidateConfig().shapes).filter((c) => !opts.start.shapes.some((s) => same(s, c)));
   const order = shuffle(pool.slice(), makeRng(seed + 1));
   const steps = Math.min(opts.steps ?? order.length, order.length);
 

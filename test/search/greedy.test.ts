@@ -41,5 +41,11 @@ test('greedy anchor search on a MetaAnchor checkpoint is deterministic from its 
   assert.notDeepEqual(a.trace.map((t) => t.anchor), c.trace.map((t) => t.anchor), 'another seed tries other candidates');
   assert.ok(a.finalMmAP >= a.startMmAP);
   assert.match(a.anchors, /std:44x44$/, 'the searched list keeps the training standard box');
+  // Starting shapes are not candidates again: the full grid minus the shapes of 3x3 it contains.
+  const all = await greedyAnchorSearch(run.detector, ds, { ...opts, steps: undefined, subset: 2 });
+  const tried = new Set(all.trace.map((t) => t.anchor));
+  assert.equal(tried.size, all.trace.length);
+  assert.ok(!tried.has('s:1,r:1') && !tried.has('s:1,r:0.5') && !tried.has('s:1,r:2'), 'start shapes are not retried');
+  assert.equal(all.trace.length, 161 - 3, 'Table 8 grid holds three of the 3x3 shapes (scale 1; ratios 1/2, 1, 2)');
   run.detector.dispose();
 });
