@@ -7,12 +7,13 @@ import * as info from './commands/info';
 import * as evalCommand from './commands/eval';
 import * as data from './commands/data';
 import * as trainCommands from './commands/train';
+import * as bench from './commands/bench';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [info, evalCommand, data, trainCommands];
+const COMMANDS: CommandModule[] = [info, evalCommand, data, trainCommands, bench];
 
 export function buildProgram(): Command {
   const program = new Command();
