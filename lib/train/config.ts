@@ -51,6 +51,13 @@ export interface TrainConfig {
   optimizer: 'sgd' | 'adam';
   lr: LrScheduleConfig;
   momentum: number;
+  /**
+   * Learning-rate multiplier of MetaAnchor's generator weights (W1, c1, W2, W12; not theta*). With
+   * Adam each of W2's m rows moves by ~lr per step, so the generated residual W2·h moves ~||h||_1
+   * times faster than theta*; 1/sqrt(m) ~ 0.1 (m = 128, ||h||_2 ~ 1 at init) evens that out. With
+   * SGD the step already scales with ||h||^2 ~ 1, so the paper preset keeps 1.
+   */
+  generatorLrMult: number;
   weightDecay: number;
   /** Clip the global gradient norm to this (0 = off). */
   clipNorm: number;
@@ -97,6 +104,7 @@ const QUICK: TrainConfig = {
   optimizer: 'adam',
   lr: { baseLr: 0.002, warmupSteps: 50, warmupFactor: 0.01, decaySteps: [450, 550], gamma: 0.1 },
   momentum: 0.9,
+  generatorLrMult: 0.1,
   weightDecay: 1e-4,
   clipNorm: 10,
   focalAlpha: 0.25,
@@ -141,6 +149,7 @@ export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
     batchSize: 16,
     steps: 90000,
     optimizer: 'sgd',
+    generatorLrMult: 1,
     lr: { baseLr: 0.01, warmupSteps: 1000, warmupFactor: 0.001, decaySteps: [60000, 80000], gamma: 0.1 },
     clipNorm: 0,
     evalEvery: 10000,
@@ -186,6 +195,7 @@ export function validateTrainConfig(cfg: TrainConfig): void {
   if (cfg.optimizer !== 'sgd' && cfg.optimizer !== 'adam') bad('optimizer', 'sgd | adam');
   if (!(cfg.lr.baseLr > 0)) bad('lr', 'baseLr > 0');
   if (!(cfg.flipProb >= 0 && cfg.flipProb <= 1)) bad('flipProb', 'a probability in [0, 1]');
+  if (!(cfg.generatorLrMult > 0)) bad('generatorLrMult', 'a number > 0 (1 = same learning rate as the rest)');
   if (!(cfg.weightDecay >= 0)) bad('weightDecay', 'a number >= 0');
   if (!(cfg.clipNorm >= 0)) bad('clipNorm', 'a number >= 0 (0 = off)');
   if (cfg.boxLoss !== 'smooth-l1' && cfg.boxLoss !== 'l1') bad('boxLoss', 'smooth-l1 | l1');

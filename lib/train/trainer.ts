@@ -93,13 +93,32 @@ interface TrainState {
   evals: EvalRecord[];
 }
 
-/** Everything a run needs besides its config: datasets, model, anchors, optimizer. */
+/**
+ * A parameter group with its own optimizer state and learning-rate multiplier. MetaAnchor's
+ * generator weights (W1, c1, W2, W12) form their own group: with Adam every one of W2's m rows
+ * moves by about the learning rate per step and the generated residual W2·h sums m of those moves,
+ * so the generated anchor functions would change ~||h||_1 times faster than theta* (see
+ * TrainConfig.generatorLrMult).
+ */
+interface ParamGroup {
+  name: 'main' | 'generator';
+  optimizer: tf.Optimizer;
+  lrMult: number;
+  vars: Set<string>;
+}
+
+/** Everything a run needs besides its config: datasets, model, anchors, optimizers. */
 interface RunParts {
   train: DetectionDataset;
   val: DetectionDataset;
   detector: Detector;
   anchors: AnchorConfig;
-  optimizer: tf.Optimizer;
+  groups: ParamGroup[];
+}
+
+/** Generator parameters (lib/model/heads/metaanchor.ts): everything but theta*. */
+export function isGeneratorParam(name: string): boolean {
+  return /Generator\.(?!thetaStar)/.test(name);
 }
 
 function stableJson(v: unknown): string {
@@ -152,20 +171,33 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void): Promise<Run
     numAnchors: anchors.shapes.length,
   });
   const detector = buildDetector(model, { seed: cfg.seed, log });
-  return { train, val, detector, anchors, optimizer: makeOptimizer(cfg) };
+  const names = detector.trainableVariables().map((v) => v.name);
+  const genNames = new Set(names.filter(isGeneratorParam));
+  const groups: ParamGroup[] = [{ name: 'main', optimizer: makeOptimizer(cfg), lrMult: 1, vars: new Set(names.filter((n) => !genNames.has(n))) }];
+  if (genNames.size) groups.push({ name: 'generator', optimizer: makeOptimizer(cfg), lrMult: cfg.generatorLrMult, vars: genNames });
+  return { train, val, detector, anchors, groups };
 }
 
-function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: TrainState, optimizerWeights: NamedTensor[]): void {
+function optimizerDir(group: ParamGroup): string {
+  return group.name === 'main' ? OPTIMIZER_DIR : `${OPTIMIZER_DIR}-${group.name}`;
+}
+
+async function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: TrainState): Promise<void> {
+  const perGroup = await Promise.all(parts.groups.map(async (g) => [...(await g.optimizer.getWeights()), ...optimizerExtraState(g.optimizer)]));
   replaceDirAtomicSync(path.join(dir, CHECKPOINT_DIR), (staging) => {
     saveDetector(parts.detector, staging, { step: state.step, anchors: cfg.anchors, standardBoxP3: parts.anchors.standardBoxP3, categories: parts.train.categories });
-    writeWeights(
-      path.join(staging, OPTIMIZER_DIR),
-      // Float32Array.from: the iteration count is an int32 tensor, whose raw bits must not be
-      // stored as float32 (Adam's bias correction depends on it).
-      optimizerWeights.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: Float32Array.from(w.tensor.dataSync()) })),
-    );
+    parts.groups.forEach((g, gi) => writeOptimizer(path.join(staging, optimizerDir(g)), perGroup[gi]));
     fs.writeFileSync(path.join(staging, STATE_FILE), JSON.stringify(state) + '\n');
   });
+}
+
+function writeOptimizer(dirPath: string, optimizerWeights: NamedTensor[]): void {
+  writeWeights(
+    dirPath,
+    // Float32Array.from: the iteration count is an int32 tensor, whose raw bits must not be
+    // stored as float32 (Adam's bias correction depends on it).
+    optimizerWeights.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: Float32Array.from(w.tensor.dataSync()) })),
+  );
 }
 
 /**
@@ -180,10 +212,8 @@ function optimizerExtraState(opt: tf.Optimizer): NamedTensor[] {
   return ADAM_POWERS.filter((k) => o[k] instanceof tf.Variable).map((k) => ({ name: `__${k}`, tensor: o[k] as tf.Variable }));
 }
 
-async function restoreCheckpoint(dir: string, parts: RunParts): Promise<TrainState> {
-  const ckpt = path.join(dir, CHECKPOINT_DIR);
-  loadDetectorWeights(parts.detector, ckpt);
-  const opt = readWeights(path.join(ckpt, OPTIMIZER_DIR));
+async function restoreOptimizer(dirPath: string, optimizer: tf.Optimizer): Promise<void> {
+  const opt = readWeights(dirPath);
   const extra = new Map<string, Float32Array>();
   const named: NamedTensor[] = [];
   for (const name of opt.names()) {
@@ -191,13 +221,19 @@ async function restoreCheckpoint(dir: string, parts: RunParts): Promise<TrainSta
     if (name.startsWith('__')) extra.set(name.slice(2), e.data);
     else named.push({ name, tensor: tf.tensor(e.data, e.shape, 'float32') });
   }
-  await parts.optimizer.setWeights(named);
+  await optimizer.setWeights(named);
   for (const n of named) if (n.name === 'iter') n.tensor.dispose();
-  const o = parts.optimizer as unknown as Record<string, tf.Variable | undefined>;
+  const o = optimizer as unknown as Record<string, tf.Variable | undefined>;
   for (const [k, data] of extra) {
     const v = o[k];
     if (v instanceof tf.Variable) tf.tidy(() => v.assign(tf.scalar(data[0])));
   }
+}
+
+async function restoreCheckpoint(dir: string, parts: RunParts): Promise<TrainState> {
+  const ckpt = path.join(dir, CHECKPOINT_DIR);
+  loadDetectorWeights(parts.detector, ckpt);
+  for (const g of parts.groups) await restoreOptimizer(path.join(ckpt, optimizerDir(g)), g.optimizer);
   return readTrainState(dir);
 }
 
@@ -247,7 +283,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
     log(`resuming ${dir} at step ${state.step}/${cfg.steps}`);
   }
   const resumedFrom = state.step;
-  const { detector, anchors, optimizer } = parts;
+  const { detector, anchors, groups } = parts;
   const loader = new DetectionLoader(parts.train, {
     maxSizePx: cfg.imageSizePx,
     minSizePx: cfg.minSizePx ?? undefined,
@@ -328,7 +364,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           boxTargets.set(t.boxTargets, k * A * 4);
         }
         const lr = learningRateAt(cfg.lr, state.step);
-        setLearningRate(optimizer, lr);
+        for (const g of groups) setLearningRate(g.optimizer, lr * g.lrMult);
 
         let values: number[];
         let gradNorm = 0;
@@ -367,7 +403,11 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           }
           const clipped = clipGradients(grads, cfg.clipNorm);
           gradNorm = clipped.norm;
-          optimizer.applyGradients(clipped.grads);
+          for (const g of groups) {
+            const part: tf.NamedTensorMap = {};
+            for (const [k, t] of Object.entries(clipped.grads)) if (g.vars.has(k)) part[k] = t;
+            if (Object.keys(part).length) g.optimizer.applyGradients(part);
+          }
           tf.dispose(Object.values(clipped.grads));
         } catch (err) {
           throw explainWasmOom(err, { batchSize: cfg.batchSize, imageSizePx: cfg.imageSizePx });
@@ -394,7 +434,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           log(`eval @${state.step}: mmAP ${(100 * state.evals[state.evals.length - 1].stats[0]).toFixed(1)}`);
         }
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
-          saveCheckpoint(dir, cfg, parts, state, [...(await optimizer.getWeights()), ...optimizerExtraState(optimizer)]);
+          await saveCheckpoint(dir, cfg, parts, state);
         }
       }
       if (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter) break;
@@ -402,14 +442,14 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
     if (state.step >= cfg.steps && !(state.evals.length && state.evals[state.evals.length - 1].step === state.step)) {
       state.evals.push(await evaluate());
       writeJsonAtomicSync(path.join(dir, METRICS_FILE), { evals: state.evals });
-      saveCheckpoint(dir, cfg, parts, state, [...(await optimizer.getWeights()), ...optimizerExtraState(optimizer)]);
+      await saveCheckpoint(dir, cfg, parts, state);
       const s = state.evals[state.evals.length - 1].stats;
       log(`final: mmAP ${(100 * s[0]).toFixed(1)}  AP50 ${(100 * s[1]).toFixed(1)}  AP75 ${(100 * s[2]).toFixed(1)}  (${state.evals[state.evals.length - 1].images} val images)`);
     }
   } finally {
     await new Promise<void>((resolve) => logStream.end(resolve));
     detector.dispose();
-    optimizer.dispose();
+    for (const g of groups) g.optimizer.dispose();
   }
   return { dir, steps: state.step, history: state.history, evals: state.evals, seconds: (Date.now() - started) / 1000, resumedFrom };
 }
