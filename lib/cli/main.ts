@@ -8,12 +8,13 @@ import * as evalCommand from './commands/eval';
 import * as data from './commands/data';
 import * as trainCommands from './commands/train';
 import * as bench from './commands/bench';
+import * as tableCommand from './commands/table';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [info, evalCommand, data, trainCommands, bench];
+const COMMANDS: CommandModule[] = [info, evalCommand, data, trainCommands, tableCommand, bench];
 
 export function buildProgram(): Command {
   const program = new Command();

@@ -1,0 +1,94 @@
+/**
+ * Figure 2 of the paper: detections of a MetaAnchor model at single customized anchors. For each
+ * anchor (scale, ratioHW) the generator builds that anchor's functions (predictions of all five
+ * levels aggregated, as in the figure), and the image's detections are drawn; the same images
+ * across anchors, side by side. Wide anchors should find wide objects, tall ones tall objects.
+ */
+import { AnchorShape, FIGURE2_SHAPES } from '../anchors';
+import { initBackend } from '../backend';
+import { boxesToOriginal } from '../data/pipeline';
+import { drawBoxes } from '../data/draw';
+import { DetectionDataset } from '../data/types';
+import { forEachImageDetections } from '../detect/detect';
+import { RETINANET_INFERENCE } from '../detect/postprocess';
+import { loadDatasetSpec } from '../train/datasets';
+import { LoadedRun, loadRun } from '../train/run-dir';
+import { UserError } from '../util/errors';
+
+export interface AnchorPanel {
+  anchor: AnchorShape;
+  /** "scale 1, ratio 1/3" */
+  caption: string;
+  /** One PNG per image. */
+  pngs: Buffer[];
+  /** Detections drawn per image. */
+  counts: number[];
+}
+
+export interface AnchorPanelOptions {
+  /** Images: indices into the validation set (default the first 3). */
+  imageIndices?: number[];
+  /** Detections below this score are not drawn (default 0.3). */
+  minScore?: number;
+  /** Enlarge images (default 2). */
+  scale?: number;
+}
+
+function ratioText(r: number): string {
+  if (r >= 1) return Number.isInteger(r) ? String(r) : r.toFixed(2);
+  const inv = 1 / r;
+  return Math.abs(inv - Math.round(inv)) < 1e-6 ? `1/${Math.round(inv)}` : r.toFixed(2);
+}
+
+/** A MetaAnchor run folder loaded for drawing, with its validation set. The caller disposes run.detector. */
+export async function openRunForFigures(runDir: string): Promise<{ run: LoadedRun; val: DetectionDataset }> {
+  await initBackend();
+  const run = loadRun(runDir);
+  if (run.detector.config.method !== 'metaanchor') {
+    run.detector.dispose();
+    throw new UserError('customized anchors need a MetaAnchor model', 'pick a run trained with method "metaanchor"');
+  }
+  if (!run.config) throw new UserError(`${runDir} has no config.json`, 'use a run folder written by `metaanchor train`');
+  return { run, val: await loadDatasetSpec(run.config.val, 'val') };
+}
+
+/** Detections of `run` at each single anchor on the same images, drawn. */
+export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, anchors: readonly AnchorShape[] = FIGURE2_SHAPES, options: AnchorPanelOptions = {}): Promise<AnchorPanel[]> {
+  const indices = options.imageIndices ?? [0, 1, 2];
+  for (const i of indices) {
+    if (!(Number.isInteger(i) && i >= 0 && i < val.images.length)) throw new UserError(`image index ${i} is out of range`, `use 0..${val.images.length - 1}`);
+  }
+  const sub: DetectionDataset = { ...val, images: indices.map((i) => val.images[i]) };
+  const minScore = options.minScore ?? 0.3;
+  const cfg = run.config!;
+  const panels: AnchorPanel[] = [];
+  for (const anchor of anchors) {
+    if (!(anchor.scale > 0 && anchor.ratioHW > 0)) throw new UserError(`anchor scale ${anchor.scale}, ratio ${anchor.ratioHW} is invalid`, 'scale and ratio must be positive numbers');
+    const pngs: Buffer[] = new Array(indices.length);
+    const counts: number[] = new Array(indices.length).fill(0);
+    const jobs: Promise<void>[] = [];
+    await forEachImageDetections(run.detector, sub, {
+      anchors: { name: 'custom', shapes: [anchor], standardBoxP3: run.standardBoxP3 },
+      standardBoxP3: run.standardBoxP3,
+      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      inference: RETINANET_INFERENCE,
+      batchSize: indices.length,
+    }, (img, dets) => {
+      const keep: number[] = [];
+      for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
+      const all = boxesToOriginal(dets.boxes, img.transform);
+      const boxes = new Float32Array(keep.length * 4);
+      keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
+      counts[img.index] = keep.length;
+      jobs.push(drawBoxes(sub.images[img.index].filePath, boxes, {
+        scale: options.scale ?? 2,
+        classIdx: keep.map((j) => dets.classes[j]),
+        labels: keep.map((j) => `${val.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`),
+        fontSizePx: 10,
+      }).then((png) => { pngs[img.index] = png; }));
+    });
+    await Promise.all(jobs);
+    panels.push({ anchor, caption: `scale ${Number(anchor.scale.toFixed(3))}, ratio ${ratioText(anchor.ratioHW)}`, pngs, counts });
+  }
+  return panels;
+}

@@ -1,0 +1,159 @@
+/**
+ * Plotly figures of table results (shown with lib/notebook showPlot): Table 2's mmAP against the
+ * number of anchors, Table 3's train x inference heatmap, a greedy search trace, Table 4's dropped
+ * boxes and per-size AP.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TABLE1_NAMES, parseAnchorSpec } from '../anchors';
+import { drawBoxes } from '../data/draw';
+import { DropRange, ignoreDroppedBoxes } from '../data/stats';
+import { DetectionDataset } from '../data/types';
+import { PlotlyFigure, PlotlyTrace } from '../notebook/plotly';
+import { SearchResultFile } from '../search/result';
+import { TrainConfig } from '../train/config';
+import { loadDatasetSpec } from '../train/datasets';
+import { cellSummary } from './format';
+import { TableResult } from './runner';
+import { METRIC_INDEX } from './tables';
+
+const COLOURS: Record<string, string> = { baseline: '#4e79a7', MetaAnchor: '#e15759' };
+
+/** Table 2: mmAP vs anchors per location for both methods and thresholds; the paper's on the right axis. */
+export function mmapVsAnchorsFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
+  const t = result.table;
+  const counts = TABLE1_NAMES.map((a) => parseAnchorSpec(a).shapes.length);
+  const data: PlotlyTrace[] = [];
+  for (const iou of ['0.5/0.4', '0.6/0.5']) {
+    for (const group of t.groups) {
+      const dash = iou === '0.5/0.4' ? 'solid' : 'dot';
+      const ours = TABLE1_NAMES.map((a) => cellSummary(result, `${iou} ${a}`, group, 'mmAP'));
+      if (ours.some((m) => m && m.n > 0)) {
+        data.push({
+          type: 'scatter', mode: 'lines+markers', name: `ours ${group} ${iou}`, x: counts,
+          y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
+          error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
+          line: { color: COLOURS[group], dash },
+        });
+      }
+      data.push({
+        type: 'scatter', mode: 'lines+markers', name: `paper ${group} ${iou}`, x: counts, yaxis: 'y2',
+        y: TABLE1_NAMES.map((a) => t.paper(`${iou} ${a}`, group, 'mmAP') ?? NaN),
+        line: { color: COLOURS[group], dash, width: 1 }, marker: { symbol: 'circle-open' }, opacity: 0.6,
+      });
+    }
+  }
+  return {
+    data,
+    layout: {
+      title: { text: 'Table 2: mmAP vs anchors per location (solid 0.5/0.4, dotted 0.6/0.5)' },
+      xaxis: { title: { text: 'anchors per location (3x3, 5x5, 7x7, 9x9)' }, tickvals: counts },
+      yaxis: { title: { text: 'ours: mmAP on MNIST-Det (%)' } },
+      yaxis2: { title: { text: 'paper: mmAP on COCO-mini (%)' }, overlaying: 'y', side: 'right' },
+      legend: { orientation: 'h', y: -0.25 },
+    },
+  };
+}
+
+/** Table 3: heatmaps of mmAP, training configuration x inference configuration, ours and the paper's. */
+export function inferenceHeatmapFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
+  const t = result.table;
+  const ours = t.rows.map((r) => t.groups.map((g) => {
+    const m = cellSummary(result, r, g, 'mmAP');
+    return m && m.n ? Math.round(1000 * m.mean) / 10 : NaN;
+  }));
+  const paper = t.rows.map((r) => t.groups.map((g) => t.paper(r, g, 'mmAP') ?? NaN));
+  const heat = (z: number[][], xaxis: string, yaxis: string, name: string, colorbarX: number): PlotlyTrace => ({
+    type: 'heatmap', z, x: t.groups, y: t.rows, xaxis, yaxis, name, colorscale: 'Viridis',
+    text: z.map((row) => row.map((v) => (Number.isFinite(v) ? v.toFixed(1) : ''))), texttemplate: '%{text}',
+    colorbar: { x: colorbarX, len: 0.9, title: { text: '%' } },
+  });
+  return {
+    data: [heat(ours, 'x', 'y', 'ours (MNIST-Det)', 0.45), heat(paper, 'x2', 'y2', 'paper (COCO-mini)', 1.0)],
+    layout: {
+      title: { text: 'Table 3: mmAP by training (rows) and inference (columns) anchors' },
+      xaxis: { domain: [0, 0.4], title: { text: 'inference anchors — ours' } },
+      xaxis2: { domain: [0.55, 0.95], title: { text: 'inference anchors — paper' } },
+      yaxis: { title: { text: 'training anchors' }, autorange: 'reversed' },
+      yaxis2: { anchor: 'x2', autorange: 'reversed' },
+    },
+  };
+}
+
+/** The search results a table used (run folder + file name from the evaluation records). */
+export function searchResultsOf(result: Pick<TableResult, 'cells'>): { row: string; group: string; seed: number; file: string; search: SearchResultFile }[] {
+  const out: { row: string; group: string; seed: number; file: string; search: SearchResultFile }[] = [];
+  for (const c of result.cells) {
+    for (const s of c.seeds) {
+      if (!s.eval.searchFile) continue;
+      const file = path.join(s.runDir, s.eval.searchFile);
+      out.push({ row: c.row, group: c.group, seed: s.seed, file, search: JSON.parse(fs.readFileSync(file, 'utf8')) as SearchResultFile });
+    }
+  }
+  return out;
+}
+
+/** Greedy search (Sec. 4.1.2): best mmAP so far and each candidate's mmAP, per search. */
+export function searchTraceFigure(searches: { row: string; search: SearchResultFile }[]): PlotlyFigure {
+  const data: PlotlyTrace[] = [];
+  for (const { row, search } of searches) {
+    const steps = [0, ...search.trace.map((e) => e.step)];
+    data.push({ type: 'scatter', mode: 'lines', name: `trained ${row}: best`, x: steps, y: [search.startMmAP, ...search.trace.map((e) => e.mmAP)].map((v) => 100 * v) });
+    const kept = search.trace.filter((e) => e.kept);
+    data.push({
+      type: 'scatter', mode: 'markers', name: `trained ${row}: kept`, x: kept.map((e) => e.step), y: kept.map((e) => 100 * e.candidateMmAP),
+      text: kept.map((e) => e.anchor), marker: { size: 8, symbol: 'star' },
+    });
+  }
+  return {
+    data,
+    layout: {
+      title: { text: 'Greedy anchor search: mmAP on the training subset' },
+      xaxis: { title: { text: 'candidates tried (Table 8 grid, random order)' } },
+      yaxis: { title: { text: 'mmAP (%)' } },
+    },
+  };
+}
+
+/** Table 4: mmAP and COCO's per-size AP (small < 32², medium, large > 96² px²) per cell. */
+export function perSizeApFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
+  const t = result.table;
+  const metrics = ['mmAP', 'APs', 'APm', 'APl'] as const;
+  const data: PlotlyTrace[] = t.groups.map((g) => ({
+    type: 'bar', name: g,
+    x: t.rows.flatMap((r) => metrics.map((m) => `${r} ${m}`)),
+    y: t.rows.flatMap((r) => metrics.map((m) => {
+      const c = result.cells.find((x) => x.row === r && x.group === g);
+      if (!c) return NaN;
+      const v = c.seeds.map((s) => s.eval.stats[METRIC_INDEX[m]]).filter((x) => x >= 0);
+      return v.length ? (100 * v.reduce((a, b) => a + b, 0)) / v.length : NaN;
+    })),
+  }));
+  return { data, layout: { barmode: 'group', title: { text: 'Table 4: AP by object size (COCO area ranges), trained with and without the dropped boxes' }, yaxis: { title: { text: 'AP (%)' } } } };
+}
+
+/**
+ * Training images with their boxes: the ones Table 4's range drops drawn dashed. Returns PNGs and
+ * the share of dropped training boxes.
+ */
+export async function droppedBoxesPictures(cfg: TrainConfig, range: DropRange, options: { images?: number; scale?: number } = {}): Promise<{ pngs: Buffer[]; dropped: number; fraction: number; dataset: DetectionDataset }> {
+  const train = await loadDatasetSpec(cfg.train, 'train');
+  const r = ignoreDroppedBoxes(train, range, { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined });
+  const n = options.images ?? 4;
+  // Images that show both kinds of boxes first.
+  const order = r.dataset.images
+    .map((im, i) => ({ i, mixed: im.ignore.some((v) => v === 2) && im.ignore.some((v) => v === 0) }))
+    .sort((a, b) => Number(b.mixed) - Number(a.mixed) || a.i - b.i)
+    .slice(0, n);
+  const pngs: Buffer[] = [];
+  for (const { i } of order) {
+    const im = r.dataset.images[i];
+    pngs.push(await drawBoxes(im.filePath, im.boxes, {
+      scale: options.scale ?? 2,
+      classIdx: Array.from(im.ignore, (v) => (v === 2 ? 2 : 0)),
+      ignore: im.ignore,
+      labels: Array.from(im.ignore, (v, k) => `${train.categories[im.classIdx[k]].name}${v === 2 ? ' dropped' : ''}`),
+    }));
+  }
+  return { pngs, dropped: r.dropped, fraction: r.fraction, dataset: r.dataset };
+}

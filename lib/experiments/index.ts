@@ -1,0 +1,10 @@
+/** The paper's tables as experiment grids with a results cache (see runner.ts for the layout). */
+export * from './stats';
+export * from './key';
+export * from './settings';
+export * from './tables';
+export * from './runner';
+export * from './format';
+export { PAPER } from './paper';
+export * from './figures';
+export * from './figure2';

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { experimentSettings } from '../../lib/experiments/settings';
+import { tableSpec } from '../../lib/experiments/tables';
+import { CellResult } from '../../lib/experiments/runner';
+import { inferenceHeatmapFigure, mmapVsAnchorsFigure } from '../../lib/experiments/figures';
+
+function cell(row: string, group: string, mmAPs: number[]): CellResult {
+  return {
+    row, group, inference: 'train',
+    seeds: mmAPs.map((v, seed) => ({ seed, runDir: '/r', status: 'reused' as const, evalReused: true, eval: { inference: 'train', anchors: '', images: 1, stats: [v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], seconds: 0 } })),
+  };
+}
+
+test('Table 2 figure: ours per anchor count with sd error bars, the paper on the second axis', () => {
+  const table = tableSpec('2', experimentSettings('smoke'));
+  const cells = ['3x3', '5x5', '7x7', '9x9'].map((a, i) => cell(`0.5/0.4 ${a}`, 'MetaAnchor', [0.1 + i / 100, 0.12 + i / 100]));
+  const fig = mmapVsAnchorsFigure({ table, cells });
+  const ours = fig.data.filter((t) => String(t.name).startsWith('ours'));
+  assert.equal(ours.length, 1, 'only groups with results get a trace of ours');
+  assert.equal(ours[0].name, 'ours MetaAnchor 0.5/0.4');
+  assert.deepEqual(Array.from(ours[0].x as number[]), [9, 25, 49, 81]);
+  (ours[0].y as number[]).forEach((v, i) => assert.ok(Math.abs(v - (11 + i)) < 1e-9, `${v}`));
+  const sd = (ours[0].error_y as { array: number[] }).array[0];
+  assert.ok(Math.abs(sd - 100 * Math.SQRT2 * 0.01) < 1e-9, `${sd}`);
+  const paper = fig.data.filter((t) => String(t.name).startsWith('paper'));
+  assert.equal(paper.length, 4);
+  assert.deepEqual(paper.find((t) => t.name === 'paper baseline 0.6/0.5')!.y, [25.7, 26.1, 26.2, 26.1]);
+  assert.ok(paper.every((t) => t.yaxis === 'y2'));
+});
+
+test('Table 3 heatmap: rows = training anchors, columns = inference anchors', () => {
+  const table = tableSpec('3', experimentSettings('smoke'));
+  const fig = inferenceHeatmapFigure({ table, cells: [cell('5x5', 'search', [0.2345]), cell('3x3', '9x9', [0.1])] });
+  const z = fig.data[0].z as number[][];
+  assert.equal(z[1][4], 23.5);
+  assert.equal(z[0][3], 10);
+  assert.ok(Number.isNaN(z[0][0]));
+  assert.deepEqual((fig.data[1].z as number[][])[3], [26.3, 27.2, 27.4, 27.4, 27.6]);
+});

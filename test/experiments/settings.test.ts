@@ -1,0 +1,24 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { experimentSettings, scaledSchedule } from '../../lib/experiments/settings';
+import { trainConfig } from '../../lib/train/config';
+
+test('profile sizes of table cells', () => {
+  const smoke = experimentSettings('smoke');
+  assert.deepEqual([smoke.base.imageSizePx, smoke.base.batchSize, smoke.base.steps, smoke.seeds.length], [64, 2, 4, 1]);
+  const quick = experimentSettings('quick');
+  assert.deepEqual([quick.base.imageSizePx, quick.base.batchSize, quick.base.steps, quick.seeds.length], [160, 4, 300, 1]);
+  // The quick preset's schedule (warm-up 50, decay at 450 and 550 of 600) scaled to 300 steps.
+  assert.deepEqual(quick.base.lr, { baseLr: 0.002, warmupSteps: 25, warmupFactor: 0.01, decaySteps: [225, 275], gamma: 0.1 });
+  assert.equal(quick.base.evalImages, quick.evalImages, 'the trainer\'s final validation is the table\'s');
+  const full = experimentSettings('full');
+  assert.deepEqual(full.seeds, [0, 1, 2]);
+  assert.equal(full.search.steps, 161);
+  assert.throws(() => experimentSettings('huge'), /unknown profile "huge"/);
+});
+
+test('scaledSchedule never stretches warm-up beyond the preset', () => {
+  const q = trainConfig('quick');
+  assert.deepEqual(scaledSchedule(q, 1200), { ...q.lr, warmupSteps: 50, decaySteps: [900, 1100] });
+  assert.deepEqual(scaledSchedule(q, 6).decaySteps, [5, 6]);
+});
