@@ -95,7 +95,8 @@ export function inferenceAnchors(run: LoadedRun, spec: string | undefined): Anch
   if (!spec || spec === 'train') return run.trainAnchors;
   if (spec === 'search') {
     const { readSearchResult } = require('../../search/result') as typeof import('../../search/result');
-    return readSearchResult(run.dir).anchors;
+    const { anchors } = readSearchResult(run.dir);
+    return { ...anchors, name: `search (${anchors.shapes.length} anchors)` };
   }
   return parseAnchorSpec(spec);
 }
