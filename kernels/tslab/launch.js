@@ -39,6 +39,8 @@ const main = path.join(root, TSLAB_MAIN);
 if (!fs.existsSync(main)) fail(`${main} not found; run \`npm ci\` (or scripts/setup.sh) in ${root}`);
 
 process.chdir(root);
+// Status lines of lib/ (progress, backend) go to stdout in a kernel: stderr shows as an error block.
+process.env.METAANCHOR_NOTEBOOK = '1';
 installFixes(root, main);
 // startKernel is tslab's stable entry point (kept backward compatible for global installs that
 // hand over to a local one). enableFindLocal=false: we already picked the local copy.

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { UserError } from '../util/errors';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { statusStream } from '../util/log';
 
 export type BackendKind = 'gpu' | 'node' | 'wasm' | 'cpu';
 
@@ -118,7 +119,7 @@ async function select(requested: string | undefined, log: boolean): Promise<Back
     if (result.ok) {
       const choice: BackendChoice = { kind, tfBackend: tf.getBackend(), skipped, details, line: '' };
       choice.line = formatLine(choice, overrideNote);
-      if (log) process.stderr.write(choice.line + '\n');
+      if (log) statusStream().write(choice.line + '\n');
       return choice;
     }
     skipped.push({ kind, reason: result.reason });

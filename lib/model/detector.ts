@@ -29,6 +29,7 @@ import { HeadFeatures, Towers, buildTowers } from './heads/towers';
 import { AnchorFunction, AnchorFunctionOutputs } from './heads/anchor-function';
 import { buildPredefinedAnchorFunction } from './heads/predefined';
 import { BasisCache, MetaAnchorFunction, buildMetaAnchorFunction } from './heads/metaanchor';
+import { logStatus } from '../util/log';
 
 /** FPN levels and strides of RetinaNet. */
 export const LEVELS = [3, 4, 5, 6, 7] as const;
@@ -236,7 +237,7 @@ export interface BuildOptions {
 }
 
 function defaultLog(line: string): void {
-  if (process.env.METAANCHOR_QUIET !== '1') process.stderr.write(line + '\n');
+  logStatus(line);
 }
 
 /** Build a detector from a config (validated here), loading ImageNet backbone weights if configured. */

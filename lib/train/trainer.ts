@@ -39,6 +39,7 @@ import { Progress } from '../util/progress';
 import { TrainConfig, validateTrainConfig } from './config';
 import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { learningRateAt } from './schedule';
+import { statusStream } from '../util/log';
 
 export interface StepRecord {
   step: number;
@@ -257,7 +258,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   validateTrainConfig(cfg);
   const quiet = opts.quiet ?? process.env.METAANCHOR_QUIET === '1';
   const log = (s: string): void => {
-    if (!quiet) process.stderr.write(s + '\n');
+    if (!quiet) statusStream().write(s + '\n');
   };
   await initBackend();
   fs.mkdirSync(dir, { recursive: true });

@@ -3,6 +3,8 @@
  * that redraws itself on a terminal and is printed every `everySec` seconds otherwise (notebooks,
  * CI logs), so logs stay short.
  */
+import { statusStream } from './log';
+
 export interface ProgressOptions {
   label: string;
   total: number;
@@ -35,7 +37,7 @@ export class Progress {
       unit: 'steps',
       everySec: 5,
       quiet: process.env.METAANCHOR_QUIET === '1',
-      stream: process.stderr,
+      stream: statusStream(),
       ...options,
     };
   }
