@@ -2,8 +2,9 @@
  * The few layer kinds the detector is made of, as plain functions over named parameters in a
  * `ParamStore`. All activations are NHWC. Only ops whose gradients work on every backend we use
  * (cpu, and wasm with the project's kernels) appear here: conv2d (plain or fused with bias/ReLU),
- * pad, maxPool, reshape/concat, moments — no resize ops (DESIGN.md section 4: the cpu backend's
- * nearest-neighbour resize gradient is wrong at batch > 1), no comparisons on differentiated tensors.
+ * pad, maxPool, reshape/concat, means/sums (GroupNorm's gradient is written out) — no resize ops
+ * (DESIGN.md section 4: the cpu backend's nearest-neighbour resize gradient is wrong at batch > 1),
+ * no comparisons on differentiated tensors.
  */
 import * as tf from '@tensorflow/tfjs';
 import { Init, ParamStore } from './params';
@@ -62,23 +63,18 @@ export function conv2dWith(
   relu = false,
 ): tf.Tensor4D {
   const k = kernel.shape[0];
-  let input = x;
-  let padding: 'same' | 'valid' = 'same';
-  if (pad !== 'same') {
-    // Symmetric padding equal to TF 'same' at stride 1 and odd kernels: no extra op needed.
-    if (!(stride === 1 && pad * 2 === k - 1)) {
-      padding = 'valid';
-      if (pad > 0) input = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
-    }
-  }
-  // Intermediate tensors here (padded input, bias copy) are saved by the conv's gradient; the
-  // caller's tidy disposes them.
+  // A number is tfjs' symmetric zero padding: p pixels on every side and floor((n + 2p - k) / s) + 1
+  // outputs, exactly PyTorch's Conv2d(padding=p) — no tf.pad copy (XNNPACK pads implicitly and
+  // the conv gradients take the same padding). Symmetric padding equal to TF 'same' (stride 1,
+  // odd kernel) is passed as 'same', the form every backend handles fastest.
+  const padding: 'same' | number = pad === 'same' || (stride === 1 && pad * 2 === k - 1) ? 'same' : pad;
+  // The bias copy below is saved by the conv's gradient; the caller's tidy disposes it.
   // wasm's FusedConv2D checks the rank of the bias *buffer*, and a reshape shares the buffer of its
   // input (keeping the old shape there): a generated bias reshaped from [A, K] to [A*K] is
   // rejected as rank 2. One add gives it a buffer of its own (a vector; negligible cost).
   const b = bias && !(bias instanceof tf.Variable) ? tf.add(bias, 0) : bias;
   const y = tf.fused.conv2d({
-    x: input,
+    x,
     filter: kernel,
     strides: stride,
     pad: padding,
@@ -122,15 +118,75 @@ export function createGroupNorm(
   return {
     kind: 'gn',
     name,
-    apply: (x) =>
-      tf.tidy(() => {
-        const [n, h, w, c] = x.shape;
-        const xg = tf.reshape(x, [n, h * w, g, c / g]);
-        const { mean, variance } = tf.moments(xg, [1, 3], true);
-        const y = tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, eps)));
-        return tf.add(tf.mul(tf.reshape(y, [n, h, w, c]), gamma), beta) as tf.Tensor4D;
-      }),
+    apply: (x) => groupNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, g, eps),
   };
+}
+
+/**
+ * y = (x - mean_g) / sqrt(var_g + eps) * gamma + beta, with mean_g and var_g (biased) over the
+ * pixels of one image and the C/G channels of group g — the same function as the textbook
+ * `moments(reshape(x, [N, HW, G, C/G]), [1, 3])` form (the tests compare both), computed for wasm:
+ *
+ * - Every full-size tensor meets only [N, 1, 1, C] broadcasts (innermost axis = channels).
+ *   Broadcasting against [N, 1, G, 1] (innermost C/G = 2..8) is slow in wasm's XNNPACK.
+ * - Group moments come from per-channel ones by the law of total variance,
+ *   var_g = mean_c(var_c) + mean_c(delta_c^2), delta_c = mean_c - mean_g: sums of non-negative
+ *   terms, so nothing cancels when |mean| >> std (unlike E[x^2] - E[x]^2), and the output is
+ *   d * scale + shift with d = x - mean_c already centred.
+ * - The gradient is given in closed form (tf.customGrad), the batch-norm backward of Ioffe &
+ *   Szegedy (2015) applied per (image, group):
+ *   dx = r (gamma dy - mean_g(gamma dy) - xhat mean_g(gamma dy xhat)), r = 1 / sqrt(var_g + eps),
+ *   xhat = r (d + offset), i.e. dx = dy P + d Q + R with per-(image, channel) P, Q, R from two
+ *   per-channel sums (of dy and of dy d): a handful of full-size passes where autodiff through
+ *   the forward ops runs many more. First derivatives only (nothing here needs second ones).
+ * Forward + backward on wasm is ~2-2.5x faster than the moments form (BENCHMARKS.md).
+ */
+export function groupNorm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, groups: number, eps: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const cg = c / groups;
+  const perGroup = h * w * cg;
+  const channelMap = (t: tf.Tensor) => tf.reshape(t, [n, 1, 1, c]);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, gammaIn, betaIn] = args as tf.Tensor[];
+    const save = args[3] as tf.GradSaveFunc;
+    // Float32 means are rounded: by up to half an ulp of |x|, a visible fraction of the std when
+    // |mean| >> std. The small corrections below make the centring exact to float32 precision of
+    // the *deviations* (d and the deltas are exact differences of nearby numbers).
+    const meanC = tf.mean(xIn, [1, 2], true); // rounded channel means
+    const d = tf.sub(xIn, meanC);
+    const resid = tf.reshape(tf.mean(d, [1, 2]), [n, groups, cg]); // true channel mean - meanC
+    const varC = tf.sub(tf.reshape(tf.mean(tf.square(d), [1, 2]), [n, groups, cg]), tf.square(resid));
+    const meanCg = tf.reshape(meanC, [n, groups, cg]);
+    const deltaRaw = tf.sub(meanCg, tf.mean(meanCg, 2, true));
+    // offset = meanC - (true group mean); delta = true channel mean - true group mean.
+    const offset = tf.sub(deltaRaw, tf.mean(tf.add(deltaRaw, resid), 2, true));
+    const delta = tf.add(offset, resid);
+    const varG = tf.mean(tf.add(varC, tf.square(delta)), 2, true);
+    const r = tf.rsqrt(tf.add(varG, eps));
+    const scale = tf.mul(tf.reshape(gammaIn, [groups, cg]), r);
+    const shift = tf.add(tf.reshape(betaIn, [groups, cg]), tf.mul(offset, scale));
+    // x - (group mean) = d + offset.
+    const value = tf.add(tf.mul(d, channelMap(scale)), channelMap(shift));
+    save([d, offset, r]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [dS, offsetS, rS] = saved;
+      const gammaG = tf.reshape(gammaIn, [1, groups, cg]);
+      const s1 = tf.reshape(tf.sum(dy, [1, 2]), [n, groups, cg]);
+      const sd = tf.reshape(tf.sum(tf.mul(dy, dS), [1, 2]), [n, groups, cg]);
+      // t = sum over pixels of dy * xhat, per image and channel.
+      const t = tf.mul(rS, tf.add(sd, tf.mul(offsetS, s1)));
+      const a = tf.div(tf.sum(tf.mul(gammaG, s1), 2, true), perGroup);
+      const b = tf.div(tf.sum(tf.mul(gammaG, t), 2, true), perGroup);
+      const p = tf.mul(gammaG, rS);
+      const q = tf.neg(tf.mul(tf.square(rS), b));
+      const rest = tf.sub(tf.mul(q, offsetS), tf.mul(rS, a));
+      const qc = tf.broadcastTo(q, [n, groups, cg]);
+      const dx = tf.add(tf.add(tf.mul(dy, channelMap(p)), tf.mul(dS, channelMap(qc))), channelMap(rest));
+      return [dx, tf.reshape(tf.sum(t, 0), [c]), tf.reshape(tf.sum(s1, 0), [c])];
+    };
+    return { value, gradFunc };
+  });
+  return f(x, gamma, beta) as tf.Tensor4D;
 }
 
 /**

@@ -2,8 +2,8 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore, fnv1a } from '../../lib/model/params';
-import { conv2dWith, createFrozenBatchNorm, createGroupNorm, maxPoolPadded, upsampleNearest2x } from '../../lib/model/layers';
-import { assertClose, pseudoRandom, useCpu, values } from './helpers';
+import { conv2dWith, createFrozenBatchNorm, createGroupNorm, groupNorm, maxPoolPadded, upsampleNearest2x } from '../../lib/model/layers';
+import { GnCase, assertClose, gnReference64, gnRun, groupNormMomentsForm, maxRelDiff, pseudoRandom, useCpu, values } from './helpers';
 
 before(useCpu);
 
@@ -113,4 +113,84 @@ test('parameter init seeds depend on the name, not on creation order', () => {
   assert.equal(fnv1a('a'), 0xe40c292c); // FNV-1a 32-bit reference value
   assert.throws(() => a.add('first', [1], { kind: 'zeros' }), /registered twice/);
   [a, b, c].forEach((s) => s.dispose());
+});
+
+const GN_CASES: GnCase[] = [
+  { shape: [2, 6, 5, 16], groups: 8, offset: 0.2, spread: 2, channelSpread: 0.5 },
+  { shape: [3, 4, 4, 24], groups: 8, offset: -0.3, spread: 1, channelSpread: 1 },
+  { shape: [2, 3, 7, 6], groups: 3, offset: 1, spread: 3, channelSpread: 2 },
+  { shape: [2, 5, 4, 8], groups: 8, offset: 0, spread: 1, channelSpread: 0.3 }, // one channel per group
+  { shape: [2, 5, 4, 8], groups: 1, offset: 0, spread: 1, channelSpread: 0.3 }, // one group (LayerNorm-like)
+];
+
+test('groupNorm equals the moments(reshape(x, [N, HW, G, C/G])) form: output and gradients for x, gamma, beta', () => {
+  GN_CASES.forEach((k, i) => {
+    const seed = 100 + 10 * i;
+    const got = gnRun(groupNorm, k, seed);
+    const want = gnRun(groupNormMomentsForm, k, seed);
+    const ref = gnReference64(k, seed);
+    for (const key of ['y', 'dx', 'dGamma', 'dBeta'] as const) {
+      const what = `${k.shape.join('x')} G=${k.groups} ${key}`;
+      assertClose(got[key], want[key], 0, 1e-5, what);
+      // Both float32 forms are within 1e-5 of the float64 value (relative to the largest entry).
+      assert.ok(maxRelDiff(got[key], ref[key]) < 1e-5, `${what}: ${maxRelDiff(got[key], ref[key])} from float64`);
+    }
+  });
+});
+
+test('groupNorm on badly scaled inputs (mean 100, std 0.01; channel offsets 1e3) stays at float32 precision', () => {
+  // At 100 one float32 ulp is 7.6e-6, ~1e-3 of the std, and a float32 mean is rounded by up to
+  // half that: the moments form centres on that rounded mean and is off by up to ~1.6e-4 of the
+  // largest entry (measured: y 1.6e-4, dx 2.5e-5, dGamma 1.5e-4 in case 0). groupNorm corrects
+  // the rounding (exact residual means of the centred values) and stays at float32 precision
+  // (measured <= 1.5e-7) against float64 on the same float32 input; the two implementations
+  // then agree to the moments form's own error, < 5e-4. E[x^2] - E[x]^2 would lose the variance
+  // entirely here (1e4 vs 1e-4).
+  const cases: GnCase[] = [
+    { shape: [2, 8, 8, 16], groups: 8, offset: 100, spread: 0.0173, channelSpread: 0 },
+    { shape: [2, 8, 8, 16], groups: 4, offset: 0, spread: 1, channelSpread: 1000 },
+    { shape: [2, 8, 8, 16], groups: 4, offset: -50, spread: 0.02, channelSpread: 0.01 },
+  ];
+  cases.forEach((k, i) => {
+    const seed = 300 + 10 * i;
+    const got = gnRun(groupNorm, k, seed);
+    const old = gnRun(groupNormMomentsForm, k, seed);
+    const ref = gnReference64(k, seed);
+    for (const key of ['y', 'dx', 'dGamma', 'dBeta'] as const) {
+      const eNew = maxRelDiff(got[key], ref[key]);
+      const eOld = maxRelDiff(old[key], ref[key]);
+      const what = `case ${i} ${key}: groupNorm ${eNew.toExponential(2)}, moments form ${eOld.toExponential(2)} from float64`;
+      assert.ok(eNew <= 1e-6, what);
+      assert.ok(maxRelDiff(got[key], old[key]) < 5e-4, what);
+    }
+  });
+});
+
+test('conv2dWith: numeric padding passed to the conv equals tf.pad + valid exactly, outputs and gradients', () => {
+  // [input HxW, kernel, stride, pad]: stride 2 even/odd sizes, the ResNet stem (7x7 s2 p3), a 1x1
+  // s2 downsample (pad 0), and a stride-1 padding that is not TF 'same'.
+  const cases: [number, number, number, number, number][] = [
+    [8, 8, 3, 2, 1], [7, 9, 3, 2, 1], [11, 10, 7, 2, 3], [6, 7, 1, 2, 0], [5, 6, 3, 1, 2],
+  ];
+  cases.forEach(([h, w, k, stride, pad], i) => {
+    for (const relu of [false, true]) {
+      const x = tf.tensor4d(pseudoRandom(2 * h * w * 3, 500 + i), [2, h, w, 3]);
+      const kernel = tf.tensor4d(pseudoRandom(k * k * 3 * 4, 600 + i), [k, k, 3, 4]);
+      const bias = tf.tensor1d(pseudoRandom(4, 700 + i));
+      const explicit = (a: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D) =>
+        tf.fused.conv2d({ x: tf.pad(a, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), filter: f, strides: stride, pad: 'valid', bias: b, activation: relu ? 'relu' : 'linear' });
+      const outH = Math.floor((h + 2 * pad - k) / stride) + 1;
+      const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
+      const dy = tf.tensor4d(pseudoRandom(2 * outH * outW * 4, 800 + i), [2, outH, outW, 4]);
+      const loss = (fn: typeof explicit) => (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(a as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D), dy));
+      const mine = (a: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D) => conv2dWith(a, f, b, stride, pad, relu);
+      const y = mine(x, kernel, bias);
+      assert.deepEqual(y.shape, [2, outH, outW, 4]);
+      assert.deepEqual(values(y), values(explicit(x, kernel, bias)), `case ${i} forward`);
+      const g1 = tf.grads(loss(mine))([x, kernel, bias]);
+      const g2 = tf.grads(loss(explicit))([x, kernel, bias]);
+      g1.forEach((g, j) => assert.deepEqual(values(g), values(g2[j]), `case ${i} relu=${relu} gradient ${['x', 'kernel', 'bias'][j]}`));
+      tf.dispose([x, kernel, bias, dy, y, ...g1, ...g2]);
+    }
+  });
 });
