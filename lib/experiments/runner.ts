@@ -1,6 +1,7 @@
 /**
- * Running a table: every cell's runs are trained (or found finished, or resumed), then evaluated
- * with the cell's inference anchors; both steps are cached on disk.
+ * Running a table: every cell's runs are trained (or found finished, or resumed) by parallel worker
+ * processes (parallel.ts), then evaluated in this process with the cell's inference anchors; both
+ * steps are cached on disk.
  *
  * Layout (shared by all tables, so that cells with the same training configuration share runs):
  *   <runsDir>/<readable-name>-<hash>/          one training run (lib/train/trainer.ts layout)
@@ -24,12 +25,18 @@ import { SearchResultFile, readSearchResult, writeSearchResult } from '../search
 import { TrainConfig } from '../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../train/datasets';
 import { loadRun } from '../train/run-dir';
-import { METRICS_FILE, hasCheckpoint, readTrainState, train } from '../train/trainer';
+import { readTrainState } from '../train/trainer';
 import { writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
-import { canonicalJson, configHash, runFolderName } from './key';
+import { canonicalJson, configHash } from './key';
 import { ExperimentSettings, SearchSettings } from './settings';
+import { trainRuns } from './parallel';
+import { RunStatus, runDirOf, seededConfig } from './run-cache';
 import { CellSpec, Inference, TableSpec } from './tables';
+import { statusStream } from '../util/log';
+
+export type { RunStatus } from './run-cache';
+export { ensureRun, isRunComplete, runDirOf, seededConfig } from './run-cache';
 
 export const EVALS_DIR = 'table-evals';
 
@@ -37,8 +44,6 @@ export const EVALS_DIR = 'table-evals';
 export function defaultRunsDir(): string {
   return process.env.METAANCHOR_RUNS_DIR ? path.resolve(process.env.METAANCHOR_RUNS_DIR) : path.join(projectRoot(), 'runs', 'tables');
 }
-
-export type RunStatus = 'reused' | 'resumed' | 'trained';
 
 export interface EvalRecordFile {
   /** The cell's inference setting ('train', 'search' or an anchor spec). */
@@ -91,72 +96,13 @@ export interface RunTableOptions {
   runsDir?: string;
   /** Training progress lines (default: on unless METAANCHOR_QUIET=1). */
   quiet?: boolean;
-  /** One line per finished cell (default: stderr unless quiet). */
+  /** One line per finished cell and training progress (default: stderr unless quiet). */
   log?: (line: string) => void;
-}
-
-/** The seed-s variant of a cell's configuration. */
-export function seededConfig(cfg: TrainConfig, seed: number): TrainConfig {
-  return { ...cfg, seed };
-}
-
-export function runDirOf(runsDir: string, cfg: TrainConfig): string {
-  return path.join(runsDir, runFolderName(cfg));
-}
-
-/** Finished: the checkpoint is at the last step and the final validation was written. */
-export function isRunComplete(dir: string, cfg: TrainConfig): boolean {
-  if (!hasCheckpoint(dir)) return false;
-  const st = readTrainState(dir);
-  return st.step >= cfg.steps && st.evals.some((e) => e.step === cfg.steps) && fs.existsSync(path.join(dir, METRICS_FILE));
-}
-
-const LOCK_FILE = 'training.lock';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * A run folder is trained by one process at a time (a notebook and the CLI may run the same table):
- * the lock file holds the trainer's pid; a lock left by a process that died is taken over.
- */
-function lockRun(dir: string): () => void {
-  fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(fs.readFileSync(file, 'utf8'));
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && processAlive(pid)) {
-        throw new UserError(`${dir} is being trained by process ${pid}`, 'wait for it to finish (rerunning the table then reuses the run), or stop that process');
-      }
-      fs.rmSync(file, { force: true });
-    }
-  }
-  throw new UserError(`cannot lock ${dir}`, `delete ${file} if no other process trains this run`);
-}
-
-/** Train `cfg` into its folder unless it is finished; resumes a partial run from its checkpoint. */
-export async function ensureRun(cfg: TrainConfig, runsDir: string, quiet?: boolean): Promise<{ dir: string; status: RunStatus }> {
-  const dir = runDirOf(runsDir, cfg);
-  if (isRunComplete(dir, cfg)) return { dir, status: 'reused' };
-  const unlock = lockRun(dir);
-  try {
-    const status: RunStatus = hasCheckpoint(dir) ? 'resumed' : 'trained';
-    await train(cfg, dir, { resume: true, quiet });
-    return { dir, status };
-  } finally {
-    unlock();
-  }
+  /**
+   * Training worker processes (default: one per CPU core on the wasm/cpu backends, 1 on a native
+   * backend; parallel.ts defaultJobs). 1 trains in this process, one run after another.
+   */
+  jobs?: number;
 }
 
 /** Everything that decides an evaluation's numbers besides the run itself. */
@@ -283,36 +229,53 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
   }
 }
 
-/** Train what is missing, evaluate what is not cached, and collect every cell's per-seed stats. */
+/**
+ * Train what is missing (in `jobs` worker processes, lib/experiments/parallel.ts), then evaluate
+ * what is not cached, and collect every cell's per-seed stats.
+ */
 export async function runTable(table: TableSpec, settings: ExperimentSettings, options: RunTableOptions = {}): Promise<TableResult> {
+  return (await runTables([table], settings, options))[0];
+}
+
+/**
+ * Several tables at once: the runs of all of them (shared runs once) are trained first, so the
+ * workers stay busy across table boundaries; then each table is evaluated.
+ */
+export async function runTables(tables: TableSpec[], settings: ExperimentSettings, options: RunTableOptions = {}): Promise<TableResult[]> {
   const t0 = Date.now();
   const runsDir = path.resolve(options.runsDir ?? defaultRunsDir());
   const quiet = options.quiet ?? process.env.METAANCHOR_QUIET === '1';
-  const log = options.log ?? ((s: string) => (quiet ? undefined : process.stderr.write(s + '\n')));
-  const counts: TableCounts = { trained: 0, resumed: 0, reused: 0, evaluated: 0, evalReused: 0 };
-  // A run shared by several cells of this table counts once.
-  const seenRuns = new Map<string, RunStatus>();
-  const cells: CellResult[] = [];
-  for (const cell of table.cells) {
-    const seeds: SeedResult[] = [];
-    for (const seed of settings.seeds) {
-      const cfg = seededConfig(cell.train, seed);
-      const dir = runDirOf(runsDir, cfg);
-      let status = seenRuns.get(dir);
-      if (!status) {
-        status = (await ensureRun(cfg, runsDir, quiet)).status;
-        seenRuns.set(dir, status);
-        counts[status] += 1;
+  const log = options.log ?? ((s: string) => (quiet ? undefined : statusStream().write(s + '\n')));
+  const trained = await trainRuns(distinctRuns(tables, settings), runsDir, { jobs: options.jobs, quiet, log });
+  const results: TableResult[] = [];
+  for (const table of tables) {
+    const t1 = results.length === 0 ? t0 : Date.now();
+    const counts: TableCounts = { trained: 0, resumed: 0, reused: 0, evaluated: 0, evalReused: 0 };
+    // A run shared by several cells of this table counts once.
+    const seenRuns = new Set<string>();
+    const cells: CellResult[] = [];
+    for (const cell of table.cells) {
+      const seeds: SeedResult[] = [];
+      for (const seed of settings.seeds) {
+        const cfg = seededConfig(cell.train, seed);
+        const dir = runDirOf(runsDir, cfg);
+        const status = trained.status.get(dir);
+        if (!status) throw new Error(`run ${dir} was not trained`);
+        if (!seenRuns.has(dir)) {
+          seenRuns.add(dir);
+          counts[status] += 1;
+        }
+        const ev = await evaluateRun(dir, cfg, cell.inference, settings);
+        counts[ev.reused ? 'evalReused' : 'evaluated'] += 1;
+        seeds.push({ seed, runDir: dir, status, evalReused: ev.reused, eval: ev.record });
       }
-      const ev = await evaluateRun(dir, cfg, cell.inference, settings);
-      counts[ev.reused ? 'evalReused' : 'evaluated'] += 1;
-      seeds.push({ seed, runDir: dir, status, evalReused: ev.reused, eval: ev.record });
+      cells.push({ row: cell.row, group: cell.group, inference: cell.inference, seeds });
+      const mm = seeds.map((s) => (100 * s.eval.stats[0]).toFixed(1)).join(', ');
+      log(`Table ${table.id} [${cell.row} | ${cell.group}] mmAP ${mm} (${seeds.map((s) => s.status).join(', ')})`);
     }
-    cells.push({ row: cell.row, group: cell.group, inference: cell.inference, seeds });
-    const mm = seeds.map((s) => (100 * s.eval.stats[0]).toFixed(1)).join(', ');
-    log(`Table ${table.id} [${cell.row} | ${cell.group}] mmAP ${mm} (${seeds.map((s) => s.status).join(', ')})`);
+    results.push({ table, profile: settings.profile, seeds: settings.seeds.slice(), cells, counts, seconds: (Date.now() - t1) / 1000 });
   }
-  return { table, profile: settings.profile, seeds: settings.seeds.slice(), cells, counts, seconds: (Date.now() - t0) / 1000 };
+  return results;
 }
 
 /** The distinct training runs behind some tables (shared cells counted once): their cost is runs x time per run. */

@@ -4,16 +4,25 @@
  *
  *   smoke  the smoke preset (64 px, batch 2, 4 steps), 1 seed, 4 validation images, a 3-candidate
  *          search on 4 images: proves every code path; each table notebook runs in about a minute.
- *   quick  160 px (MNIST-Det's native size, so box statistics and the Table 4 range keep their
- *          meaning), batch 4, 300 steps, Adam 2e-3, 1 seed, 200 validation images, a 40-candidate
- *          search on 100 training images. The quick training preset (batch 8, 600 steps, ~9.5 min
- *          per run on a busy 2-core machine, 21.9 mmAP) is too long: the four tables need 28
- *          distinct runs, so a cell gets ~1/5 of it. Measured on a busy 2-core machine at batch 4:
- *          0.3-0.5 s/step; 250 steps at 1e-3 gave 2.6 mmAP (baseline 3x3) in ~150 s, 400 steps at
- *          2e-3 gave 4.4 mmAP in 155 s; this setting (300 steps, 2e-3) gave 2.6 (baseline) and 1.9
- *          (MetaAnchor) mmAP for 0.5/0.4 3x3 at ~115 s per run including evaluation. So quick tables
- *          are an early point of training: they show the pipeline and rough trends, not settled
- *          differences (use full, or more steps, for those). All four tables: ~1 h.
+ *   quick  the quick training preset (batch 8, Adam 2e-3, generator lr x0.1) at 128 px for 800
+ *          steps (schedule scaled: warm-up 50, decay at 600 and 733), 1 seed, 200 validation
+ *          images, a 40-candidate search on 100 training images. 128 px shrinks MNIST-Det's 160 px
+ *          images by 0.8; Table 4's drop range scales with the input side (paperDropRange). This is
+ *          the cheapest setting measured that learns enough to compare methods (baseline 3x3
+ *          0.5/0.4, 200 val images, mmAP; seconds for one run alone on this 2-core machine):
+ *            160 px, 600 steps (the quick preset)  27.2  (MetaAnchor 29.5)  ~330 s, 1.6-1.8 steps/s
+ *            160 px, 450 steps                     16.9                     375 s (machine busy)
+ *            128 px, 600 steps                     17.1                     181 s, 3.3 steps/s
+ *            128 px, 800 steps (this setting)      30.9  (MetaAnchor 26.9)
+ *            batch 4, 300 steps, 160 px (before)    2.6  (MetaAnchor 1.9)   ~115 s
+ *          Two 128 px / 800-step runs at once (2 workers, lib/experiments/parallel.ts) took 257 s and
+ *          268 s including the final validation (~3 steps/s each). All four quick tables need 28
+ *          distinct runs: 14 pairs x ~270 s = ~63 min of training with 2 workers, plus at most
+ *          ~5 min of evaluations and searches in the parent (Table 3's 12 other-anchor
+ *          evaluations, 5-14 s each, and 6 searches, ~27 s each, measured at 160 px): ~1.1 h in
+ *          all (one worker: 28 x ~245 s = ~1.9 h of training). Single-seed numbers at this length
+ *          still move by several points between settings (baseline vs MetaAnchor swapped order
+ *          between the 160 px / 600 and 128 px / 800 rows above): use full for settled differences.
  *   full   the full preset (160 px, batch 8, 3000 steps), 3 seeds, all validation images, the whole
  *          161-candidate Table 8 grid on 200 training images. At ~0.95 s/step (busy 2-core CPU) a
  *          run takes ~47 min, so Table 2 (48 runs) needs ~38 h there: a job for a faster machine.
@@ -55,9 +64,8 @@ export function scaledSchedule(base: TrainConfig, steps: number): LrScheduleConf
 }
 
 function quickBase(): TrainConfig {
-  const q = trainConfig('quick');
-  const steps = 300;
-  return trainConfig('quick', { batchSize: 4, steps, lr: { ...scaledSchedule(q, steps), baseLr: 0.002 }, evalImages: 200, checkpointEvery: 50 });
+  const steps = 800;
+  return trainConfig('quick', { imageSizePx: 128, steps, lr: scaledSchedule(trainConfig('quick'), steps), evalImages: 200 });
 }
 
 export function experimentSettings(profile: Profile | string = getProfile()): ExperimentSettings {

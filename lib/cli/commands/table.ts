@@ -1,39 +1,55 @@
 /**
- * `metaanchor table <2|3|4|6> [--profile smoke|quick|full]`: run (or resume) one of the paper's
- * tables on MNIST-Det and print it beside the paper's numbers. Finished runs and evaluations are
- * reused from the results cache (lib/experiments/runner.ts).
+ * `metaanchor table <2|3|4|6 ...> [--profile smoke|quick|full] [--jobs N]`: run (or resume) tables
+ * of the paper on MNIST-Det and print them beside the paper's numbers. Finished runs and
+ * evaluations are reused from the results cache (lib/experiments/runner.ts); missing runs of all
+ * the given tables are trained by N worker processes (lib/experiments/parallel.ts).
  */
 import { Command, Option } from 'commander';
 import { PROFILES } from '../../profile';
-import { describeResult, experimentSettings, formatTextTable, runTable, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
+import { UserError } from '../../util/errors';
+import { describeResult, experimentSettings, formatTextTable, parseJobs, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
 
 interface TableOpts {
   profile?: string;
   runsDir?: string;
   rows?: string;
+  jobs?: number;
   json?: boolean;
 }
 
 export function register(program: Command): void {
   program
     .command('table')
-    .description(`run or resume a table of the paper (${TABLE_IDS.join(', ')}) and print it with the paper's numbers`)
-    .argument('<id>', `table number: ${TABLE_IDS.join(' | ')}`)
+    .description(`run or resume tables of the paper (${TABLE_IDS.join(', ')}) and print them with the paper's numbers`)
+    .argument('<id...>', `table numbers: ${TABLE_IDS.join(' | ')} (several train their runs together)`)
     .addOption(new Option('--profile <p>', 'run size (default: env METAANCHOR_PROFILE or quick)').choices([...PROFILES]))
     .option('--runs-dir <dir>', 'results cache (default: runs/tables, env METAANCHOR_RUNS_DIR)')
     .option('--rows <list>', 'only these rows, comma-separated (e.g. "0.5/0.4 3x3,0.5/0.4 5x5")')
+    .option('--jobs <n>', 'training worker processes (default: CPU cores on wasm/cpu, 1 on a native backend)', parseJobs)
     .option('--json', 'print the per-seed results as JSON')
-    .action(async (id: string, o: TableOpts) => {
+    .action(async (ids: string[], o: TableOpts) => {
       const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
-      let table = tableSpec(id, settings);
-      if (o.rows) table = selectCells(table, { rows: o.rows.split(',').map((s) => s.trim()).filter(Boolean) });
-      const result = await runTable(table, settings, { runsDir: o.runsDir });
+      const rows = o.rows ? o.rows.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+      let tables = [...new Set(ids)].map((id) => tableSpec(id, settings));
+      if (rows) {
+        // Tables name their rows differently ("0.5/0.4 3x3" in Table 2, "3x3" in Table 3): each
+        // table keeps the rows it has; a row no table has is an error.
+        const unknown = rows.filter((r) => !tables.some((t) => t.rows.includes(r)));
+        if (unknown.length > 0) {
+          throw new UserError(`no row ${unknown.map((r) => `"${r}"`).join(', ')} in Table ${tables.map((t) => t.id).join(', ')}`, tables.map((t) => `Table ${t.id} rows: ${t.rows.join(', ')}`).join('; '));
+        }
+        tables = tables.map((t) => selectCells(t, { rows: rows.filter((r) => t.rows.includes(r)) })).filter((t) => t.cells.length > 0);
+      }
+      const results = await runTables(tables, settings, { runsDir: o.runsDir, jobs: o.jobs });
       if (o.json) {
-        console.log(JSON.stringify({ table: table.id, profile: result.profile, counts: result.counts, cells: result.cells }, null, 1));
+        const out = results.map((r) => ({ table: r.table.id, profile: r.profile, counts: r.counts, cells: r.cells }));
+        console.log(JSON.stringify(out.length === 1 ? out[0] : out, null, 1));
         return;
       }
-      console.log(describeResult(result));
-      console.log("ours [paper's]:");
-      console.log(formatTextTable(tableRows(result, { compact: true })));
+      for (const result of results) {
+        console.log(describeResult(result));
+        console.log("ours [paper's]:");
+        console.log(formatTextTable(tableRows(result, { compact: true })));
+      }
     });
 }

@@ -1,0 +1,46 @@
+/**
+ * Child-process entry that trains one table run (lib/experiments/parallel.ts starts it):
+ *
+ *   node --require tsx/cjs lib/experiments/train-worker.ts '<WorkerJob as JSON>'
+ *
+ * Each worker is its own process so that it has its own tfjs backend: the wasm backend runs one
+ * thread, so two workers use two cores. The worker trains through ensureRun, which takes the run's
+ * lock file with the worker's pid, so a notebook and the CLI never train the same run at once.
+ * It reports to the parent over the IPC channel: steps as they finish, then 'done' or 'error'.
+ */
+import { TrainConfig } from '../train/config';
+import { UserError } from '../util/errors';
+import { ensureRun, RunStatus } from './run-cache';
+
+export interface WorkerJob {
+  cfg: TrainConfig;
+  runsDir: string;
+}
+
+export type WorkerMessage =
+  | { type: 'step'; step: number }
+  | { type: 'done'; status: RunStatus; dir: string }
+  | { type: 'error'; message: string; hint?: string; user: boolean; stack?: string };
+
+function send(msg: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) return resolve();
+    process.send(msg, undefined, {}, () => resolve());
+  });
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(process.argv[2] ?? 'null') as WorkerJob | null;
+  if (!job || !job.cfg || !job.runsDir) throw new UserError('train-worker: no job given', 'this file is started by runTable/trainRuns with a job as JSON');
+  // The parent shows combined progress; the worker's own step lines would interleave.
+  const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step }));
+  await send({ type: 'done', status: r.status, dir: r.dir });
+}
+
+main()
+  .then(() => process.exit(0))
+  .catch(async (err: unknown) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    await send({ type: 'error', message: e.message, hint: err instanceof UserError ? err.hint : undefined, user: err instanceof UserError, stack: e.stack });
+    process.exit(1);
+  });
