@@ -116,6 +116,30 @@ function inputOf(run: LoadedRun) {
   return { maxSizePx: run.config?.imageSizePx ?? 160, minSizePx: run.config?.minSizePx ?? undefined, pad: 'square' as const, sizeDivisor: 32 };
 }
 
+interface DetectCliOptions {
+  checkpoint: string;
+  data?: string;
+  images?: string;
+  anchors?: string;
+  maxImages?: number;
+}
+
+/** Shared by `detect` and `evaluate`: load the run, pick data and anchors, detect. */
+async function detectForCli(o: DetectCliOptions) {
+  await initBackend();
+  const run = loadRun(o.checkpoint);
+  const ds = await datasetForRun(run, o.data, o.images);
+  const anchors = inferenceAnchors(run, o.anchors);
+  const results = await detectDataset(run.detector, ds, {
+    anchors,
+    standardBoxP3: run.standardBoxP3,
+    input: inputOf(run),
+    maxImages: o.maxImages,
+    progressLabel: 'detect',
+  });
+  return { run, ds, anchors, results, numImages: Math.min(o.maxImages ?? Infinity, ds.images.length) };
+}
+
 export function register(program: Command): void {
   program
     .command('train')
@@ -158,20 +182,10 @@ export function register(program: Command): void {
     .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search"); default: the training anchors')
     .option('--max-images <n>', 'only the first n images', num('max-images'))
     .requiredOption('--out <file>', 'results json')
-    .action(async (o: { checkpoint: string; data?: string; images?: string; anchors?: string; maxImages?: number; out: string }) => {
-      await initBackend();
-      const run = loadRun(o.checkpoint);
-      const ds = await datasetForRun(run, o.data, o.images);
-      const anchors = inferenceAnchors(run, o.anchors);
-      const results = await detectDataset(run.detector, ds, {
-        anchors,
-        standardBoxP3: run.standardBoxP3,
-        input: inputOf(run),
-        maxImages: o.maxImages,
-        progressLabel: 'detect',
-      });
+    .action(async (o: DetectCliOptions & { out: string }) => {
+      const { results, numImages } = await detectForCli(o);
       writeJsonAtomicSync(path.resolve(o.out), results);
-      console.log(`${results.length} detections on ${Math.min(o.maxImages ?? Infinity, ds.images.length)} images -> ${path.resolve(o.out)}`);
+      console.log(`${results.length} detections on ${numImages} images -> ${path.resolve(o.out)}`);
     });
 
   program
@@ -183,19 +197,8 @@ export function register(program: Command): void {
     .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search")')
     .option('--max-images <n>', 'only the first n images', num('max-images'))
     .option('--json', 'print JSON')
-    .action(async (o: { checkpoint: string; data?: string; images?: string; anchors?: string; maxImages?: number; json?: boolean }) => {
-      await initBackend();
-      const run = loadRun(o.checkpoint);
-      const ds = await datasetForRun(run, o.data, o.images);
-      const anchors = inferenceAnchors(run, o.anchors);
-      const results = await detectDataset(run.detector, ds, {
-        anchors,
-        standardBoxP3: run.standardBoxP3,
-        input: inputOf(run),
-        maxImages: o.maxImages,
-        progressLabel: 'detect',
-      });
-      const n = Math.min(o.maxImages ?? Infinity, ds.images.length);
+    .action(async (o: DetectCliOptions & { json?: boolean }) => {
+      const { run, ds, anchors, results, numImages: n } = await detectForCli(o);
       const r = evaluateCoco(groundTruthOf(ds) as never, results as never, { imageIds: ds.images.slice(0, n).map((im) => im.id) });
       if (o.json) {
         const perCategory = r.perCategory.map((c) => ({ category_id: c.categoryId, ap: c.ap, ap50: c.ap50, ap75: c.ap75, ar100: c.ar100 }));
