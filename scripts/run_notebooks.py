@@ -148,10 +148,21 @@ class CellFailed(Exception):
         self.error = error
 
 
-async def heartbeat(label, started):
+def last_stream_line(cell):
+    """The cell's latest printed line so far (nbclient appends outputs while the cell runs)."""
+    for out in reversed(cell.get("outputs", [])):
+        if out.get("output_type") == "stream":
+            lines = [l for l in "".join(out.get("text", "")).splitlines() if l.strip()]
+            if lines:
+                return lines[-1].strip()
+    return ""
+
+
+async def heartbeat(label, started, cell=None):
     while True:
         await asyncio.sleep(HEARTBEAT_S)
-        log("    {} still running, {:.0f} s".format(label, time.monotonic() - started))
+        latest = last_stream_line(cell) if cell is not None else ""
+        log("    {} still running, {:.0f} s{}".format(label, time.monotonic() - started, ("  | " + latest[:160]) if latest else ""))
 
 
 async def execute_notebook(nb, nb_dir, kernel_name, timeout_s):
@@ -189,7 +200,7 @@ async def execute_notebook(nb, nb_dir, kernel_name, timeout_s):
             done += 1
             label = "cell {}/{}".format(index + 1, total)
             started = time.monotonic()
-            ticker = asyncio.ensure_future(heartbeat(label, started))
+            ticker = asyncio.ensure_future(heartbeat(label, started, cell))
             error = None
             try:
                 await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
