@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { AnchorConfig, StandardBox, anchorsForConfig, configB } from '../anchors';
 import { DetectionDataset } from '../data/types';
-import { DetectionLoader, boxesToOriginal, inferenceLoader, LoaderConfig } from '../data/pipeline';
+import { DetectionLoader, ImageTransform, boxesToOriginal, inferenceLoader, LoaderConfig } from '../data/pipeline';
 import { batchToTensor } from '../data/tensor';
 import { Detector } from '../model';
 import { UserError } from '../util/errors';
@@ -85,7 +85,7 @@ export async function forEachImageDetections(
   detector: Detector,
   dataset: DetectionDataset,
   opts: DetectOptions,
-  onImage: (img: { index: number; imageId: number; transform: import('../data/pipeline').ImageTransform }, dets: Detections) => void,
+  onImage: (img: { index: number; imageId: number; transform: ImageTransform }, dets: Detections) => void,
 ): Promise<void> {
   const cfg = opts.inference ?? RETINANET_INFERENCE;
   const sub = opts.maxImages && opts.maxImages < dataset.images.length ? { ...dataset, images: dataset.images.slice(0, opts.maxImages) } : dataset;

@@ -9,6 +9,7 @@
  * of several anchor sets and runs NMS once on the union.
  */
 import { batchedNms, clipBoxes, decodeDeltas, gatherRows } from '../box';
+import { CocoResultJson } from '../eval/coco-input';
 
 export interface InferenceConfig {
   /** Minimum sigmoid score of a kept (anchor, class) pair. RetinaNet: 0.05. */
@@ -136,12 +137,9 @@ export function postprocessImage(
   return finalizeDetections(detectionCandidates(clsLogits, boxDeltas, anchors, levelStarts, numClasses, cfg, imageSizePx), cfg);
 }
 
-/** One entry of a COCO results json. */
-export interface CocoResult {
-  image_id: number;
-  category_id: number;
+/** One entry of a COCO results json (what lib/eval reads). */
+export interface CocoResult extends CocoResultJson {
   bbox: [number, number, number, number];
-  score: number;
 }
 
 /**

@@ -19,6 +19,7 @@ import { batchToTensor } from '../data/tensor';
 import { RAW_PIXELS, anchorBTensor } from '../detect/detect';
 import { Detections, InferenceConfig, RETINANET_INFERENCE, concatDetections, detectionCandidates, finalizeDetections } from '../detect/postprocess';
 import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
+import { cocoDetectionsFromColumns } from '../eval/coco-input';
 import { Detector, HeadFeatures, LevelShape } from '../model';
 import { makeRng, shuffle } from '../util/seed';
 import { UserError } from '../util/errors';
@@ -144,8 +145,9 @@ export function scoreCandidates(
       bbox.push(boxes[4 * j], boxes[4 * j + 1], boxes[4 * j + 2] - boxes[4 * j], boxes[4 * j + 3] - boxes[4 * j + 1]);
     }
   });
-  const dt = imageId.map((id, j) => ({ image_id: id, category_id: categoryId[j], score: score[j], bbox: bbox.slice(4 * j, 4 * j + 4) as [number, number, number, number] }));
-  const r = gt.evaluate(dt as never, { imageIds: images.map((im) => im.imageId) });
+  // Columns, not one object per detection: this runs once per candidate anchor.
+  const dt = cocoDetectionsFromColumns({ imageId, categoryId, boxXYWH: bbox, score });
+  const r = gt.evaluate(dt, { imageIds: images.map((im) => im.imageId) });
   return r.stats[0];
 }
 
@@ -204,7 +206,7 @@ export async function greedyAnchorSearch(detector: Detector, dataset: DetectionD
   const seed = opts.seed ?? 0;
   const cfg = opts.inference ?? RETINANET_INFERENCE;
   const subset = searchSubset(dataset, opts.subset ?? 200, seed);
-  const gt = prepareCocoGroundTruth(groundTruthOf(subset) as never);
+  const gt = prepareCocoGroundTruth(groundTruthOf(subset));
   const categoryIds = subset.categories.map((c) => c.id);
   // Candidates already in the starting set are left out: the same anchor twice adds nothing but
   // another top-k budget, and anchor lists must not repeat a shape (lib/anchors parseAnchorSpec).

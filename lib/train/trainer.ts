@@ -319,7 +319,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });
     const imageIds = parts.val.images.slice(0, maxImages).map((im) => im.id);
-    const r = gt.evaluate(results as never, { imageIds });
+    const r = gt.evaluate(results, { imageIds });
     return { step: state.step, stats: r.stats, images: maxImages, anchors: cfg.anchors, sec: (Date.now() - t0) / 1000 };
   };
 
@@ -334,20 +334,15 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
         const t0 = Date.now();
         const [N, H, W] = batch.shape;
         // Anchors of this step: fixed (baseline) or the jittered b_i of Sec. 4 (MetaAnchor).
-        let anchorBoxes: Float32Array;
+        const key = `${H}x${W}`;
+        let grid = gridCache.get(key);
+        if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
+        let anchorBoxes = grid.anchors;
         let bValues: Float32Array | undefined;
         if (cfg.method === 'metaanchor') {
           const j = jitteredTrainingAnchors(anchors, derivedRng(cfg.seed, 'jitter', state.step), { amplitude: cfg.jitter });
-          const key = `${H}x${W}`;
-          let grid = gridCache.get(key);
-          if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
           anchorBoxes = anchorGrid(grid.levels, j.sizesPerLevel);
           bValues = j.b;
-        } else {
-          const key = `${H}x${W}`;
-          let grid = gridCache.get(key);
-          if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
-          anchorBoxes = grid.anchors;
         }
         const A = anchorBoxes.length / 4;
         const labels = new Int32Array(N * A);

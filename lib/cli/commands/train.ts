@@ -199,7 +199,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: DetectCliOptions & { json?: boolean }) => {
       const { run, ds, anchors, results, numImages: n } = await detectForCli(o);
-      const r = evaluateCoco(groundTruthOf(ds) as never, results as never, { imageIds: ds.images.slice(0, n).map((im) => im.id) });
+      const r = evaluateCoco(groundTruthOf(ds), results, { imageIds: ds.images.slice(0, n).map((im) => im.id) });
       if (o.json) {
         const perCategory = r.perCategory.map((c) => ({ category_id: c.categoryId, ap: c.ap, ap50: c.ap50, ap75: c.ap75, ar100: c.ar100 }));
         console.log(JSON.stringify({ anchors: anchors.name, images: n, stats: r.stats, per_category: perCategory }));
