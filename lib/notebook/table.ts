@@ -67,13 +67,16 @@ function toGrid(data: DataFrameLike | Row[]): Grid {
   };
 }
 
-/** Text of one cell: numbers with `digits` decimals (integers as they are), missing values empty. */
-export function formatCell(value: unknown, digits = 3): string {
+/**
+ * Text of one cell: numbers with `digits` decimals, missing values empty. Integers stay as they are
+ * unless `integersAsDecimals` (a column of decimals: the paper's 26.0 beside 26.5, not "26").
+ */
+export function formatCell(value: unknown, digits = 3, integersAsDecimals = false): string {
   if (value === null || value === undefined) return '';
   if (typeof value === 'number') {
     if (Number.isNaN(value)) return 'NaN';
     if (!Number.isFinite(value)) return value > 0 ? 'inf' : '-inf';
-    return Number.isInteger(value) ? String(value) : value.toFixed(digits);
+    return Number.isInteger(value) && !integersAsDecimals ? String(value) : value.toFixed(digits);
   }
   if (typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (value instanceof Date) return value.toISOString();
@@ -94,13 +97,15 @@ export function tableHtml(data: DataFrameLike | Row[], options: TableOptions = {
   // A column is right-aligned (numbers) when every value in it is a number or missing.
   const numeric = grid.columns.map((_, c) => grid.rows.every((r) => r[c] === null || r[c] === undefined || typeof r[c] === 'number'));
   const align = (c: number) => (numeric[c] ? 'right' : 'left');
-  const cell = (tag: 'td' | 'th', v: unknown, alignment: string) =>
-    `<${tag} style="padding:2px 8px;text-align:${alignment}">${escapeHtml(formatCell(v, digits))}</${tag}>`;
+  // A column with any fractional number shows all its numbers with the same decimals.
+  const decimals = grid.columns.map((_, c) => grid.rows.some((r) => typeof r[c] === 'number' && Number.isFinite(r[c]) && !Number.isInteger(r[c])));
+  const cell = (tag: 'td' | 'th', v: unknown, alignment: string, asDecimals = false) =>
+    `<${tag} style="padding:2px 8px;text-align:${alignment}">${escapeHtml(formatCell(v, digits, asDecimals))}</${tag}>`;
   const header = [showIndex ? cell('th', '', 'left') : '', ...grid.columns.map((c, i) => cell('th', c, align(i)))].join('');
   const shown = grid.rows.slice(0, maxRows);
   const body = shown.map((row, i) => {
     const idx = showIndex ? cell('th', grid.index[i], 'left') : '';
-    return `<tr>${idx}${row.map((v, c) => cell('td', v, align(c))).join('')}</tr>`;
+    return `<tr>${idx}${row.map((v, c) => cell('td', v, align(c), decimals[c])).join('')}</tr>`;
   });
   const hidden = grid.rows.length - shown.length;
   if (hidden > 0) {

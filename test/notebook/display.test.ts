@@ -90,7 +90,7 @@ test('tableHtml from row objects: header union, numbers with 3 decimals, escapin
   const headers = [...html.matchAll(/<th[^>]*>([^<]*)<\/th>/g)].map((m) => m[1]);
   assert.deepEqual(headers, ['name', 'ap', 'extra']);
   const cells = [...html.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]);
-  assert.deepEqual(cells, ['&lt;b&gt;', '0.371', '', '', '12', 'true']);
+  assert.deepEqual(cells, ['&lt;b&gt;', '0.371', '', '', '12.000', 'true']);
   assert.ok(/<td style="[^"]*text-align:right">0.371/.test(html));
   assert.throws(() => tableHtml([1 as never]), UserError);
 });
@@ -115,6 +115,13 @@ test('formatCell', () => {
   assert.equal(formatCell(-Infinity), '-inf');
   assert.equal(formatCell(null), '');
   assert.equal(formatCell([1, 2]), '[1,2]');
+  assert.equal(formatCell(26, 1, true), '26.0');
+});
+
+test('a column with decimals shows its integers with the same decimals (paper 26.0 beside 26.5)', () => {
+  const html = tableHtml([{ row: '3x3', paper: 26, n: 4 }, { row: '5x5', paper: 26.5, n: 5 }], { digits: 1 });
+  const cells = [...html.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]);
+  assert.deepEqual(cells, ['3x3', '26.0', '4', '5x5', '26.5', '5']);
 });
 
 test('images: format from the signature; plain PNG output, or scaled <img> with caption', () => {
