@@ -1,19 +1,21 @@
 /**
  * Plotly figures of table results (shown with lib/notebook showPlot): Table 2's mmAP against the
  * number of anchors, Table 3's train x inference heatmap, a greedy search trace, Table 4's dropped
- * boxes and per-size AP.
+ * boxes and per-size AP, Table 5's per-class VOC AP, Table 8's rows as bars.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TABLE1_NAMES, parseAnchorSpec } from '../anchors';
 import { drawBoxes } from '../data/draw';
-import { DropRange, ignoreDroppedBoxes } from '../data/stats';
+import { DropRange, boxLogRatiosWH, boxSizesPx, collectInputBoxes, ignoreDroppedBoxes } from '../data/stats';
 import { DetectionDataset } from '../data/types';
 import { PlotlyFigure, PlotlyTrace } from '../notebook/plotly';
+import { Row } from '../notebook/table';
 import { SearchResultFile } from '../search/result';
 import { TrainConfig } from '../train/config';
 import { loadDatasetSpec } from '../train/datasets';
 import { cellSummary } from './format';
+import { meanSd } from './stats';
 import { TableResult } from './runner';
 import { METRIC_INDEX } from './tables';
 
@@ -130,6 +132,116 @@ export function perSizeApFigure(result: Pick<TableResult, 'cells' | 'table'>): P
     })),
   }));
   return { data, layout: { barmode: 'group', title: { text: 'Table 4: AP by object size (COCO area ranges), trained with and without the dropped boxes' }, yaxis: { title: { text: 'AP (%)' } } } };
+}
+
+/**
+ * Table 5: VOC07 AP per class on the transfer target, one bar group per class and one colour per
+ * method (mean over seeds, sd as error bar); the legend carries each method's mAP.
+ */
+export function vocPerClassFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
+  const t = result.table;
+  const data: PlotlyTrace[] = [];
+  for (const cell of result.cells) {
+    const vocs = cell.seeds.map((s) => s.eval.voc).filter((v): v is NonNullable<typeof v> => v !== undefined);
+    if (vocs.length === 0) continue;
+    const classes = vocs[0].perClass.map((c) => c.className);
+    const ap = classes.map((name) => meanSd(vocs.map((v) => v.perClass.find((c) => c.className === name)?.ap ?? NaN)));
+    const m = cellSummary(result, cell.row, cell.group, 'VOC mAP50');
+    const paper = t.paper(cell.row, cell.group, 'VOC mAP50');
+    data.push({
+      type: 'bar',
+      name: `${cell.group}: mAP ${m ? (100 * m.mean).toFixed(1) : '?'}${paper !== undefined ? ` (paper ${paper.toFixed(1)})` : ''}`,
+      x: classes,
+      y: ap.map((v) => 100 * v.mean),
+      error_y: { type: 'data', array: ap.map((v) => (v.n > 1 ? 100 * v.sd : 0)), visible: vocs.length > 1 },
+    });
+  }
+  const leaveOut = t.evaluation?.kind === 'voc-transfer' ? t.evaluation.leaveOut.join(', ') : '';
+  return {
+    data,
+    layout: {
+      barmode: 'group',
+      title: { text: `Table 5: VOC07 AP@0.5 per class on the shifted target (class ${leaveOut} left out)` },
+      xaxis: { title: { text: 'class (digit)' }, type: 'category' },
+      yaxis: { title: { text: 'AP@0.5 (%)' } },
+      legend: { orientation: 'h', y: -0.2 },
+    },
+  };
+}
+
+/**
+ * Table 8: the first metric per row, ours (left axis, sd as error bar) beside the paper's (right
+ * axis: COCO minival, another scale).
+ */
+export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
+  const t = result.table;
+  const g = t.groups[0];
+  const metric = t.metrics[0];
+  const ours = t.rows.map((r) => cellSummary(result, r, g, metric));
+  return {
+    data: [
+      {
+        type: 'bar', name: 'ours (MNIST-Det)', x: t.rows, offsetgroup: 'ours',
+        y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
+        text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')), textposition: 'outside',
+        error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
+        marker: { color: '#e15759' },
+      },
+      {
+        type: 'bar', name: `paper (${t.paperData ?? 'COCO'})`, x: t.rows, yaxis: 'y2', offsetgroup: 'paper',
+        y: t.rows.map((r) => t.paper(r, g, metric) ?? NaN),
+        text: t.rows.map((r) => t.paper(r, g, metric)?.toFixed(1) ?? ''), textposition: 'outside',
+        marker: { color: '#bab0ac' },
+      },
+    ],
+    layout: {
+      barmode: 'group',
+      title: { text: `Table ${t.id}: ${metric} per row, ours and the paper's` },
+      yaxis: { title: { text: `ours: ${metric} (%)` } },
+      yaxis2: { title: { text: `paper: ${metric} (%)` }, overlaying: 'y', side: 'right' },
+      legend: { orientation: 'h', y: -0.3 },
+    },
+  };
+}
+
+/**
+ * Table 5's distribution gap: histograms of box size sqrt(wh) and ln(w/h) (original pixels) of the
+ * source training set and the transfer target, normalised to percent of boxes.
+ */
+export function boxDistributionFigure(datasets: { name: string; dataset: DetectionDataset }[]): PlotlyFigure {
+  const data: PlotlyTrace[] = [];
+  for (const { name, dataset } of datasets) {
+    const b = collectInputBoxes(dataset).boxes;
+    const common = { type: 'histogram', histnorm: 'percent', opacity: 0.6, legendgroup: name };
+    data.push({ ...common, name, x: Array.from(boxSizesPx(b)), xaxis: 'x', yaxis: 'y' });
+    data.push({ ...common, name, x: Array.from(boxLogRatiosWH(b)), xaxis: 'x2', yaxis: 'y2', showlegend: false });
+  }
+  return {
+    data,
+    layout: {
+      barmode: 'overlay',
+      title: { text: 'Box distributions: source (training) vs transfer target' },
+      xaxis: { domain: [0, 0.45], title: { text: 'sqrt(w·h) (px)' } },
+      xaxis2: { domain: [0.55, 1], title: { text: 'ln(w/h)' } },
+      yaxis: { title: { text: '% of boxes' } },
+      yaxis2: { anchor: 'x2' },
+      legend: { orientation: 'h', y: -0.25 },
+    },
+  };
+}
+
+/** Table 8's RetinaNet*: every candidate run's mmAP on the training subset, per seed, with the pick. */
+export function selectionRows(result: Pick<TableResult, 'cells'>): Row[] {
+  const out: Row[] = [];
+  for (const c of result.cells) {
+    for (const s of c.seeds) {
+      if (!s.selection) continue;
+      for (const cand of s.selection.candidates) {
+        out.push({ row: c.row, seed: s.seed, candidate: cand.label, 'mmAP on training subset': 100 * cand.mmAP, picked: cand.label === s.selection.picked ? '✓' : '' });
+      }
+    }
+  }
+  return out;
 }
 
 /**

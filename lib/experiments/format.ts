@@ -5,12 +5,13 @@
 import { Row } from '../notebook/table';
 import { ExperimentSettings } from './settings';
 import { MeanSd, compareCells, formatDifference, formatMeanSd, meanSd } from './stats';
-import { METRIC_INDEX, MetricName, TableSpec } from './tables';
-import { CellResult, TableResult } from './runner';
+import { MetricName, TableSpec, cellTrainConfigs } from './tables';
+import { runFolderName } from './key';
+import { CellResult, TableResult, metricValue } from './runner';
 
 /** Per-seed values of one metric in a cell (fractions). */
 export function cellValues(cell: CellResult, metric: MetricName): number[] {
-  return cell.seeds.map((s) => s.eval.stats[METRIC_INDEX[metric]]);
+  return cell.seeds.map((s) => metricValue(s.eval, metric));
 }
 
 export function cellSummary(result: Pick<TableResult, 'cells'>, row: string, group: string, metric: MetricName): MeanSd | undefined {
@@ -18,9 +19,9 @@ export function cellSummary(result: Pick<TableResult, 'cells'>, row: string, gro
   return cell ? meanSd(cellValues(cell, metric)) : undefined;
 }
 
-/** Column names of the rows `tableRows` builds. */
+/** Column names of the rows `tableRows` builds (a table with one unnamed group: the metric alone). */
 export function columnName(group: string, metric: MetricName, paper = false): string {
-  return `${group} ${metric}${paper ? PAPER_SUFFIX : ''}`;
+  return `${group ? `${group} ` : ''}${metric}${paper ? PAPER_SUFFIX : ''}`;
 }
 
 /**
@@ -45,10 +46,20 @@ export function tableRows(result: Pick<TableResult, 'cells' | 'table'>, options:
 
 const PAPER_SUFFIX = ' (paper)';
 
+/** Per seed, the label of the run a selection cell picked ("0.5/0.4 5x5"; seeds joined by ", "). */
+export function pickedRuns(result: Pick<TableResult, 'cells'>, row: string): string {
+  const picks = result.cells.filter((c) => c.row === row).flatMap((c) => c.seeds.map((s) => s.selection?.picked)).filter((p): p is string => p !== undefined);
+  return picks.join(', ');
+}
+
 function wideRows(result: Pick<TableResult, 'cells' | 'table'>, withPaper: boolean): Row[] {
   const t: TableSpec = result.table;
+  const hasSelection = result.cells.some((c) => c.seeds.some((s) => s.selection));
+  const first = t.metrics[0];
   return t.rows.map((row) => {
     const out: Row = { row };
+    if (t.rowInfo) Object.assign(out, t.rowInfo[row] ?? {});
+    if (hasSelection) out['picked run'] = pickedRuns(result, row);
     for (const group of t.groups) {
       for (const metric of t.metrics) {
         out[columnName(group, metric)] = formatMeanSd(cellSummary(result, row, group, metric));
@@ -57,18 +68,28 @@ function wideRows(result: Pick<TableResult, 'cells' | 'table'>, withPaper: boole
     }
     if (t.compare) {
       const [a, b] = t.compare;
-      const sa = cellSummary(result, row, a, 'mmAP');
-      const sb = cellSummary(result, row, b, 'mmAP');
-      const label = `Δ mmAP ${b} − ${a}`;
-      out[label] = sa && sb && sa.n > 0 && sb.n > 0 ? formatDifference(compareCells(sa, sb)) : '';
-      if (withPaper) {
-        const pa = t.paper(row, a, 'mmAP');
-        const pb = t.paper(row, b, 'mmAP');
-        out[`${label} (paper)`] = pa !== undefined && pb !== undefined ? Math.round(10 * (pb - pa)) / 10 : undefined;
-      }
+      difference(out, `Δ ${first} ${b} − ${a}`, [row, a], [row, b]);
+    }
+    if (t.compareToRow !== undefined) {
+      const g = t.groups[0];
+      const label = `Δ ${first} vs ${t.compareToRow}`;
+      if (row !== t.compareToRow) difference(out, label, [t.compareToRow, g], [row, g]);
+      else Object.assign(out, withPaper ? { [label]: '', [`${label}${PAPER_SUFFIX}`]: undefined } : { [label]: '' });
     }
     return out;
   });
+
+  /** out[label] = b − a in the table's first metric with its noise verdict, and the paper's difference. */
+  function difference(out: Row, label: string, [ra, ga]: [string, string], [rb, gb]: [string, string]): void {
+    const sa = cellSummary(result, ra, ga, first);
+    const sb = cellSummary(result, rb, gb, first);
+    out[label] = sa && sb && sa.n > 0 && sb.n > 0 ? formatDifference(compareCells(sa, sb)) : '';
+    if (withPaper) {
+      const pa = t.paper(ra, ga, first);
+      const pb = t.paper(rb, gb, first);
+      out[`${label}${PAPER_SUFFIX}`] = pa !== undefined && pb !== undefined ? Math.round(10 * (pb - pa)) / 10 : undefined;
+    }
+  }
 }
 
 /** Plain-text table (CLI): columns padded, numbers with one decimal (percent). */
@@ -86,12 +107,37 @@ export function describeResult(result: TableResult): string {
   const c = result.counts;
   const seeds = result.seeds.length === 1 ? '1 seed' : `${result.seeds.length} seeds (mean ± sd)`;
   const first = result.cells[0]?.seeds[0];
-  const images = first ? `${first.eval.images} validation images` : '';
+  const t = result.table;
+  const ev = t.evaluation;
+  const images = first ? `${first.eval.images} ${ev?.kind === 'voc-transfer' ? 'target' : 'validation'} images` : '';
+  const ours = ev?.kind === 'voc-transfer' ? `MNIST-Det → MNIST-Det "shifted" (VOC layout), VOC07 mAP@0.5 without class ${ev.leaveOut.join(', ')}` : 'MNIST-Det';
   return [
-    `${result.table.title} — ${result.table.source}`,
-    `profile ${result.profile}, ${seeds}, ${images}; our numbers are MNIST-Det, the paper's COCO-mini (percent)`,
+    `${t.title} — ${t.source}`,
+    `profile ${result.profile}, ${seeds}, ${images}; our numbers are ${ours}, the paper's ${t.paperData ?? 'COCO-mini'} (percent)`,
     `runs: ${c.trained} trained, ${c.resumed} resumed, ${c.reused} reused; evaluations: ${c.evaluated} computed, ${c.evalReused} cached; ${result.seconds.toFixed(1)} s`,
   ].join('\n');
+}
+
+/**
+ * Which training run and inference anchors each cell uses (a selection cell: every candidate), with
+ * the run folder name: the rows show that Tables 5 and 8 reuse Table 2's and Table 6's runs.
+ */
+export function cellConfigRows(table: TableSpec): Row[] {
+  const rows: Row[] = [];
+  for (const c of table.cells) {
+    for (const cfg of cellTrainConfigs(c)) {
+      rows.push({
+        row: c.row,
+        ...(table.groups.length > 1 || c.group ? { column: c.group } : {}),
+        method: cfg.method === 'metaanchor' ? `MetaAnchor (${cfg.generator === 'dependent' ? 'data-dependent' : 'data-independent'})` : 'baseline',
+        'training anchors': cfg.anchors,
+        IoU: `${cfg.posIou}/${cfg.negIou}`,
+        inference: c.select ? 'training anchors, if picked' : c.inference === 'train' ? 'training anchors' : c.inference,
+        run: runFolderName(cfg),
+      });
+    }
+  }
+  return rows;
 }
 
 /** What one table cell's run is under a profile, as rows for showTable. */

@@ -9,3 +9,4 @@ export * from './format';
 export { PAPER } from './paper';
 export * from './figures';
 export * from './figure2';
+export * from './paper-commands';

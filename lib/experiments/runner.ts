@@ -7,6 +7,9 @@
  *   <runsDir>/<readable-name>-<hash>/          one training run (lib/train/trainer.ts layout)
  *     config.json checkpoint/ metrics.json log.jsonl
  *     table-evals/<inference>-<hash>.json      COCO stats of one inference setting
+ *     table-evals/voc-<inference>-<hash>.json  VOC transfer AP of one inference setting (Table 5)
+ *     table-evals/train-subset-<hash>.json     COCO stats on the search's training subset (Table 8's
+ *                                              RetinaNet* selection)
  *     search-<hash>.json                       a greedy search result (Sec. 4.1.2)
  * The hashes cover the full TrainConfig and the full evaluation setting (lib/experiments/key.ts):
  * rerunning a table trains only runs that are missing, resumes interrupted ones from their last
@@ -20,7 +23,7 @@ import { projectRoot } from '../data/mnist-det';
 import { DetectionDataset } from '../data/types';
 import { detectDataset } from '../detect/detect';
 import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
-import { greedyAnchorSearch } from '../search/greedy';
+import { greedyAnchorSearch, searchSubset } from '../search/greedy';
 import { SearchResultFile, readSearchResult, writeSearchResult } from '../search/result';
 import { TrainConfig } from '../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../train/datasets';
@@ -32,7 +35,8 @@ import { canonicalJson, configHash } from './key';
 import { ExperimentSettings, SearchSettings } from './settings';
 import { trainRuns } from './parallel';
 import { RunStatus, runDirOf, seededConfig } from './run-cache';
-import { CellSpec, Inference, TableSpec } from './tables';
+import { CellSpec, Inference, METRIC_INDEX, MetricName, TableEvaluation, TableSpec, cellTrainConfigs } from './tables';
+import { evaluateVocTransfer, shiftedVocTarget } from '../transfer/voc-transfer';
 import { statusStream } from '../util/log';
 
 export type { RunStatus } from './run-cache';
@@ -40,9 +44,28 @@ export { ensureRun, isRunComplete, runDirOf, seededConfig } from './run-cache';
 
 export const EVALS_DIR = 'table-evals';
 
+/** A metric of an evaluation record (fraction): COCO stats by index, or the VOC mean AP. */
+export function metricValue(record: EvalRecordFile, metric: MetricName): number {
+  if (metric === 'VOC mAP50') {
+    if (!record.voc) throw new Error(`evaluation of ${record.anchors} has no VOC result`);
+    return record.voc.mAP;
+  }
+  if (record.voc) throw new Error(`a VOC evaluation has no COCO ${metric}`);
+  return record.stats[METRIC_INDEX[metric]];
+}
+
 /** Where table runs live: <project>/runs/tables, or env METAANCHOR_RUNS_DIR. */
 export function defaultRunsDir(): string {
   return process.env.METAANCHOR_RUNS_DIR ? path.resolve(process.env.METAANCHOR_RUNS_DIR) : path.join(projectRoot(), 'runs', 'tables');
+}
+
+/** A VOC transfer evaluation (Table 5): the metric's mean and per-class AP (fractions). */
+export interface VocRecord {
+  metric: 'voc07';
+  target: string;
+  leaveOut: string[];
+  mAP: number;
+  perClass: { className: string; ap: number; npos: number; numDets: number }[];
 }
 
 export interface EvalRecordFile {
@@ -51,11 +74,25 @@ export interface EvalRecordFile {
   /** Name of the anchors used (the searched list for 'search'). */
   anchors: string;
   images: number;
-  /** COCO's 12 summary numbers (fractions). */
+  /** COCO's 12 summary numbers (fractions); empty for a VOC evaluation. */
   stats: number[];
   /** The search result file, for inference 'search'. */
   searchFile?: string;
+  /** Set for a VOC transfer evaluation (Table 5) instead of COCO stats. */
+  voc?: VocRecord;
+  /** 'train-subset': COCO stats on the search's subset of training images; absent: the validation set / target. */
+  split?: 'train-subset';
   seconds: number;
+}
+
+/** Table 8's RetinaNet* for one seed: every candidate's score on the training subset and the pick. */
+export interface SelectionRecord {
+  rule: 'train-subset-mmAP';
+  /** Label of the picked candidate (Table 2's row, e.g. "0.5/0.4 5x5"). */
+  picked: string;
+  candidates: { label: string; runDir: string; mmAP: number }[];
+  /** Training images scored. */
+  images: number;
 }
 
 export interface SeedResult {
@@ -64,6 +101,8 @@ export interface SeedResult {
   status: RunStatus;
   evalReused: boolean;
   eval: EvalRecordFile;
+  /** Cells with a run selection (Table 8's RetinaNet*): how this seed's run was chosen. */
+  selection?: SelectionRecord;
 }
 
 export interface CellResult {
@@ -105,18 +144,28 @@ export interface RunTableOptions {
   jobs?: number;
 }
 
-/** Everything that decides an evaluation's numbers besides the run itself. */
-function evalSetting(cfg: TrainConfig, inference: Inference, settings: ExperimentSettings): Record<string, unknown> {
+/**
+ * Everything that decides an evaluation's numbers besides the run itself. COCO settings keep the
+ * shape they always had (their cached files stay valid); other evaluations add their own fields.
+ */
+function evalSetting(cfg: TrainConfig, inference: Inference, settings: ExperimentSettings, evaluation: TableEvaluation = { kind: 'coco' }): Record<string, unknown> {
   const anchors = inference === 'train' ? cfg.anchors : inference;
-  return inference === 'search'
+  const coco = inference === 'search'
     ? { inference, evalImages: settings.evalImages, search: settings.search }
     : { inference: anchors === cfg.anchors ? 'train' : anchors, evalImages: settings.evalImages };
+  return evaluation.kind === 'coco' ? coco : { ...coco, evaluation };
 }
 
-function evalFileOf(dir: string, cfg: TrainConfig, inference: Inference, settings: ExperimentSettings): string {
-  const setting = evalSetting(cfg, inference, settings);
-  const label = String(setting.inference).replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40);
+function evalFileOf(dir: string, cfg: TrainConfig, inference: Inference, settings: ExperimentSettings, evaluation: TableEvaluation = { kind: 'coco' }): string {
+  const setting = evalSetting(cfg, inference, settings, evaluation);
+  const label = (evaluation.kind === 'coco' ? '' : 'voc-') + String(setting.inference).replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40);
   return path.join(dir, EVALS_DIR, `${label}-${configHash(setting)}.json`);
+}
+
+/** The cache file of a run's COCO evaluation on the search subset of its training images. */
+export function trainSubsetEvalFileOf(dir: string, search: SearchSettings): string {
+  const setting = { split: 'train-subset', inference: 'train', subset: search.subset, seed: search.seed };
+  return path.join(dir, EVALS_DIR, `train-subset-${configHash(setting)}.json`);
 }
 
 export function searchFileOf(dir: string, search: SearchSettings): string {
@@ -136,6 +185,17 @@ function dataset(cfg: TrainConfig, split: 'train' | 'val'): Promise<DetectionDat
     datasetMemo.set(key, p);
   }
   return p;
+}
+
+let vocTargetMemo: Promise<DetectionDataset> | undefined;
+
+function vocTarget(evaluation: Extract<TableEvaluation, { kind: 'voc-transfer' }>): Promise<DetectionDataset> {
+  if (evaluation.target !== 'mnist-det-shifted') throw new UserError(`unknown transfer target "${String(evaluation.target)}"`, 'the embedded target is "mnist-det-shifted"');
+  if (!vocTargetMemo) {
+    vocTargetMemo = shiftedVocTarget();
+    vocTargetMemo.catch(() => (vocTargetMemo = undefined));
+  }
+  return vocTargetMemo;
 }
 
 function groundTruth(ds: DetectionDataset): PreparedCocoGroundTruth {
@@ -178,13 +238,16 @@ export async function ensureSearch(dir: string, search: SearchSettings): Promise
 /**
  * COCO stats of a finished run with `inference` anchors on the validation set (cached). With the
  * training anchors and the table's image count, the trainer's final validation is the answer.
+ * With a 'voc-transfer' evaluation (Table 5): VOC AP on the transfer target's first
+ * `settings.evalImages` images instead; a searched anchor set still comes from the search on the
+ * run's own training data.
  */
-export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Inference, settings: ExperimentSettings): Promise<{ record: EvalRecordFile; reused: boolean }> {
-  const file = evalFileOf(dir, cfg, inference, settings);
+export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Inference, settings: ExperimentSettings, evaluation: TableEvaluation = { kind: 'coco' }): Promise<{ record: EvalRecordFile; reused: boolean }> {
+  const file = evalFileOf(dir, cfg, inference, settings, evaluation);
   if (fs.existsSync(file)) return { record: JSON.parse(fs.readFileSync(file, 'utf8')) as EvalRecordFile, reused: true };
   const t0 = Date.now();
   const sameAsTraining = inference === 'train' || inference === cfg.anchors;
-  if (sameAsTraining && cfg.evalImages === settings.evalImages) {
+  if (evaluation.kind === 'coco' && sameAsTraining && cfg.evalImages === settings.evalImages) {
     const last = readTrainState(dir).evals.find((e) => e.step === cfg.steps);
     if (last) {
       const record: EvalRecordFile = { inference: 'train', anchors: cfg.anchors, images: last.images, stats: last.stats, seconds: last.sec };
@@ -203,13 +266,36 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
   }
   await initBackend();
   const run = loadRun(dir);
+  const input = { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square' as const, sizeDivisor: 32 };
   try {
+    if (evaluation.kind === 'voc-transfer') {
+      const target = await vocTarget(evaluation);
+      const n = settings.evalImages > 0 ? Math.min(settings.evalImages, target.images.length) : target.images.length;
+      const r = await evaluateVocTransfer(run.detector, target, { anchors, standardBoxP3: run.standardBoxP3, input, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
+      const record: EvalRecordFile = {
+        inference: sameAsTraining ? 'train' : inference,
+        anchors: inference === 'search' ? 'search' : anchors.name,
+        images: n,
+        stats: [],
+        ...(searchFile ? { searchFile } : {}),
+        voc: {
+          metric: evaluation.metric,
+          target: `${evaluation.target} (${target.name})`,
+          leaveOut: evaluation.leaveOut.slice(),
+          mAP: r.mAP,
+          perClass: r.perClass.map((c) => ({ className: c.className, ap: c.ap, npos: c.npos, numDets: c.numDets })),
+        },
+        seconds: (Date.now() - t0) / 1000,
+      };
+      writeJsonAtomicSync(file, record);
+      return { record, reused: false };
+    }
     const val = await dataset(cfg, 'val');
     const n = settings.evalImages > 0 ? Math.min(settings.evalImages, val.images.length) : val.images.length;
     const results = await detectDataset(run.detector, val, {
       anchors,
       standardBoxP3: run.standardBoxP3,
-      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      input,
       maxImages: n,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });
@@ -227,6 +313,47 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
   } finally {
     run.detector.dispose();
   }
+}
+
+/**
+ * COCO stats of a finished run with its training anchors on the greedy search's subset of its
+ * training images (the same seeded choice of `search.subset` images, lib/search/greedy.ts
+ * searchSubset); cached. Table 8's RetinaNet* is picked with this: by training data only.
+ */
+export async function evaluateOnTrainSubset(dir: string, cfg: TrainConfig, search: SearchSettings): Promise<{ record: EvalRecordFile; reused: boolean }> {
+  const file = trainSubsetEvalFileOf(dir, search);
+  if (fs.existsSync(file)) return { record: JSON.parse(fs.readFileSync(file, 'utf8')) as EvalRecordFile, reused: true };
+  const t0 = Date.now();
+  await initBackend();
+  const run = loadRun(dir);
+  try {
+    const subset = searchSubset(await dataset(cfg, 'train'), search.subset, search.seed);
+    const results = await detectDataset(run.detector, subset, {
+      anchors: run.trainAnchors,
+      standardBoxP3: run.standardBoxP3,
+      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
+    });
+    const r = prepareCocoGroundTruth(groundTruthOf(subset)).evaluate(results as never, { imageIds: subset.images.map((im) => im.id) });
+    const record: EvalRecordFile = { inference: 'train', anchors: cfg.anchors, images: subset.images.length, stats: r.stats, split: 'train-subset', seconds: (Date.now() - t0) / 1000 };
+    writeJsonAtomicSync(file, record);
+    return { record, reused: false };
+  } finally {
+    run.detector.dispose();
+  }
+}
+
+/**
+ * The rule of a cell's run selection: the candidate with the highest mmAP on the training subset
+ * (strictly higher replaces; ties keep the earlier candidate). A score that is not a number (COCO's
+ * -1 is a number; NaN is not) ranks last. Returns its index.
+ */
+export function pickBest(scores: readonly number[]): number {
+  if (scores.length === 0) throw new Error('no candidates to pick from');
+  const rank = (v: number) => (Number.isNaN(v) ? -Infinity : v);
+  let best = 0;
+  for (let i = 1; i < scores.length; i++) if (rank(scores[i]) > rank(scores[best])) best = i;
+  return best;
 }
 
 /**
@@ -254,24 +381,45 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
     // A run shared by several cells of this table counts once.
     const seenRuns = new Set<string>();
     const cells: CellResult[] = [];
+    const runOf = (train: TrainConfig, seed: number) => {
+      const cfg = seededConfig(train, seed);
+      const dir = runDirOf(runsDir, cfg);
+      const status = trained.status.get(dir);
+      if (!status) throw new Error(`run ${dir} was not trained`);
+      if (!seenRuns.has(dir)) {
+        seenRuns.add(dir);
+        counts[status] += 1;
+      }
+      return { cfg, dir, status };
+    };
+    const metric = table.metrics[0];
     for (const cell of table.cells) {
       const seeds: SeedResult[] = [];
       for (const seed of settings.seeds) {
-        const cfg = seededConfig(cell.train, seed);
-        const dir = runDirOf(runsDir, cfg);
-        const status = trained.status.get(dir);
-        if (!status) throw new Error(`run ${dir} was not trained`);
-        if (!seenRuns.has(dir)) {
-          seenRuns.add(dir);
-          counts[status] += 1;
+        let run = runOf(cell.train, seed);
+        let selection: SelectionRecord | undefined;
+        if (cell.select) {
+          const scored: SelectionRecord['candidates'] = [];
+          let images = 0;
+          for (const c of cell.select.candidates) {
+            const r = runOf(c.train, seed);
+            const ev = await evaluateOnTrainSubset(r.dir, r.cfg, settings.search);
+            counts[ev.reused ? 'evalReused' : 'evaluated'] += 1;
+            scored.push({ label: c.label, runDir: r.dir, mmAP: ev.record.stats[0] });
+            images = ev.record.images;
+          }
+          const best = pickBest(scored.map((c) => c.mmAP));
+          selection = { rule: cell.select.rule, picked: scored[best].label, candidates: scored, images };
+          run = runOf(cell.select.candidates[best].train, seed);
         }
-        const ev = await evaluateRun(dir, cfg, cell.inference, settings);
+        const ev = await evaluateRun(run.dir, run.cfg, cell.inference, settings, table.evaluation);
         counts[ev.reused ? 'evalReused' : 'evaluated'] += 1;
-        seeds.push({ seed, runDir: dir, status, evalReused: ev.reused, eval: ev.record });
+        seeds.push({ seed, runDir: run.dir, status: run.status, evalReused: ev.reused, eval: ev.record, ...(selection ? { selection } : {}) });
       }
       cells.push({ row: cell.row, group: cell.group, inference: cell.inference, seeds });
-      const mm = seeds.map((s) => (100 * s.eval.stats[0]).toFixed(1)).join(', ');
-      log(`Table ${table.id} [${cell.row} | ${cell.group}] mmAP ${mm} (${seeds.map((s) => s.status).join(', ')})`);
+      const values = seeds.map((s) => (100 * metricValue(s.eval, metric)).toFixed(1)).join(', ');
+      const picked = seeds.some((s) => s.selection) ? `; picked ${seeds.map((s) => s.selection?.picked).join(', ')}` : '';
+      log(`Table ${table.id} [${cell.row}${cell.group ? ` | ${cell.group}` : ''}] ${metric} ${values} (${seeds.map((s) => s.status).join(', ')})${picked}`);
     }
     results.push({ table, profile: settings.profile, seeds: settings.seeds.slice(), cells, counts, seconds: (Date.now() - t1) / 1000 });
   }
@@ -283,9 +431,11 @@ export function distinctRuns(tables: TableSpec[], settings: ExperimentSettings):
   const seen = new Map<string, TrainConfig>();
   for (const t of tables) {
     for (const c of t.cells as CellSpec[]) {
-      for (const seed of settings.seeds) {
-        const cfg = seededConfig(c.train, seed);
-        seen.set(configHash(cfg), cfg);
+      for (const train of cellTrainConfigs(c)) {
+        for (const seed of settings.seeds) {
+          const cfg = seededConfig(train, seed);
+          seen.set(configHash(cfg), cfg);
+        }
       }
     }
   }

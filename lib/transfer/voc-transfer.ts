@@ -1,5 +1,5 @@
 /**
- * Transfer evaluation (paper Sec. 4.1.5, Table 5): a detector trained on one dataset is evaluated
+ * Transfer evaluation (paper Sec. 4.1.3, end; Table 5): a detector trained on one dataset is evaluated
  * with the PASCAL VOC 2007 metric (11-point AP at IoU > 0.5) on another dataset with the same
  * classes but a different box distribution, leaving some classes out of the mean (the paper
  * leaves out "sofa").

@@ -1,13 +1,15 @@
 /**
- * `metaanchor table <2|3|4|6 ...> [--profile smoke|quick|full] [--jobs N]`: run (or resume) tables
- * of the paper on MNIST-Det and print them beside the paper's numbers. Finished runs and
+ * `metaanchor table <2|3|4|5|6|8 ...> [--profile smoke|quick|full] [--jobs N]`: run (or resume)
+ * tables of the paper on MNIST-Det and print them beside the paper's numbers. Finished runs and
  * evaluations are reused from the results cache (lib/experiments/runner.ts); missing runs of all
  * the given tables are trained by N worker processes (lib/experiments/parallel.ts).
+ * `--paper-commands` prints instead the commands that run the tables at the paper's scale (preset
+ * paper, COCO, a GPU; lib/experiments/paper-commands.ts).
  */
 import { Command, Option } from 'commander';
 import { PROFILES } from '../../profile';
 import { UserError } from '../../util/errors';
-import { describeResult, experimentSettings, formatTextTable, parseJobs, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
+import { describeResult, experimentSettings, formatTextTable, paperCommands, paperSettings, parseJobs, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
 
 interface TableOpts {
   profile?: string;
@@ -15,6 +17,7 @@ interface TableOpts {
   rows?: string;
   jobs?: number;
   json?: boolean;
+  paperCommands?: boolean;
 }
 
 export function register(program: Command): void {
@@ -27,7 +30,12 @@ export function register(program: Command): void {
     .option('--rows <list>', 'only these rows, comma-separated (e.g. "0.5/0.4 3x3,0.5/0.4 5x5")')
     .option('--jobs <n>', 'training worker processes (default: CPU cores on wasm/cpu, 1 on a native backend)', parseJobs)
     .option('--json', 'print the per-seed results as JSON')
+    .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
     .action(async (ids: string[], o: TableOpts) => {
+      if (o.paperCommands) {
+        for (const id of [...new Set(ids)]) console.log(paperCommands(tableSpec(id, paperSettings())).join('\n') + '\n');
+        return;
+      }
       const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
       const rows = o.rows ? o.rows.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
       let tables = [...new Set(ids)].map((id) => tableSpec(id, settings));

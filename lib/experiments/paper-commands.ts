@@ -1,0 +1,108 @@
+/**
+ * A table at the paper's scale: the `metaanchor` commands that train and evaluate its cells with the
+ * "paper" preset (ResNet-50-FPN, 600 px short side, RetinaNet's 1x schedule, COCO 2017;
+ * lib/train/config.ts) on a machine with a GPU (tfjs-node-gpu, CUDA 11.2 + cuDNN 8.1). Nothing here
+ * runs them: on the 2-core CPU machines one such run would take months. The commands are printed
+ * by `metaanchor table <id> --paper-commands` and by the table notebooks.
+ *
+ * The paper trains Table 8 on COCO trainval35k and tests on minival; COCO 2017's train / val splits
+ * are the same images (train2017 = trainval35k, val2017 = minival), so the commands use them.
+ */
+import { TrainConfig, trainConfig } from '../train/config';
+import { runFolderName } from './key';
+import { ExperimentSettings } from './settings';
+import { TableSpec, cellTrainConfigs } from './tables';
+
+export interface CocoPaths {
+  trainJson: string;
+  trainImages: string;
+  valJson: string;
+  valImages: string;
+}
+
+/** COCO 2017 where the paper preset expects it (lib/train/config.ts TRAIN_PRESETS.paper). */
+export const DEFAULT_COCO: CocoPaths = {
+  trainJson: 'data/coco/annotations/instances_train2017.json',
+  trainImages: 'data/coco/train2017',
+  valJson: 'data/coco/annotations/instances_val2017.json',
+  valImages: 'data/coco/val2017',
+};
+
+/**
+ * Table settings at the paper's scale: the paper preset, one seed (the paper reports single runs),
+ * every validation image, the whole 161-anchor Table 8 grid searched on 200 training images.
+ */
+export function paperSettings(): ExperimentSettings {
+  return { profile: 'full', seeds: [0], base: trainConfig('paper'), evalImages: 0, search: { steps: 161, subset: 200, seed: 0 } };
+}
+
+/** The `metaanchor train` command of one configuration (paper preset, COCO data options). */
+export function trainCommand(cfg: TrainConfig, coco: CocoPaths, runsDir: string): string {
+  const args = ['npx metaanchor train', `--preset ${cfg.preset}`, `--method ${cfg.method}`];
+  if (cfg.method === 'metaanchor' && cfg.generator !== 'independent') args.push(`--generator ${cfg.generator}`);
+  args.push(`--anchors ${cfg.anchors}`, `--iou ${cfg.posIou}/${cfg.negIou}`);
+  if (cfg.dropBoxes) args.push('--drop-boxes');
+  args.push(`--data ${coco.trainJson}`, `--images ${coco.trainImages}`, `--val-data ${coco.valJson}`, `--val-images ${coco.valImages}`);
+  args.push(`--seed ${cfg.seed}`, `--out ${runDirFor(cfg, runsDir)}`);
+  return args.join(' ');
+}
+
+function runDirFor(cfg: TrainConfig, runsDir: string): string {
+  return `${runsDir}/${runFolderName(cfg)}`;
+}
+
+/**
+ * Shell lines (comments start with #) that reproduce `table` at the paper's scale: one `train` per
+ * distinct configuration, then per cell the `search` and `evaluate` calls. `table` must be built
+ * with paperSettings() (tableSpec(id, paperSettings())).
+ */
+export function paperCommands(table: TableSpec, options: { coco?: CocoPaths; runsDir?: string } = {}): string[] {
+  const coco = options.coco ?? DEFAULT_COCO;
+  const runsDir = options.runsDir ?? 'runs/paper';
+  const search = paperSettings().search;
+  const lines: string[] = [`# ${table.title} (${table.source}) at the paper's scale: preset paper, COCO 2017, a GPU`];
+  if (table.evaluation?.kind === 'voc-transfer') {
+    lines.push(
+      '# Table 5 evaluates COCO-trained models on PASCAL VOC 2007 test (sofa left out). Its models are',
+      '# the Table 2 runs below; the VOC step (lib/transfer/voc-transfer.ts evaluateVocTransfer with',
+      '# loadVoc({ root: "VOCdevkit/VOC2007", imageSet: "test" })) needs the 80 COCO classes mapped to',
+      "# VOC's 20 names first (airplane -> aeroplane, couch -> sofa, ...), which the CLI does not do.",
+    );
+  }
+  const seen = new Set<string>();
+  lines.push('# 1. training (one run per configuration)');
+  for (const cell of table.cells) {
+    for (const cfg of cellTrainConfigs(cell)) {
+      const cmd = trainCommand(cfg, coco, runsDir);
+      if (seen.has(cmd)) continue;
+      seen.add(cmd);
+      lines.push(cmd);
+    }
+  }
+  lines.push('# 2. evaluation per cell');
+  for (const cell of table.cells) {
+    const where = `${cell.row}${cell.group ? ` | ${cell.group}` : ''}`;
+    if (cell.select) {
+      lines.push(`# [${where}] score every candidate on ${search.subset} training images (--max-images takes the first ones;`);
+      lines.push('# the table runner takes the search\'s seeded subset), keep the best, report its minival mmAP');
+      for (const c of cell.select.candidates) {
+        lines.push(`npx metaanchor evaluate --checkpoint ${runDirFor(c.train, runsDir)} --data ${coco.trainJson} --images ${coco.trainImages} --max-images ${search.subset}  # ${c.label}`);
+      }
+      continue;
+    }
+    const dir = runDirFor(cell.train, runsDir);
+    lines.push(`# [${where}]`);
+    if (table.evaluation?.kind === 'voc-transfer') {
+      if (cell.inference === 'search') lines.push(`npx metaanchor search --checkpoint ${dir} --steps ${search.steps} --subset ${search.subset} --seed ${search.seed}`);
+      lines.push(`#   then the VOC 2007 test evaluation (see above) with ${cell.inference === 'search' ? "the searched anchors (the run's search.json)" : 'the training anchors'}`);
+    } else if (cell.inference === 'search') {
+      lines.push(`npx metaanchor search --checkpoint ${dir} --steps ${search.steps} --subset ${search.subset} --seed ${search.seed}`);
+      lines.push(`npx metaanchor evaluate --checkpoint ${dir} --anchors search`);
+    } else if (cell.inference === 'train') {
+      lines.push(`npx metaanchor evaluate --checkpoint ${dir}`);
+    } else {
+      lines.push(`npx metaanchor evaluate --checkpoint ${dir} --anchors ${cell.inference}`);
+    }
+  }
+  return lines;
+}

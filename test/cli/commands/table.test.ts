@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const REPO = path.join(__dirname, '..', '..', '..');
+const cli = (args: string[]) =>
+  spawnSync(process.execPath, [path.join(REPO, 'bin', 'metaanchor.js'), ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, METAANCHOR_QUIET: '1' } });
+
+test('`metaanchor table 5 8 --profile smoke`: both tables beside the paper; a rerun trains and evaluates nothing', () => {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'table58-cli-'));
+  const args = ['table', '5', '8', '--profile', 'smoke', '--runs-dir', runsDir, '--jobs', '1'];
+  const res = cli(args);
+  assert.equal(res.status, 0, res.stderr);
+  const out = res.stdout;
+  assert.match(out, /Table 5: transfer to a dataset with another box distribution \(VOC07 mAP@0\.5\) — Sec\. 4\.1\.3 \(end\), Table 5/);
+  assert.match(out, /runs: 2 trained, 0 resumed, 0 reused; evaluations: 3 computed, 0 cached/);
+  assert.match(out, /\[82\.5\].*\[83\.1\].*\[83\.3\].*\(single seed\) \[\+0\.6\]/);
+  assert.match(out, /Table 8: .* — Sec\. 4\.2, Table 8/);
+  // 11 runs, 2 of them Table 5's; 8 training-subset scores + 5 validation evaluations, one shared.
+  assert.match(out, /runs: 11 trained, 0 resumed, 0 reused; evaluations: 12 computed, 1 cached/);
+  for (const [row, paper] of [['RetinaNet 3x3/3x3', '35.8'], ['RetinaNet\\* search/search', '36.9'], ['MetaAnchor 3x3/3x3', '36.8'], ['MetaAnchor 9x9/search', '37.5'], ['MetaAnchor data-dependent 9x9/search', '37.9']]) {
+    assert.match(out, new RegExp(`^${row} .*\\[${paper.replace('.', '\\.')}\\]`, 'm'), row);
+  }
+  assert.match(out, /^RetinaNet\* search\/search +picked +0\.[56]\/0\.[45] [3579]x[3579] /m);
+  assert.equal(fs.readdirSync(runsDir).length, 11);
+
+  const again = cli([...args, '--json']);
+  assert.equal(again.status, 0, again.stderr);
+  const [t5, t8] = JSON.parse(again.stdout) as { table: string; counts: Record<string, number>; cells: { row: string; seeds: { selection?: { picked: string; candidates: unknown[] }; eval: { voc?: { perClass: unknown[] } } }[] }[] }[];
+  assert.equal(t5.table, '5');
+  assert.deepEqual(t5.counts, { trained: 0, resumed: 0, reused: 2, evaluated: 0, evalReused: 3 });
+  assert.equal(t5.cells[0].seeds[0].eval.voc!.perClass.length, 9);
+  assert.deepEqual(t8.counts, { trained: 0, resumed: 0, reused: 11, evaluated: 0, evalReused: 13 });
+  assert.equal(t8.cells[1].seeds[0].selection!.candidates.length, 8);
+});
+
+test('`metaanchor table 8 --paper-commands` prints the paper-scale commands without running', () => {
+  const res = cli(['table', '8', '--paper-commands']);
+  assert.equal(res.status, 0, res.stderr);
+  const lines = res.stdout.split('\n');
+  assert.equal(lines.filter((l) => l.startsWith('npx metaanchor train --preset paper ')).length, 11);
+  assert.equal(lines.filter((l) => l.startsWith('npx metaanchor search ')).length, 2);
+  assert.ok(lines.every((l) => !l.startsWith('npx metaanchor train') || l.includes('--data data/coco/annotations/instances_train2017.json --images data/coco/train2017')));
+  const bad = cli(['table', '9']);
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /no table "9"/);
+});
