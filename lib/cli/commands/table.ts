@@ -24,14 +24,15 @@ export function register(program: Command): void {
   program
     .command('table')
     .description(`run or resume tables of the paper (${TABLE_IDS.join(', ')}) and print them with the paper's numbers`)
-    .argument('<id...>', `table numbers: ${TABLE_IDS.join(' | ')} (several train their runs together)`)
+    .argument('<id...>', `table numbers: ${TABLE_IDS.join(' | ')}, or all (several train their runs together)`)
     .addOption(new Option('--profile <p>', 'run size (default: env METAANCHOR_PROFILE or quick)').choices([...PROFILES]))
     .option('--runs-dir <dir>', 'results cache (default: runs/tables, env METAANCHOR_RUNS_DIR)')
     .option('--rows <list>', 'only these rows, comma-separated (e.g. "0.5/0.4 3x3,0.5/0.4 5x5")')
     .option('--jobs <n>', 'training worker processes (default: CPU cores on wasm/cpu, 1 on a native backend)', parseJobs)
     .option('--json', 'print the per-seed results as JSON')
     .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
-    .action(async (ids: string[], o: TableOpts) => {
+    .action(async (given: string[], o: TableOpts) => {
+      const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : given;
       if (o.paperCommands) {
         for (const id of [...new Set(ids)]) console.log(paperCommands(tableSpec(id, paperSettings())).join('\n') + '\n');
         return;
