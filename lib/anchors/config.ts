@@ -12,7 +12,16 @@
  * configuration's.
  */
 import { UserError } from '../util/errors';
-import { FIGURE2_SHAPES, TABLE1, TABLE1_NAMES, TableOneName, table8CandidateShapes, tableOneShapes } from './presets';
+import {
+  FIGURE2_SHAPES,
+  TABLE1,
+  TABLE1_NAMES,
+  TableOneName,
+  YOLOV2_COCO_ANCHORS_CELLS,
+  YOLOV2_STANDARD_BOX_CELLS,
+  table8CandidateShapes,
+  tableOneShapes,
+} from './presets';
 
 export interface AnchorShape {
   /** Multiplies RetinaNet's base size 4·stride. */
@@ -95,6 +104,26 @@ export function table8CandidateConfig(): AnchorConfig {
   return { name: 'table8', shapes, standardBoxP3: meanStandardBoxP3(shapes) };
 }
 
+/** Stride of YOLOv2's single region grid (five 2x2 max-pools). */
+export const YOLO_GRID_STRIDE = 32;
+
+/**
+ * YOLOv2's anchors as an anchor configuration (Table 7). YOLO sizes are in cells of its stride-32
+ * grid, and a shape is read at stride 32, so h cells = anchorSizePx(shape, 32).heightPx / 32
+ * (scale = sqrt(h w) / 4, ratioHW = h / w). The standard box (4.18, 4.69) cells is stored at P3
+ * like every standard box (x 32 / 4 = 8 px per cell), so that Eq. 7 through `configB` gives
+ * exactly YOLO's b = (log(h / 4.18), log(w / 4.69)) (lib/anchors/metaanchor.ts encodeBCells).
+ */
+export function yoloV2Config(): AnchorConfig {
+  const shapes = YOLOV2_COCO_ANCHORS_CELLS.map((a) => shapeFromSizePx(a.heightCells * YOLO_GRID_STRIDE, a.widthCells * YOLO_GRID_STRIDE, YOLO_GRID_STRIDE));
+  const pxPerCellP3 = YOLO_GRID_STRIDE / 4;
+  return {
+    name: 'yolov2',
+    shapes,
+    standardBoxP3: { heightPx: YOLOV2_STANDARD_BOX_CELLS.heightCells * pxPerCellP3, widthPx: YOLOV2_STANDARD_BOX_CELLS.widthCells * pxPerCellP3 },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Anchor specs: a readable one-line syntax for CLI flags, configs and result-cache keys.
 
@@ -103,6 +132,7 @@ export const ANCHOR_SPEC_HELP = [
   '  3x3 | 5x5 | 7x7 | 9x9   a Table 1 configuration (RetinaNet is 3x3)',
   '  fig2                    Figure 2\'s five anchors (scale 1, ratios 1/3, 1/2, 1, 2, 3)',
   '  table8                  Table 8\'s 161 greedy-search candidates',
+  '  yolov2                  darknet\'s 5 COCO anchors (YOLOv2, Table 7; shapes read at stride 32)',
   '  s:<scale>,r:<ratio>     one shape: scale times 4*stride, ratio = height/width',
   '  h:<px>,w:<px>           one shape by its height and width at P3 (stride 8)',
   '  std:<AH>x<AW>           MetaAnchor standard box of P3 in pixels',
@@ -141,6 +171,7 @@ const PRESETS: Record<string, () => AnchorConfig> = {
   '9x9': () => tableOneConfig('9x9'),
   fig2: figureTwoConfig,
   table8: table8CandidateConfig,
+  yolov2: yoloV2Config,
 };
 
 const KEY_ALIASES: Record<string, string> = {

@@ -1,6 +1,7 @@
 /**
  * Running a detector over a dataset: batches through the input pipeline, the network, the
- * RetinaNet post-processing, and back to original-image COCO results.
+ * post-processing (RetinaNet's, or YOLOv2's region decoding for a YOLO detector), and back to
+ * original-image COCO results.
  *
  * Anchors: the baseline detects with the anchors it was trained with (its last convs have A*K
  * outputs, so A is fixed). MetaAnchor detects with any anchor configuration (Table 3): the
@@ -12,10 +13,10 @@ import { AnchorConfig, StandardBox, anchorsForConfig, configB } from '../anchors
 import { DetectionDataset } from '../data/types';
 import { DetectionLoader, ImageTransform, boxesToOriginal, inferenceLoader, LoaderConfig } from '../data/pipeline';
 import { batchToTensor } from '../data/tensor';
-import { Detector } from '../model';
+import { AnyDetector, YoloDetector, anchorCellsOf, isYoloDetector, regionCandidates } from '../model/yolo';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
-import { CocoResult, Detections, InferenceConfig, RETINANET_INFERENCE, detectionCandidates, finalizeDetections } from './postprocess';
+import { CocoResult, Detections, InferenceConfig, RETINANET_INFERENCE, YOLOV2_INFERENCE, detectionCandidates, finalizeDetections } from './postprocess';
 
 /** The pipeline feeds the model raw RGB in 0..255; the model normalises (lib/model/config.ts). */
 export const RAW_PIXELS: Pick<LoaderConfig, 'mean' | 'std'> = { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] };
@@ -27,6 +28,7 @@ export interface DetectOptions {
   standardBoxP3?: StandardBox;
   input: Partial<LoaderConfig> & Pick<LoaderConfig, 'maxSizePx'>;
   batchSize?: number;
+  /** Default: RETINANET_INFERENCE, or YOLOV2_INFERENCE for a YOLOv2 detector. */
   inference?: InferenceConfig;
   /** Only the first `maxImages` images of the dataset (0 or undefined = all). */
   maxImages?: number;
@@ -42,7 +44,7 @@ export interface ImageDetections {
 }
 
 /** The Eq. 7 codes of `anchors` as a [A, 2] tensor, or undefined for the baseline. */
-export function anchorBTensor(detector: Detector, anchors: AnchorConfig, standardBoxP3?: StandardBox): tf.Tensor2D | undefined {
+export function anchorBTensor(detector: AnyDetector, anchors: AnchorConfig, standardBoxP3?: StandardBox): tf.Tensor2D | undefined {
   if (detector.config.method === 'baseline') {
     if (anchors.shapes.length !== detector.config.numAnchors) {
       throw new UserError(
@@ -57,7 +59,7 @@ export function anchorBTensor(detector: Detector, anchors: AnchorConfig, standar
 }
 
 /** Detect on every image of `dataset`; returns COCO results in original-image pixels. */
-export async function detectDataset(detector: Detector, dataset: DetectionDataset, opts: DetectOptions): Promise<CocoResult[]> {
+export async function detectDataset(detector: AnyDetector, dataset: DetectionDataset, opts: DetectOptions): Promise<CocoResult[]> {
   const results: CocoResult[] = [];
   const categoryIds = dataset.categories.map((c) => c.id);
   await forEachImageDetections(detector, dataset, opts, (img, dets) => {
@@ -82,11 +84,12 @@ export async function detectDataset(detector: Detector, dataset: DetectionDatase
  * search). `onImage` receives each image's final detections (after NMS) in input pixels.
  */
 export async function forEachImageDetections(
-  detector: Detector,
+  detector: AnyDetector,
   dataset: DetectionDataset,
   opts: DetectOptions,
   onImage: (img: { index: number; imageId: number; transform: ImageTransform }, dets: Detections) => void,
 ): Promise<void> {
+  if (isYoloDetector(detector)) return forEachYoloImageDetections(detector, dataset, opts, onImage);
   const cfg = opts.inference ?? RETINANET_INFERENCE;
   const sub = opts.maxImages && opts.maxImages < dataset.images.length ? { ...dataset, images: dataset.images.slice(0, opts.maxImages) } : dataset;
   const loader: DetectionLoader = inferenceLoader(sub, { ...opts.input, ...RAW_PIXELS, batchSize: opts.batchSize ?? 8 });
@@ -121,6 +124,49 @@ export async function forEachImageDetections(
           cfg,
           { heightPx: item.resizedHeightPx, widthPx: item.resizedWidthPx },
         );
+        onImage({ index: item.index, imageId: item.imageId, transform: item }, finalizeDetections(cand, cfg));
+      }
+      done += n;
+      progress?.update(done);
+    }
+  } finally {
+    bTensor?.dispose();
+  }
+}
+
+/**
+ * YOLOv2's loop: region outputs -> candidates (objectness x softmax > threshold, decoded with the
+ * anchors in grid cells; lib/model/yolo/region.ts) -> per-class NMS. The baseline detects with its
+ * training anchors; MetaAnchor with any list, its b encoded against the training standard box.
+ */
+async function forEachYoloImageDetections(
+  detector: YoloDetector,
+  dataset: DetectionDataset,
+  opts: DetectOptions,
+  onImage: (img: { index: number; imageId: number; transform: ImageTransform }, dets: Detections) => void,
+): Promise<void> {
+  const cfg = opts.inference ?? YOLOV2_INFERENCE;
+  const sub = opts.maxImages && opts.maxImages < dataset.images.length ? { ...dataset, images: dataset.images.slice(0, opts.maxImages) } : dataset;
+  const loader: DetectionLoader = inferenceLoader(sub, { ...opts.input, ...RAW_PIXELS, batchSize: opts.batchSize ?? 8 });
+  const bTensor = anchorBTensor(detector, opts.anchors, opts.standardBoxP3);
+  const anchorsWH = anchorCellsOf(opts.anchors);
+  const progress = opts.progressLabel ? new Progress({ label: opts.progressLabel, total: sub.images.length, unit: 'images' }) : undefined;
+  let done = 0;
+  try {
+    for await (const batch of loader.batches(0)) {
+      const n = batch.shape[0];
+      const raw = tf.tidy(() => detector.forward(batchToTensor(batch), bTensor));
+      const [, gridH, gridW] = raw.shape;
+      const data = (await raw.data()) as Float32Array;
+      raw.dispose();
+      const per = data.length / n;
+      const shape = { gridH, gridW, numAnchors: anchorsWH.length / 2, numClasses: detector.numClasses };
+      for (let k = 0; k < n; k++) {
+        const item = batch.items[k];
+        const cand = regionCandidates(data.subarray(k * per, (k + 1) * per), shape, anchorsWH, detector.stridePx, cfg, {
+          heightPx: item.resizedHeightPx,
+          widthPx: item.resizedWidthPx,
+        });
         onImage({ index: item.index, imageId: item.imageId, transform: item }, finalizeDetections(cand, cfg));
       }
       done += n;

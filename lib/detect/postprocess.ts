@@ -29,6 +29,18 @@ export const RETINANET_INFERENCE: Readonly<InferenceConfig> = {
   maxDetections: 100,
 };
 
+/**
+ * YOLOv2 (Table 7) inference: darknet's COCO validation (`validate_detector`: score threshold
+ * .005, per-class NMS .45), at most 100 detections per image (COCO's maxDets); `topkPerLevel`
+ * caps the candidates of YOLO's single level.
+ */
+export const YOLOV2_INFERENCE: Readonly<InferenceConfig> = {
+  scoreThresh: 0.005,
+  topkPerLevel: 1000,
+  nmsIou: 0.45,
+  maxDetections: 100,
+};
+
 /** Detections of one image: boxes (x1, y1, x2, y2) 4N, scores N, contiguous class indices N. */
 export interface Detections {
   boxes: Float32Array;

@@ -21,7 +21,10 @@ export function rebuildableConfig(cfg: ModelConfig): ModelConfig {
   return { ...cfg, smallWidths: [...cfg.smallWidths], backboneNorm: resolvedBackboneNorm(cfg), freezeAt: resolvedFreezeAt(cfg), backboneWeights: null };
 }
 
-export function saveDetector(detector: Detector, dir: string, extra?: Record<string, unknown>): void {
+/** Either detector family: only the parameters and the config are read. */
+type SavedModel = Pick<Detector, 'store' | 'config'>;
+
+export function saveDetector(detector: SavedModel, dir: string, extra?: Record<string, unknown>): void {
   const arrays: NamedArray[] = detector.store.entries().map(([name, v]) => ({ name, shape: [...v.shape], data: v.dataSync() as Float32Array }));
   const meta: CheckpointMeta = { modelConfig: rebuildableConfig(detector.config), extra };
   writeWeights(dir, arrays, { layout: 'tfjs', meta: meta as unknown as Record<string, unknown> });
@@ -42,7 +45,7 @@ function describe(cfg: Partial<ModelConfig>): string {
 }
 
 /** Assign every parameter of `detector` from `dir`; throws a UserError when names or shapes do not match. */
-export function loadDetectorWeights(detector: Detector, dir: string): void {
+export function loadDetectorWeights(detector: SavedModel, dir: string): void {
   const file = readWeights(dir);
   const missing: string[] = [];
   const misshaped: string[] = [];

@@ -8,6 +8,7 @@
  * from the dataset and the anchor configuration, so experiments set them, not the presets.
  */
 import { UserError } from '../util/errors';
+import { YOLO_NET_PRESETS, YoloNetConfig, validateYoloNetConfig } from './yolo/config';
 
 export type BackboneKind = 'small' | 'resnet18' | 'resnet50';
 /** 'auto': frozen BN for ResNets with ImageNet weights, GroupNorm otherwise (from-scratch training). */
@@ -75,6 +76,16 @@ export interface ModelConfig {
   w2InitStd: number;
   /** Evaluation of generated anchor functions; see GeneratedConvMode. */
   convMode: GeneratedConvMode;
+
+  // ---- detector family (absent = RetinaNet, the fields above)
+  /**
+   * 'yolov2': the Table 7 port (lib/model/yolo): backbone/FPN/tower fields are unused; `yolo`
+   * holds the network sizes, and numClasses, method, numAnchors, generator, hiddenM, hiddenBias,
+   * w2InitStd, headInitStd, convMode, pixel normalisation, backboneNorm and gnGroups apply.
+   */
+  detector?: 'yolov2';
+  /** YOLOv2 network sizes (set from the preset by `modelConfig` when detector is 'yolov2'). */
+  yolo?: YoloNetConfig;
 }
 
 /** The paper's detector (Sec. 3.2 and 4). */
@@ -137,6 +148,10 @@ export function modelConfig(preset: ModelPresetName | string = 'paper', override
     ...MODEL_PRESETS[preset],
     ...overrides,
   };
+  if (cfg.detector === 'yolov2') {
+    const net = YOLO_NET_PRESETS[preset];
+    cfg.yolo = { ...net, widths: [...net.widths], depths: [...net.depths], ...overrides.yolo };
+  }
   validateModelConfig(cfg);
   return cfg;
 }
@@ -150,10 +165,13 @@ export function validateModelConfig(cfg: ModelConfig): void {
   const bad = (field: string, value: unknown, want: string): never => {
     throw new UserError(`model config: ${field} = ${JSON.stringify(value)} is invalid`, want);
   };
-  const known = new Set(Object.keys(DEFAULT_MODEL_CONFIG));
+  const known = new Set([...Object.keys(DEFAULT_MODEL_CONFIG), 'detector', 'yolo']);
   for (const k of Object.keys(cfg)) {
     if (!known.has(k)) bad(k, (cfg as unknown as Record<string, unknown>)[k], `unknown field; known fields: ${[...known].join(', ')}`);
   }
+  if (cfg.detector !== undefined && cfg.detector !== 'yolov2') bad('detector', cfg.detector, "leave it out (RetinaNet) or use 'yolov2'");
+  if (cfg.detector === 'yolov2') validateYoloNetConfig(cfg.yolo as YoloNetConfig);
+  else if (cfg.yolo !== undefined) bad('yolo', cfg.yolo, "YOLO network sizes need detector: 'yolov2'");
   if (!['small', 'resnet18', 'resnet50'].includes(cfg.backbone)) bad('backbone', cfg.backbone, 'use small | resnet18 | resnet50');
   if (!Array.isArray(cfg.smallWidths) || cfg.smallWidths.length !== 5 || !cfg.smallWidths.every(isPosInt)) {
     bad('smallWidths', cfg.smallWidths, 'give 5 positive integers: channels at strides 2, 4, 8, 16, 32');

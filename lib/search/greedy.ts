@@ -17,10 +17,11 @@ import { DetectionDataset } from '../data/types';
 import { boxesToOriginal, ImageTransform, inferenceLoader, LoaderConfig } from '../data/pipeline';
 import { batchToTensor } from '../data/tensor';
 import { RAW_PIXELS, anchorBTensor } from '../detect/detect';
-import { Detections, InferenceConfig, RETINANET_INFERENCE, concatDetections, detectionCandidates, finalizeDetections } from '../detect/postprocess';
+import { Detections, InferenceConfig, RETINANET_INFERENCE, YOLOV2_INFERENCE, concatDetections, detectionCandidates, finalizeDetections } from '../detect/postprocess';
 import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
 import { cocoDetectionsFromColumns } from '../eval/coco-input';
 import { Detector, HeadFeatures, LevelShape } from '../model';
+import { AnyDetector, YoloDetector, anchorCellsOf, isYoloDetector, regionCandidates, standardBoxCells, yoloSearchCandidateShapes } from '../model/yolo';
 import { makeRng, shuffle } from '../util/seed';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
@@ -32,7 +33,10 @@ export interface SearchOptions {
   start: AnchorConfig;
   /** Eq. 7 frame of the trained generator. */
   standardBoxP3: StandardBox;
-  /** Candidate shapes (default: Table 8's grid, 161 anchors). */
+  /**
+   * Candidate shapes (default: Table 8's grid, 161 anchors; for YOLOv2 its one-level version,
+   * lib/model/yolo/anchors.ts yoloSearchCandidateShapes, 460 anchors).
+   */
   candidates?: AnchorShape[];
   /** Candidates tried (default: all, in a seeded random order). */
   steps?: number;
@@ -58,11 +62,18 @@ interface CachedBatch {
 /** Pre-NMS candidates of one anchor set on every subset image (input pixels). */
 type CandidateSets = Detections[];
 
+/** What the search needs from cached features: candidates of any anchor set on every image. */
+interface CandidateSource {
+  candidates(anchors: AnchorConfig, standardBoxP3: StandardBox, cfg: InferenceConfig): Promise<CandidateSets>;
+  images(): { imageId: number; transform: ImageTransform }[];
+  dispose(): void;
+}
+
 /**
  * Head features of a dataset's images, computed once: everything a candidate anchor needs is a
  * generated conv on top of these.
  */
-export class FeatureCache {
+export class FeatureCache implements CandidateSource {
   readonly batches: CachedBatch[] = [];
   constructor(readonly detector: Detector, readonly numImages: number) {}
 
@@ -119,6 +130,61 @@ export class FeatureCache {
 
   dispose(): void {
     for (const b of this.batches) tf.dispose([...b.features.cls, ...b.features.box]);
+    this.batches.length = 0;
+  }
+}
+
+/**
+ * YOLOv2's cache: the feature the region conv reads, per batch; a candidate anchor set then costs
+ * one generated 1x1 conv, region decoding and NMS.
+ */
+export class YoloFeatureCache implements CandidateSource {
+  readonly batches: { features: tf.Tensor4D; items: { imageId: number; transform: ImageTransform }[] }[] = [];
+  constructor(readonly detector: YoloDetector) {}
+
+  static async build(detector: YoloDetector, dataset: DetectionDataset, input: SearchOptions['input'], batchSize: number): Promise<YoloFeatureCache> {
+    const cache = new YoloFeatureCache(detector);
+    const loader = inferenceLoader(dataset, { ...input, ...RAW_PIXELS, batchSize });
+    for await (const batch of loader.batches(0)) {
+      const features = tf.tidy(() => detector.headFeatures(batchToTensor(batch)));
+      cache.batches.push({ features, items: batch.items.map((it) => ({ imageId: it.imageId, transform: it })) });
+    }
+    return cache;
+  }
+
+  async candidates(anchors: AnchorConfig, standardBoxP3: StandardBox, cfg: InferenceConfig): Promise<CandidateSets> {
+    const out: CandidateSets = [];
+    const bT = anchorBTensor(this.detector, anchors, standardBoxP3);
+    const anchorsWH = anchorCellsOf(anchors);
+    try {
+      for (const b of this.batches) {
+        const raw = this.detector.predict(b.features, bT);
+        const [n, gridH, gridW] = raw.shape;
+        const data = (await raw.data()) as Float32Array;
+        raw.dispose();
+        const per = data.length / n;
+        const shape = { gridH, gridW, numAnchors: anchorsWH.length / 2, numClasses: this.detector.numClasses };
+        b.items.forEach((it, k) => {
+          out.push(
+            regionCandidates(data.subarray(k * per, (k + 1) * per), shape, anchorsWH, this.detector.stridePx, cfg, {
+              heightPx: it.transform.resizedHeightPx,
+              widthPx: it.transform.resizedWidthPx,
+            }),
+          );
+        });
+      }
+    } finally {
+      bT?.dispose();
+    }
+    return out;
+  }
+
+  images(): { imageId: number; transform: ImageTransform }[] {
+    return this.batches.flatMap((b) => b.items);
+  }
+
+  dispose(): void {
+    for (const b of this.batches) b.features.dispose();
     this.batches.length = 0;
   }
 }
@@ -198,24 +264,28 @@ export async function greedySelect<S>(
 }
 
 /** Run the greedy search. `dataset` is the (training) data to search on. */
-export async function greedyAnchorSearch(detector: Detector, dataset: DetectionDataset, opts: SearchOptions): Promise<SearchResultFile> {
+export async function greedyAnchorSearch(detector: AnyDetector, dataset: DetectionDataset, opts: SearchOptions): Promise<SearchResultFile> {
   if (detector.config.method !== 'metaanchor') {
     throw new UserError('anchor search needs a MetaAnchor model', 'predefined anchor functions cannot be evaluated at other anchors; train with --method metaanchor');
   }
   const t0 = Date.now();
   const seed = opts.seed ?? 0;
-  const cfg = opts.inference ?? RETINANET_INFERENCE;
+  const yolo = isYoloDetector(detector);
+  const cfg = opts.inference ?? (yolo ? YOLOV2_INFERENCE : RETINANET_INFERENCE);
   const subset = searchSubset(dataset, opts.subset ?? 200, seed);
   const gt = prepareCocoGroundTruth(groundTruthOf(subset));
   const categoryIds = subset.categories.map((c) => c.id);
   // Candidates already in the starting set are left out: the same anchor twice adds nothing but
   // another top-k budget, and anchor lists must not repeat a shape (lib/anchors parseAnchorSpec).
   const same = (a: AnchorShape, b: AnchorShape) => Math.abs(a.scale - b.scale) < 1e-9 && Math.abs(a.ratioHW - b.ratioHW) < 1e-9;
-  const pool = (opts.candidates ?? table8CandidateConfig().shapes).filter((c) => !opts.start.shapes.some((s) => same(s, c)));
+  const grid = opts.candidates ?? (yolo ? yoloSearchCandidateShapes(standardBoxCells(opts.standardBoxP3)) : table8CandidateConfig().shapes);
+  const pool = grid.filter((c) => !opts.start.shapes.some((s) => same(s, c)));
   const order = shuffle(pool.slice(), makeRng(seed + 1));
   const steps = Math.min(opts.steps ?? order.length, order.length);
 
-  const cache = await FeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8);
+  const cache: CandidateSource = isYoloDetector(detector)
+    ? await YoloFeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8)
+    : await FeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8);
   try {
     const images = cache.images();
     const current = await cache.candidates(opts.start, opts.standardBoxP3, cfg);

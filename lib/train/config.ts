@@ -75,6 +75,13 @@ export interface TrainConfig {
   seed: number;
   /** Model fields on top of the preset (e.g. { hiddenM: 64 }). */
   model: Partial<ModelConfig>;
+  /**
+   * Detector family: absent = RetinaNet (every configuration above); 'yolov2' = the Table 7 port
+   * (lib/model/yolo; start from `yoloTrainConfig`). For YOLO, posIou/negIou/allowLowQuality and the
+   * focal/box-loss fields do not apply: the region layer's rules and weights are yolov2.cfg's
+   * (lib/model/yolo/config.ts YOLOV2_REGION).
+   */
+  detector?: 'yolov2';
 }
 
 const MNIST: DatasetSpec = { kind: 'mnist-det' };
@@ -160,6 +167,50 @@ export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
   },
 };
 
+/**
+ * What a YOLOv2 run changes on top of a preset (`yoloTrainConfig`).
+ * - Input 256 px for the CPU presets: MNIST-Det digits (sqrt(wh) 8..128 px at 160 px) become
+ *   0.4..6.4 cells of the stride-32 grid, inside darknet's COCO anchors (sqrt(wh) 0.62..9.5 cells,
+ *   made for COCO at 416 px). Measured on MNIST-Det train (sqrt(wh) in cells, p5 / median / p95;
+ *   share below the smallest anchor; mean best-anchor shape IoU): 160 px (5x5 grid) 0.50 / 1.29 /
+ *   2.99, 9.7%, 0.554; 256 px (8x8) 0.80 / 2.07 / 4.78, 1.7%, 0.588; 320 px 1.00 / 2.59 / 5.97,
+ *   0.4%, 0.598; 416 px 1.30 / 3.37 / 7.77, 0%, 0.611. No two digits share a cell and anchor at
+ *   256 px or more (0.5% at 160 px). 256 px keeps nearly all digits inside the anchors' range at
+ *   (256/320)^2 = 0.64 of 320 px's cost per step.
+ * - paper: yolov2.cfg's training (416 px, batch 64, SGD lr 0.001 momentum 0.9, decay 0.0005,
+ *   burn-in 1000 (here a linear warm-up; darknet's is (i/1000)^4), steps 400k/450k of 500200,
+ *   flips). Multi-scale training (random=1) and darknet's colour/jitter augmentation are not
+ *   implemented.
+ */
+export const YOLOV2_TRAIN_OVERRIDES: Readonly<Record<ModelPresetName, Partial<TrainConfig>>> = {
+  smoke: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 64 },
+  quick: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 256 },
+  full: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 256 },
+  paper: {
+    detector: 'yolov2',
+    anchors: 'yolov2',
+    imageSizePx: 416,
+    minSizePx: null,
+    flipProb: 0.5,
+    batchSize: 64,
+    steps: 500200,
+    optimizer: 'sgd',
+    momentum: 0.9,
+    weightDecay: 0.0005,
+    lr: { baseLr: 0.001, warmupSteps: 1000, warmupFactor: 0.001, decaySteps: [400000, 450000], gamma: 0.1 },
+    generatorLrMult: 1,
+    clipNorm: 0,
+  },
+};
+
+/** A YOLOv2 run (Table 7): the preset, YOLOV2_TRAIN_OVERRIDES, then `overrides`; validated. */
+export function yoloTrainConfig(preset: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
+  if (!isPresetName(preset)) {
+    throw new UserError(`unknown preset "${preset}"`, `use one of: ${Object.keys(TRAIN_PRESETS).join(', ')}`);
+  }
+  return trainConfig(preset, { ...YOLOV2_TRAIN_OVERRIDES[preset], ...overrides, detector: 'yolov2' });
+}
+
 /** A preset with overrides, validated. */
 export function trainConfig(preset: string, overrides: Partial<TrainConfig> = {}): TrainConfig {
   if (!isPresetName(preset)) {
@@ -201,4 +252,6 @@ export function validateTrainConfig(cfg: TrainConfig): void {
   if (cfg.boxLoss !== 'smooth-l1' && cfg.boxLoss !== 'l1') bad('boxLoss', 'smooth-l1 | l1');
   if (!(Number.isInteger(cfg.checkpointEvery) && cfg.checkpointEvery >= 1)) bad('checkpointEvery', 'a positive integer');
   if (!(Number.isInteger(cfg.evalEvery) && cfg.evalEvery >= 0)) bad('evalEvery', 'an integer >= 0');
+  if (cfg.detector !== undefined && cfg.detector !== 'yolov2') bad('detector', "leave it out (RetinaNet) or 'yolov2'");
+  if (cfg.detector === 'yolov2' && cfg.imageSizePx % 32 !== 0) bad('imageSizePx', 'YOLOv2: a multiple of 32 (the region grid has stride 32), e.g. 256 or 416');
 }

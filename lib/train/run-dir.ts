@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AnchorConfig, StandardBox, parseAnchorSpec } from '../anchors';
 import { CategoryInfo } from '../data/types';
-import { Detector, loadDetector, readCheckpointMeta } from '../model';
+import { readCheckpointMeta } from '../model';
+import { AnyDetector, loadAnyDetector } from '../model/yolo';
 import { UserError } from '../util/errors';
 import { TrainConfig } from './config';
 import { CHECKPOINT_DIR, CONFIG_FILE } from './trainer';
@@ -15,7 +16,8 @@ export interface LoadedRun {
   dir: string;
   checkpointDir: string;
   config: TrainConfig | undefined;
-  detector: Detector;
+  /** RetinaNet or YOLOv2 (by the checkpoint's model config). */
+  detector: AnyDetector;
   step: number;
   trainAnchors: AnchorConfig;
   /** Eq. 7 frame of the trained generator (the training configuration's standard box). */
@@ -50,7 +52,7 @@ export function loadRun(dirOrCheckpoint: string): LoadedRun {
     dir: runDir,
     checkpointDir,
     config,
-    detector: loadDetector(checkpointDir),
+    detector: loadAnyDetector(checkpointDir),
     step: extra.step ?? 0,
     trainAnchors,
     standardBoxP3: extra.standardBoxP3 ?? trainAnchors.standardBoxP3,

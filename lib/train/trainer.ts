@@ -31,7 +31,8 @@ import { DetectionDataset } from '../data/types';
 import { derivedRng } from '../data/seeds';
 import { RAW_PIXELS, detectDataset } from '../detect/detect';
 import { prepareCocoGroundTruth } from '../eval/coco';
-import { Detector, buildDetector, detectionLoss, loadDetectorWeights, modelConfig, saveDetector } from '../model';
+import { detectionLoss, loadDetectorWeights, modelConfig, saveDetector } from '../model';
+import { AnyDetector, buildAnyDetector, isYoloDetector, priorTermSteps } from '../model/yolo';
 import { readWeights, writeWeights } from '../model/weights-file';
 import { replaceDirAtomicSync, writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
@@ -40,6 +41,7 @@ import { TrainConfig, validateTrainConfig } from './config';
 import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { learningRateAt } from './schedule';
 import { statusStream } from '../util/log';
+import { yoloBatchLoss, yoloStepAnchors } from './yolo-step';
 
 export interface StepRecord {
   step: number;
@@ -112,7 +114,7 @@ interface ParamGroup {
 interface RunParts {
   train: DetectionDataset;
   val: DetectionDataset;
-  detector: Detector;
+  detector: AnyDetector;
   anchors: AnchorConfig;
   groups: ParamGroup[];
 }
@@ -170,8 +172,9 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void): Promise<Run
     method: cfg.method,
     generator: cfg.generator,
     numAnchors: anchors.shapes.length,
+    ...(cfg.detector ? { detector: cfg.detector } : {}),
   });
-  const detector = buildDetector(model, { seed: cfg.seed, log });
+  const detector = buildAnyDetector(model, { seed: cfg.seed, log });
   const names = detector.trainableVariables().map((v) => v.name);
   const genNames = new Set(names.filter(isGeneratorParam));
   const groups: ParamGroup[] = [{ name: 'main', optimizer: makeOptimizer(cfg), lrMult: 1, vars: new Set(names.filter((n) => !genNames.has(n))) }];
@@ -332,33 +335,6 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
         if (i++ < skip) continue;
         if (state.step >= cfg.steps || (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter)) break;
         const t0 = Date.now();
-        const [N, H, W] = batch.shape;
-        // Anchors of this step: fixed (baseline) or the jittered b_i of Sec. 4 (MetaAnchor).
-        const key = `${H}x${W}`;
-        let grid = gridCache.get(key);
-        if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
-        let anchorBoxes = grid.anchors;
-        let bValues: Float32Array | undefined;
-        if (cfg.method === 'metaanchor') {
-          const j = jitteredTrainingAnchors(anchors, derivedRng(cfg.seed, 'jitter', state.step), { amplitude: cfg.jitter });
-          anchorBoxes = anchorGrid(grid.levels, j.sizesPerLevel);
-          bValues = j.b;
-        }
-        const A = anchorBoxes.length / 4;
-        const labels = new Int32Array(N * A);
-        const boxTargets = new Float32Array(N * A * 4);
-        for (let k = 0; k < N; k++) {
-          const item = batch.items[k];
-          // item.ignore holds the matcher's GT flags (crowd / dropped), see lib/data/types.ts.
-          const t = buildTargets(anchorBoxes, { boxes: item.boxes, classIdx: item.classIdx, ignore: item.ignore }, {
-            posIou: cfg.posIou,
-            negIou: cfg.negIou,
-            allowLowQuality: cfg.allowLowQuality,
-            numClasses: K,
-          });
-          labels.set(t.labels, k * A);
-          boxTargets.set(t.boxTargets, k * A * 4);
-        }
         const lr = learningRateAt(cfg.lr, state.step);
         for (const g of groups) setLearningRate(g.optimizer, lr * g.lrMult);
 
@@ -366,22 +342,68 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
         let gradNorm = 0;
         try {
           const x = batchToTensor(batch);
-          const labelsT = tf.tensor2d(labels, [N, A], 'int32');
-          const targetsT = tf.tensor3d(boxTargets, [N, A, 4], 'float32');
-          const bT = bValues ? tf.tensor2d(bValues, [bValues.length / 2, 2], 'float32') : undefined;
-          const parts3: tf.Scalar[] = [];
-          const { value, grads } = tf.variableGrads(() => {
-            const out = detector.forward(x, bT);
-            const l = detectionLoss(out, labelsT, targetsT, {
-              focal: { alpha: cfg.focalAlpha, gamma: cfg.focalGamma },
-              box: { kind: cfg.boxLoss, beta: cfg.smoothL1Beta },
-            });
-            parts3.push(tf.keep(l.cls), tf.keep(l.box), tf.keep(l.numPositives));
-            return l.total;
-          }, vars);
-          values = [value.dataSync()[0], ...parts3.map((t) => t.dataSync()[0])];
-          tf.dispose([x, labelsT, targetsT, value, ...parts3]);
-          bT?.dispose();
+          const inputs: tf.Tensor[] = [x];
+          const parts3: (tf.Scalar | number)[] = [];
+          let stepLoss: () => tf.Scalar;
+          if (isYoloDetector(detector)) {
+            const yolo = detector;
+            // YOLOv2 (Table 7): region-layer targets from the step's own predictions (lib/train/yolo-step.ts).
+            const ya = yoloStepAnchors(cfg.method, anchors, cfg.seed, state.step, cfg.jitter);
+            const bT = ya.b ? tf.tensor2d(ya.b, [ya.b.length / 2, 2], 'float32') : undefined;
+            if (bT) inputs.push(bT);
+            const priorTerm = state.step < priorTermSteps(cfg.lr.warmupSteps);
+            stepLoss = () => {
+              const l = yoloBatchLoss(yolo, x, bT, batch.items, ya.anchorsWH, priorTerm);
+              parts3.push(tf.keep(l.cls), tf.keep(l.box), l.assigned);
+              return l.total;
+            };
+          } else {
+            const retina = detector;
+            const [N, H, W] = batch.shape;
+            // Anchors of this step: fixed (baseline) or the jittered b_i of Sec. 4 (MetaAnchor).
+            const key = `${H}x${W}`;
+            let grid = gridCache.get(key);
+            if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
+            let anchorBoxes = grid.anchors;
+            let bValues: Float32Array | undefined;
+            if (cfg.method === 'metaanchor') {
+              const j = jitteredTrainingAnchors(anchors, derivedRng(cfg.seed, 'jitter', state.step), { amplitude: cfg.jitter });
+              anchorBoxes = anchorGrid(grid.levels, j.sizesPerLevel);
+              bValues = j.b;
+            }
+            const A = anchorBoxes.length / 4;
+            const labels = new Int32Array(N * A);
+            const boxTargets = new Float32Array(N * A * 4);
+            for (let k = 0; k < N; k++) {
+              const item = batch.items[k];
+              // item.ignore holds the matcher's GT flags (crowd / dropped), see lib/data/types.ts.
+              const t = buildTargets(anchorBoxes, { boxes: item.boxes, classIdx: item.classIdx, ignore: item.ignore }, {
+                posIou: cfg.posIou,
+                negIou: cfg.negIou,
+                allowLowQuality: cfg.allowLowQuality,
+                numClasses: K,
+              });
+              labels.set(t.labels, k * A);
+              boxTargets.set(t.boxTargets, k * A * 4);
+            }
+            const labelsT = tf.tensor2d(labels, [N, A], 'int32');
+            const targetsT = tf.tensor3d(boxTargets, [N, A, 4], 'float32');
+            const bT = bValues ? tf.tensor2d(bValues, [bValues.length / 2, 2], 'float32') : undefined;
+            inputs.push(labelsT, targetsT);
+            if (bT) inputs.push(bT);
+            stepLoss = () => {
+              const out = retina.forward(x, bT);
+              const l = detectionLoss(out, labelsT, targetsT, {
+                focal: { alpha: cfg.focalAlpha, gamma: cfg.focalGamma },
+                box: { kind: cfg.boxLoss, beta: cfg.smoothL1Beta },
+              });
+              parts3.push(tf.keep(l.cls), tf.keep(l.box), tf.keep(l.numPositives));
+              return l.total;
+            };
+          }
+          const { value, grads } = tf.variableGrads(stepLoss, vars);
+          values = [value.dataSync()[0], ...parts3.map((t) => (typeof t === 'number' ? t : t.dataSync()[0]))];
+          tf.dispose([...inputs, value, ...parts3.filter((t): t is tf.Scalar => typeof t !== 'number')]);
           if (!values.every(Number.isFinite)) {
             tf.dispose(Object.values(grads));
             throw new UserError(

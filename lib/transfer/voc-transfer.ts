@@ -17,7 +17,7 @@ import { DetectionDataset } from '../data/types';
 import { loadVoc, writeVoc } from '../data/voc';
 import { detectDataset } from '../detect/detect';
 import { VocDetection, VocEvalResult, VocGroundTruthBox, VocMetric, evaluateVoc } from '../eval/voc';
-import { Detector } from '../model';
+import { AnyDetector } from '../model/yolo';
 import { UserError } from '../util/errors';
 
 /** Continuous (x1, y1, x2, y2) -> the devkit's inclusive 1-based [xmin, ymin, xmax, ymax] (lib/data/voc.ts). */
@@ -57,7 +57,7 @@ export interface VocTransferOptions {
 }
 
 /** Detect on `target` and evaluate with the VOC metric over its classes minus `leaveOut`. */
-export async function evaluateVocTransfer(detector: Detector, target: DetectionDataset, opts: VocTransferOptions): Promise<VocEvalResult> {
+export async function evaluateVocTransfer(detector: AnyDetector, target: DetectionDataset, opts: VocTransferOptions): Promise<VocEvalResult> {
   const names = target.categories.map((c) => c.name);
   for (const c of opts.leaveOut) {
     if (!names.includes(c)) throw new UserError(`class "${c}" to leave out is not a class of ${target.name}`, `classes: ${names.join(', ')}`);

@@ -9,7 +9,7 @@ import { paperDropRange } from '../../data/stats';
 import { DetectionDataset } from '../../data/types';
 import { detectDataset } from '../../detect/detect';
 import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
-import { DatasetSpec, TrainConfig, parseIouPair, trainConfig } from '../../train/config';
+import { DatasetSpec, TrainConfig, YOLOV2_TRAIN_OVERRIDES, parseIouPair, trainConfig } from '../../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
 import { LoadedRun, loadRun } from '../../train/run-dir';
 import { train } from '../../train/trainer';
@@ -34,6 +34,8 @@ function datasetFrom(data: string | undefined, images: string | undefined, what:
 
 interface TrainOpts {
   preset: string;
+  /** 'retinanet' (default) or 'yolov2' (Table 7). */
+  detector?: 'retinanet' | 'yolov2';
   method: 'baseline' | 'metaanchor';
   generator: 'independent' | 'dependent';
   anchors?: string;
@@ -55,8 +57,10 @@ interface TrainOpts {
 }
 
 export function trainConfigFromCli(o: TrainOpts): TrainConfig {
-  const base = trainConfig(o.preset);
-  const overrides: Partial<TrainConfig> = { method: o.method, generator: o.generator };
+  // YOLOv2: the preset plus YOLOV2_TRAIN_OVERRIDES is the base (input size, anchors, schedule).
+  const yolo = o.detector === 'yolov2' ? YOLOV2_TRAIN_OVERRIDES[trainConfig(o.preset).preset] : {};
+  const base = trainConfig(o.preset, yolo);
+  const overrides: Partial<TrainConfig> = { ...yolo, method: o.method, generator: o.generator };
   if (o.anchors) {
     parseAnchorSpec(o.anchors); // validate now, with the spec's own error message
     overrides.anchors = o.anchors;
@@ -87,6 +91,7 @@ export function trainConfigFromCli(o: TrainOpts): TrainConfig {
     if (va) overrides.val = va;
   }
   if (o.dropBoxes) overrides.dropBoxes = paperDropRange(o.imageSize ?? base.imageSizePx);
+  if (o.detector === 'yolov2') overrides.detector = 'yolov2';
   return trainConfig(o.preset, overrides);
 }
 
@@ -145,6 +150,7 @@ export function register(program: Command): void {
     .command('train')
     .description('train RetinaNet (baseline) or MetaAnchor; checkpoints, metrics and logs go to --out')
     .addOption(new Option('--preset <p>', 'size and schedule').choices(['smoke', 'quick', 'full', 'paper']).default('quick'))
+    .addOption(new Option('--detector <d>', 'detector family (yolov2: Table 7, darknet anchors, 256 px on the CPU presets)').choices(['retinanet', 'yolov2']).default('retinanet'))
     .addOption(new Option('--method <m>', 'anchor functions').choices(['baseline', 'metaanchor']).default('baseline'))
     .addOption(new Option('--generator <g>', 'MetaAnchor generator: Eq. 4 or Eq. 6').choices(['independent', 'dependent']).default('independent'))
     .option('--anchors <spec>', `anchor configuration (default 3x3); ${ANCHOR_SPEC_HELP[0] ?? ''}`)
@@ -213,7 +219,7 @@ export function register(program: Command): void {
     .command('search')
     .description('greedy search of inference anchors for a MetaAnchor run (Sec. 4.1.2, Table 8 grid)')
     .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train --method metaanchor`')
-    .option('--steps <n>', 'candidates to try (default: all 161 of the grid)', num('steps'))
+    .option('--steps <n>', 'candidates to try (default: all of the grid: Table 8 161, YOLOv2 460)', num('steps'))
     .option('--subset <n>', 'training images to evaluate on', num('subset'), 200)
     .option('--start <spec>', 'starting anchors (default: the training configuration)')
     .option('--seed <n>', 'seed of the subset and the candidate order', num('seed'), 0)
