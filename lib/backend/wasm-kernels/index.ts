@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasm, setStockBatchMatMul } from './batch-matmul';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv2d-backprop';
 import { guardWasmAllocations } from './memory';
+import { maxPoolGradWasm } from './max-pool-grad';
 import { meanWasm, setStockMean, setStockSum, sumWasm } from './reduce';
 import { identityWasm, setStockIdentity, setStockSlice, setStockSplitV, sliceWasm, splitVWasm } from './slice';
 import { unsortedSegmentSumWasm } from './unsorted-segment-sum';
@@ -30,6 +31,8 @@ const KERNELS: Replacement[] = [
   // wasm ships a scalar-loop Conv2DBackpropInput; this one runs on XNNPACK's convolution.
   { name: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInputWasm as unknown as tf.KernelFunc },
   { name: tf.UnsortedSegmentSum, kernelFunc: unsortedSegmentSumWasm as unknown as tf.KernelFunc },
+  // wasm's own is wrong for negative inputs (max-pool-grad.ts).
+  { name: tf.MaxPoolGrad, kernelFunc: maxPoolGradWasm as unknown as tf.KernelFunc },
   // Transposed / batched products (every matMul gradient) on XNNPACK instead of a scalar loop.
   { name: tf.BatchMatMul, kernelFunc: batchMatMulWasm as unknown as tf.KernelFunc, keepStock: setStockBatchMatMul },
   // Heap-to-heap copies; wasm's versions first copy the whole input out of the heap (gradients of
