@@ -16,8 +16,8 @@ async function poolGrad(backend: 'cpu' | 'wasm', xs: number[], shape: [number, n
   await tf.setBackend(backend);
   const out = tf.tidy(() => {
     const x = tf.tensor4d(xs, shape);
-    return tf.grad((a: tf.Tensor4D) => {
-      const y = tf.maxPool(a, k, s, pad);
+    return tf.grad((a: tf.Tensor) => {
+      const y = tf.maxPool(a as tf.Tensor4D, k, s, pad);
       return tf.sum(tf.mul(y, tf.tensor(weights.slice(0, y.size), y.shape)));
     })(x);
   });
