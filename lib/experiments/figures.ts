@@ -1,12 +1,16 @@
 /**
  * Plotly figures of table results (shown with lib/notebook showPlot): Table 2's mmAP against the
  * number of anchors, Table 3's train x inference heatmap, a greedy search trace, Table 4's dropped
- * boxes and per-size AP, Table 5's per-class VOC AP, Table 8's rows as bars.
+ * boxes and per-size AP, Table 5's per-class VOC AP, Table 8's rows and Table 7's columns as bars,
+ * and a run's detections drawn on validation images.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TABLE1_NAMES, parseAnchorSpec } from '../anchors';
+import { AnchorConfig, TABLE1_NAMES, parseAnchorSpec } from '../anchors';
+import { initBackend } from '../backend';
+import { boxesToOriginal } from '../data/pipeline';
 import { drawBoxes } from '../data/draw';
+import { forEachImageDetections } from '../detect/detect';
 import { DropRange, boxLogRatiosWH, boxSizesPx, collectInputBoxes, ignoreDroppedBoxes } from '../data/stats';
 import { DetectionDataset } from '../data/types';
 import { PlotlyFigure, PlotlyTrace } from '../notebook/plotly';
@@ -14,6 +18,8 @@ import { Row } from '../notebook/table';
 import { SearchResultFile } from '../search/result';
 import { TrainConfig } from '../train/config';
 import { loadDatasetSpec } from '../train/datasets';
+import { loadRun } from '../train/run-dir';
+import { UserError } from '../util/errors';
 import { cellSummary } from './format';
 import { meanSd } from './stats';
 import { TableResult } from './runner';
@@ -95,8 +101,11 @@ export function searchResultsOf(result: Pick<TableResult, 'cells'>): { row: stri
   return out;
 }
 
-/** Greedy search (Sec. 4.1.2): best mmAP so far and each candidate's mmAP, per search. */
-export function searchTraceFigure(searches: { row: string; search: SearchResultFile }[]): PlotlyFigure {
+/**
+ * Greedy search (Sec. 4.1.2): best mmAP so far and each candidate's mmAP, per search. `grid` names
+ * the candidate grid on the x axis (default Table 8's; Table 7: "YOLOv2").
+ */
+export function searchTraceFigure(searches: { row: string; search: SearchResultFile }[], options: { grid?: string } = {}): PlotlyFigure {
   const data: PlotlyTrace[] = [];
   for (const { row, search } of searches) {
     const steps = [0, ...search.trace.map((e) => e.step)];
@@ -111,7 +120,7 @@ export function searchTraceFigure(searches: { row: string; search: SearchResultF
     data,
     layout: {
       title: { text: 'Greedy anchor search: mmAP on the training subset' },
-      xaxis: { title: { text: 'candidates tried (Table 8 grid, random order)' } },
+      xaxis: { title: { text: `candidates tried (${options.grid ?? 'Table 8'} grid, random order)` } },
       yaxis: { title: { text: 'mmAP (%)' } },
     },
   };
@@ -268,4 +277,104 @@ export async function droppedBoxesPictures(cfg: TrainConfig, range: DropRange, o
     }));
   }
   return { pngs, dropped: r.dropped, fraction: r.fraction, dataset: r.dataset };
+}
+
+/**
+ * Table 7: every metric per column (one bar group per metric), ours (left axis, sd as error bar)
+ * beside the paper's (right axis: COCO minival, another scale). Uses the table's first row.
+ */
+export function columnsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
+  const t = result.table;
+  const row = t.rows[0];
+  const x = t.metrics.slice();
+  const data: PlotlyTrace[] = [];
+  const colours = ['#4e79a7', '#e15759', '#f28e2b', '#59a14f'];
+  t.groups.forEach((g, i) => {
+    const ours = t.metrics.map((m) => cellSummary(result, row, g, m));
+    data.push({
+      type: 'bar', name: `ours: ${g}`, x, offsetgroup: `ours ${g}`,
+      y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
+      text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')), textposition: 'outside',
+      error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
+      marker: { color: colours[i % colours.length] },
+    });
+  });
+  t.groups.forEach((g, i) => {
+    const paper = t.metrics.map((m) => t.paper(row, g, m));
+    data.push({
+      type: 'bar', name: `paper: ${g}`, x, yaxis: 'y2', offsetgroup: `paper ${g}`,
+      y: paper.map((v) => v ?? NaN),
+      text: paper.map((v) => v?.toFixed(1) ?? ''), textposition: 'outside',
+      marker: { color: colours[i % colours.length], opacity: 0.4, pattern: { shape: '/' } },
+    });
+  });
+  return {
+    data,
+    layout: {
+      barmode: 'group',
+      title: { text: `Table ${t.id}: ${t.metrics.join(' and ')} per column, ours (solid) and the paper's (hatched)` },
+      yaxis: { title: { text: 'ours: MNIST-Det (%)' } },
+      yaxis2: { title: { text: `paper: ${t.paperData ?? 'COCO'} (%)` }, overlaying: 'y', side: 'right' },
+      legend: { orientation: 'h', y: -0.25 },
+    },
+  };
+}
+
+export interface RunDetectionPictures {
+  /** One PNG per image, detections drawn with "class score" labels. */
+  pngs: Buffer[];
+  /** Detections drawn per image. */
+  counts: number[];
+  /** Name of the anchors detected with. */
+  anchors: string;
+}
+
+/**
+ * A finished run's detections on some of its validation images (RetinaNet or YOLOv2; default: the
+ * run's training anchors, as a table's 'train' cell detects), those scoring >= minScore drawn.
+ */
+export async function runDetectionPictures(
+  runDir: string,
+  options: { imageIndices?: number[]; minScore?: number; scale?: number; anchors?: AnchorConfig } = {},
+): Promise<RunDetectionPictures> {
+  await initBackend();
+  const run = loadRun(runDir);
+  try {
+    const cfg = run.config;
+    if (!cfg) throw new UserError(`${runDir} has no config.json`, 'use a run folder written by `metaanchor train`');
+    const val = await loadDatasetSpec(cfg.val, 'val');
+    const indices = options.imageIndices ?? [0, 1, 2];
+    for (const i of indices) {
+      if (!(Number.isInteger(i) && i >= 0 && i < val.images.length)) throw new UserError(`image index ${i} is out of range`, `use 0..${val.images.length - 1}`);
+    }
+    const sub: DetectionDataset = { ...val, images: indices.map((i) => val.images[i]) };
+    const minScore = options.minScore ?? 0.3;
+    const anchors = options.anchors ?? run.trainAnchors;
+    const pngs: Buffer[] = new Array(indices.length);
+    const counts: number[] = new Array(indices.length).fill(0);
+    const jobs: Promise<void>[] = [];
+    await forEachImageDetections(run.detector, sub, {
+      anchors,
+      standardBoxP3: run.standardBoxP3,
+      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      batchSize: indices.length,
+    }, (img, dets) => {
+      const keep: number[] = [];
+      for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
+      const all = boxesToOriginal(dets.boxes, img.transform);
+      const boxes = new Float32Array(keep.length * 4);
+      keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
+      counts[img.index] = keep.length;
+      jobs.push(drawBoxes(sub.images[img.index].filePath, boxes, {
+        scale: options.scale ?? 2,
+        classIdx: keep.map((j) => dets.classes[j]),
+        labels: keep.map((j) => `${val.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`),
+        fontSizePx: 10,
+      }).then((png) => { pngs[img.index] = png; }));
+    });
+    await Promise.all(jobs);
+    return { pngs, counts, anchors: anchors.name };
+  } finally {
+    run.detector.dispose();
+  }
 }

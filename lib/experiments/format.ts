@@ -131,7 +131,8 @@ export function cellConfigRows(table: TableSpec): Row[] {
         ...(table.groups.length > 1 || c.group ? { column: c.group } : {}),
         method: cfg.method === 'metaanchor' ? `MetaAnchor (${cfg.generator === 'dependent' ? 'data-dependent' : 'data-independent'})` : 'baseline',
         'training anchors': cfg.anchors,
-        IoU: `${cfg.posIou}/${cfg.negIou}`,
+        // YOLOv2 assigns ground truth by the region layer's rules (best anchor in the object's cell).
+        IoU: cfg.detector === 'yolov2' ? 'region layer' : `${cfg.posIou}/${cfg.negIou}`,
         inference: c.select ? 'training anchors, if picked' : c.inference === 'train' ? 'training anchors' : c.inference,
         run: runFolderName(cfg),
       });
@@ -140,9 +141,14 @@ export function cellConfigRows(table: TableSpec): Row[] {
   return rows;
 }
 
-/** What one table cell's run is under a profile, as rows for showTable. */
-export function settingsRows(s: ExperimentSettings): Row[] {
-  const b = s.base;
+/**
+ * What one table cell's run is under a profile, as rows for showTable. With `table`: that table's
+ * base (Table 7: settings.yolo's) and search.
+ */
+export function settingsRows(s: ExperimentSettings, table?: Pick<TableSpec, 'cells' | 'search'>): Row[] {
+  const yolo = table !== undefined && table.cells.some((c) => c.train.detector === 'yolov2');
+  const b = yolo ? s.yolo.base : s.base;
+  const search = table?.search ?? s.search;
   return [
     { setting: 'profile', value: s.profile },
     { setting: 'seeds per cell', value: `${s.seeds.length} (seed ${s.seeds.join(', ')})` },
@@ -150,8 +156,8 @@ export function settingsRows(s: ExperimentSettings): Row[] {
     { setting: 'input side (px)', value: b.imageSizePx },
     { setting: 'batch x steps', value: `${b.batchSize} x ${b.steps}` },
     { setting: 'optimizer, base lr', value: `${b.optimizer} ${b.lr.baseLr} (warm-up ${b.lr.warmupSteps}, decay at ${b.lr.decaySteps.join(', ')})` },
-    { setting: 'model preset', value: b.preset },
+    { setting: 'model preset', value: yolo ? `${b.preset} (YOLOv2: darknet-style trunk, region layer)` : b.preset },
     { setting: 'validation images', value: s.evalImages === 0 ? 'all' : s.evalImages },
-    { setting: 'search', value: `${s.search.steps} candidates of the Table 8 grid on ${s.search.subset} training images` },
+    { setting: 'search', value: `${search.steps} candidates of the ${yolo ? 'YOLOv2' : 'Table 8'} grid on ${search.subset} training images` },
   ];
 }

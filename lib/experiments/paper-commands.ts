@@ -5,12 +5,15 @@
  * runs them: on the 2-core CPU machines one such run would take months. The commands are printed
  * by `metaanchor table <id> --paper-commands` and by the table notebooks.
  *
+ * Table 7's cells are YOLOv2 runs: `--detector yolov2` with the paper preset's YOLOv2 overrides
+ * (darknet-19, 416 px, yolov2.cfg's schedule; lib/train/config.ts YOLOV2_TRAIN_OVERRIDES.paper).
+ *
  * The paper trains Table 8 on COCO trainval35k and tests on minival; COCO 2017's train / val splits
  * are the same images (train2017 = trainval35k, val2017 = minival), so the commands use them.
  */
-import { TrainConfig, trainConfig } from '../train/config';
+import { TrainConfig, trainConfig, yoloTrainConfig } from '../train/config';
 import { runFolderName } from './key';
-import { ExperimentSettings } from './settings';
+import { ExperimentSettings, YOLO_GRID_CANDIDATES } from './settings';
 import { TableSpec, cellTrainConfigs } from './tables';
 
 export interface CocoPaths {
@@ -30,17 +33,25 @@ export const DEFAULT_COCO: CocoPaths = {
 
 /**
  * Table settings at the paper's scale: the paper preset, one seed (the paper reports single runs),
- * every validation image, the whole 161-anchor Table 8 grid searched on 200 training images.
+ * every validation image, the whole 161-anchor Table 8 grid searched on 200 training images; for
+ * Table 7 the YOLOv2 paper preset and the whole 460-anchor YOLOv2 grid.
  */
 export function paperSettings(): ExperimentSettings {
-  return { profile: 'full', seeds: [0], base: trainConfig('paper'), evalImages: 0, search: { steps: 161, subset: 200, seed: 0 } };
+  return {
+    profile: 'full', seeds: [0], base: trainConfig('paper'), evalImages: 0, search: { steps: 161, subset: 200, seed: 0 },
+    yolo: { base: yoloTrainConfig('paper'), search: { steps: YOLO_GRID_CANDIDATES, subset: 200, seed: 0 } },
+  };
 }
 
 /** The `metaanchor train` command of one configuration (paper preset, COCO data options). */
 export function trainCommand(cfg: TrainConfig, coco: CocoPaths, runsDir: string): string {
-  const args = ['npx metaanchor train', `--preset ${cfg.preset}`, `--method ${cfg.method}`];
+  const args = ['npx metaanchor train', `--preset ${cfg.preset}`];
+  if (cfg.detector === 'yolov2') args.push('--detector yolov2');
+  args.push(`--method ${cfg.method}`);
   if (cfg.method === 'metaanchor' && cfg.generator !== 'independent') args.push(`--generator ${cfg.generator}`);
-  args.push(`--anchors ${cfg.anchors}`, `--iou ${cfg.posIou}/${cfg.negIou}`);
+  args.push(`--anchors ${cfg.anchors}`);
+  // YOLOv2 assigns ground truth by the region layer's rules: no matcher thresholds.
+  if (cfg.detector !== 'yolov2') args.push(`--iou ${cfg.posIou}/${cfg.negIou}`);
   if (cfg.dropBoxes) args.push('--drop-boxes');
   args.push(`--data ${coco.trainJson}`, `--images ${coco.trainImages}`, `--val-data ${coco.valJson}`, `--val-images ${coco.valImages}`);
   args.push(`--seed ${cfg.seed}`, `--out ${runDirFor(cfg, runsDir)}`);
@@ -59,8 +70,16 @@ function runDirFor(cfg: TrainConfig, runsDir: string): string {
 export function paperCommands(table: TableSpec, options: { coco?: CocoPaths; runsDir?: string } = {}): string[] {
   const coco = options.coco ?? DEFAULT_COCO;
   const runsDir = options.runsDir ?? 'runs/paper';
-  const search = paperSettings().search;
+  const search = table.search ?? paperSettings().search;
+  const yolo = table.cells.some((c) => cellTrainConfigs(c).some((t) => t.detector === 'yolov2'));
   const lines: string[] = [`# ${table.title} (${table.source}) at the paper's scale: preset paper, COCO 2017, a GPU`];
+  if (yolo) {
+    lines.push(
+      "# YOLOv2 (--detector yolov2): darknet-19 with yolov2.cfg's head, 416 px, batch 64, SGD 0.001, 500200",
+      "# steps (decay at 400k, 450k); darknet's 5 COCO anchors; MetaAnchor's standard box (4.18, 4.69) cells.",
+      '# The search tries the whole YOLOv2 candidate grid (lib/model/yolo/anchors.ts yoloSearchCandidateShapes).',
+    );
+  }
   if (table.evaluation?.kind === 'voc-transfer') {
     lines.push(
       '# Table 5 evaluates COCO-trained models on PASCAL VOC 2007 test (sofa left out). Its models are',

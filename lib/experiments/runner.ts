@@ -393,6 +393,8 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
       return { cfg, dir, status };
     };
     const metric = table.metrics[0];
+    // A table with its own search (Table 7: YOLOv2's grid) evaluates with it; the others keep settings.search.
+    const tableSettings = table.search ? { ...settings, search: table.search } : settings;
     for (const cell of table.cells) {
       const seeds: SeedResult[] = [];
       for (const seed of settings.seeds) {
@@ -403,7 +405,7 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
           let images = 0;
           for (const c of cell.select.candidates) {
             const r = runOf(c.train, seed);
-            const ev = await evaluateOnTrainSubset(r.dir, r.cfg, settings.search);
+            const ev = await evaluateOnTrainSubset(r.dir, r.cfg, tableSettings.search);
             counts[ev.reused ? 'evalReused' : 'evaluated'] += 1;
             scored.push({ label: c.label, runDir: r.dir, mmAP: ev.record.stats[0] });
             images = ev.record.images;
@@ -412,7 +414,7 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
           selection = { rule: cell.select.rule, picked: scored[best].label, candidates: scored, images };
           run = runOf(cell.select.candidates[best].train, seed);
         }
-        const ev = await evaluateRun(run.dir, run.cfg, cell.inference, settings, table.evaluation);
+        const ev = await evaluateRun(run.dir, run.cfg, cell.inference, tableSettings, table.evaluation);
         counts[ev.reused ? 'evalReused' : 'evaluated'] += 1;
         seeds.push({ seed, runDir: run.dir, status: run.status, evalReused: ev.reused, eval: ev.record, ...(selection ? { selection } : {}) });
       }

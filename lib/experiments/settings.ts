@@ -27,15 +27,38 @@
  *          161-candidate Table 8 grid on 200 training images. At ~0.95 s/step (busy 2-core CPU) a
  *          run takes ~47 min, so Table 2 (48 runs) needs ~38 h there: a job for a faster machine.
  *
+ * Table 7 (the YOLOv2 port, lib/model/yolo) starts from its own TrainConfig and search (`yolo`):
+ *   smoke  yoloTrainConfig('smoke'): 64 px, batch 2, 4 steps, the smallest darknet-style net;
+ *          search 3 candidates of the YOLOv2 grid on 4 images. A few seconds per run.
+ *   quick  the YOLOv2 quick preset (256 px, batch 8, the quick optimizer) for 500 steps (schedule
+ *          scaled: warm-up 42, decay at 375 and 458), 200 validation images. Measured here with
+ *          two other training processes on the 2 cores (the load of a two-worker table run):
+ *          0.7-0.87 s per MetaAnchor step (1.1 steps/s), 6 s for the final validation on 200
+ *          images. 500 steps = ~400 s of training + validation ≈ 7 min per run, so Table 7's two
+ *          runs take ~7-8 min with two workers (~14 min with one). At 400 steps (0.8 s/step) the
+ *          baseline reached 11.8 and MetaAnchor 11.6 mmAP on 200 val images; 500 steps gives the
+ *          decayed phase 25% more steps within the 6-8 min budget per run.
+ *          Search: 115 of the grid's 460 candidates (a quarter, as 40 of 161 is for the other
+ *          tables) on the same 100 training images. A candidate is one generated 1x1 conv on
+ *          cached stride-32 features plus decoding, NMS and COCO scoring: a 20-candidate search on
+ *          100 images took 6.7 s in all (30-step model; 10 candidates/s once the features were
+ *          cached). A trained model keeps more detections per image; even at the RetinaNet
+ *          searches' ~0.7 s per candidate, 115 candidates cost under 1.5 min.
+ *   full   yoloTrainConfig('full') (256 px, batch 8, 3000 steps, the wider darknet-style net),
+ *          3 seeds, all validation images, the whole 460-candidate grid on 200 training images.
+ *          2.1-2.2 s per MetaAnchor step under the same load: ~1.8 h per run, 6 runs ≈ 5.5 h with
+ *          two workers.
+ *
  * The learning-rate schedule keeps its shape when the step count changes: warm-up and decay points
  * scale with it (as `metaanchor train --steps` does).
  */
 import { getProfile, Profile, parseProfile } from '../profile';
+import { yoloSearchCandidateShapes } from '../model/yolo/anchors';
 import { LrScheduleConfig } from '../train/schedule';
-import { TrainConfig, trainConfig } from '../train/config';
+import { TrainConfig, trainConfig, yoloTrainConfig } from '../train/config';
 
 export interface SearchSettings {
-  /** Candidates of the Table 8 grid tried (161 = all). */
+  /** Candidates of the grid tried (Table 8's grid: 161 = all; YOLOv2's grid: 460 = all). */
   steps: number;
   /** Training images the search evaluates on. */
   subset: number;
@@ -51,7 +74,19 @@ export interface ExperimentSettings {
   /** Validation images the table evaluates on (0 = all). */
   evalImages: number;
   search: SearchSettings;
+  /** Table 7 (the YOLOv2 port): the TrainConfig its cells start from and its greedy search. */
+  yolo: YoloSettings;
 }
+
+export interface YoloSettings {
+  /** A `yoloTrainConfig` (detector 'yolov2'); method is set per cell. */
+  base: TrainConfig;
+  /** Search over the YOLOv2 candidate grid (lib/model/yolo/anchors.ts yoloSearchCandidateShapes). */
+  search: SearchSettings;
+}
+
+/** Candidates in the YOLOv2 search grid (460). */
+export const YOLO_GRID_CANDIDATES = yoloSearchCandidateShapes().length;
 
 /** A schedule of `base.steps` stretched to `steps`: warm-up and decay points scale. */
 export function scaledSchedule(base: TrainConfig, steps: number): LrScheduleConfig {
@@ -68,14 +103,34 @@ function quickBase(): TrainConfig {
   return trainConfig('quick', { imageSizePx: 128, steps, lr: scaledSchedule(trainConfig('quick'), steps), evalImages: 200 });
 }
 
+/** Table 7's quick runs: the YOLOv2 quick preset (256 px, batch 8) for this many steps. */
+export const YOLO_QUICK_STEPS = 500;
+
+/** Table 7's quick search: a quarter of the YOLOv2 grid, as 40 of 161 is for Table 8's grid. */
+export const YOLO_QUICK_SEARCH_STEPS = 115;
+
+function yoloQuickBase(): TrainConfig {
+  const steps = YOLO_QUICK_STEPS;
+  return yoloTrainConfig('quick', { steps, lr: scaledSchedule(yoloTrainConfig('quick'), steps), evalImages: 200 });
+}
+
 export function experimentSettings(profile: Profile | string = getProfile()): ExperimentSettings {
   const p = parseProfile(profile);
   switch (p) {
     case 'smoke':
-      return { profile: p, seeds: [0], base: trainConfig('smoke'), evalImages: 4, search: { steps: 3, subset: 4, seed: 0 } };
+      return {
+        profile: p, seeds: [0], base: trainConfig('smoke'), evalImages: 4, search: { steps: 3, subset: 4, seed: 0 },
+        yolo: { base: yoloTrainConfig('smoke'), search: { steps: 3, subset: 4, seed: 0 } },
+      };
     case 'quick':
-      return { profile: p, seeds: [0], base: quickBase(), evalImages: 200, search: { steps: 40, subset: 100, seed: 0 } };
+      return {
+        profile: p, seeds: [0], base: quickBase(), evalImages: 200, search: { steps: 40, subset: 100, seed: 0 },
+        yolo: { base: yoloQuickBase(), search: { steps: YOLO_QUICK_SEARCH_STEPS, subset: 100, seed: 0 } },
+      };
     case 'full':
-      return { profile: p, seeds: [0, 1, 2], base: trainConfig('full'), evalImages: 0, search: { steps: 161, subset: 200, seed: 0 } };
+      return {
+        profile: p, seeds: [0, 1, 2], base: trainConfig('full'), evalImages: 0, search: { steps: 161, subset: 200, seed: 0 },
+        yolo: { base: yoloTrainConfig('full'), search: { steps: YOLO_GRID_CANDIDATES, subset: 200, seed: 0 } },
+      };
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `metaanchor table <2|3|4|5|6|8 ...> [--profile smoke|quick|full] [--jobs N]`: run (or resume)
+ * `metaanchor table <2|3|4|5|6|7|8 ...> [--profile smoke|quick|full] [--jobs N]`: run (or resume)
  * tables of the paper on MNIST-Det and print them beside the paper's numbers. Finished runs and
  * evaluations are reused from the results cache (lib/experiments/runner.ts); missing runs of all
  * the given tables are trained by N worker processes (lib/experiments/parallel.ts).

@@ -48,3 +48,25 @@ test('`metaanchor table 8 --paper-commands` prints the paper-scale commands with
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /no table "9"/);
 });
+
+test('`metaanchor table 7 --profile smoke`: YOLOv2 baseline, MetaAnchor and search beside the paper; a rerun is all cached', () => {
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'table7-cli-'));
+  const args = ['table', '7', '--profile', 'smoke', '--runs-dir', runsDir, '--jobs', '1'];
+  const res = cli(args);
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /Table 7: YOLOv2 \(baseline\) vs MetaAnchor on YOLOv2, with greedy search — Sec\. 4\.2, Table 7/);
+  assert.match(res.stdout, /the paper's COCO-full, minival \(YOLOv2, darknet-19, 416 px\)/);
+  assert.match(res.stdout, /runs: 2 trained, 0 resumed, 0 reused; evaluations: 3 computed, 0 cached/);
+  assert.match(res.stdout, /^YOLOv2 .*\[18\.9\].*\[35\.2\].*\[21\.2\].*\[39\.4\].*\[21\.2\].*\[39\.5\].*\(single seed\) \[\+2\.3\]$/m);
+  assert.deepEqual(fs.readdirSync(runsDir).map((d) => d.replace(/-[0-9a-f]{12}$/, '')).sort(), ['baseline-yolov2-iou0.5-0.4-smoke-seed0', 'metaanchor-yolov2-iou0.5-0.4-smoke-seed0']);
+  const again = cli([...args, '--json']);
+  assert.equal(again.status, 0, again.stderr);
+  const r = JSON.parse(again.stdout) as { table: string; counts: Record<string, number>; cells: { group: string; seeds: { eval: { stats: number[]; searchFile?: string } }[] }[] };
+  assert.equal(r.table, '7');
+  assert.deepEqual(r.counts, { trained: 0, resumed: 0, reused: 2, evaluated: 0, evalReused: 3 });
+  assert.deepEqual(r.cells.map((c) => c.group), ['Baseline', 'MetaAnchor', 'MetaAnchor + search']);
+  assert.ok(r.cells[2].seeds[0].eval.searchFile);
+  const paper = cli(['table', '7', '--paper-commands']);
+  assert.equal(paper.status, 0, paper.stderr);
+  assert.equal(paper.stdout.split('\n').filter((l) => l.startsWith('npx metaanchor train --preset paper --detector yolov2 ')).length, 2);
+});
