@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { UserError } from '../util/errors';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { requestedWasmThreads, useThreadedWasm, wasmThreadsInUse } from './wasm-threads';
 import { statusStream } from '../util/log';
 
 export type BackendKind = 'gpu' | 'node' | 'wasm' | 'cpu';
@@ -41,6 +42,11 @@ export interface BackendOptions {
   backend?: string;
   /** Print the one-line report to stderr (default true unless METAANCHOR_QUIET=1). */
   log?: boolean;
+  /**
+   * wasm only: XNNPACK threads (1-8; default env METAANCHOR_WASM_THREADS, else 1). More than 1 runs
+   * tfjs-backend-wasm's threaded build in Node (lib/backend/wasm-threads.ts; opt-in).
+   */
+  wasmThreads?: number;
 }
 
 const ORDER: BackendKind[] = ['gpu', 'node', 'wasm', 'cpu'];
@@ -93,12 +99,13 @@ export function initBackend(options: BackendOptions = {}): Promise<BackendChoice
       return choice;
     });
   }
-  pending = select(requested, options.log ?? process.env.METAANCHOR_QUIET !== '1');
+  const wasmThreads = requestedWasmThreads(options.wasmThreads);
+  pending = select(requested, options.log ?? process.env.METAANCHOR_QUIET !== '1', wasmThreads);
   pending.then((c) => (current = c)).catch(() => (pending = undefined));
   return pending;
 }
 
-async function select(requested: string | undefined, log: boolean): Promise<BackendChoice> {
+async function select(requested: string | undefined, log: boolean, wasmThreads: number | undefined): Promise<BackendChoice> {
   const skipped: { kind: BackendKind; reason: string }[] = [];
   const details: string[] = [];
   let candidates = ORDER;
@@ -114,7 +121,7 @@ async function select(requested: string | undefined, log: boolean): Promise<Back
       skipped.push({ kind, reason: 'not loaded after tfjs-node-gpu (never two native packages in one process)' });
       continue;
     }
-    const result = await tryKind(kind, details);
+    const result = await tryKind(kind, details, wasmThreads);
     if (result.moduleFound && kind === 'gpu') nativeModuleFound = true;
     if (result.ok) {
       const choice: BackendChoice = { kind, tfBackend: tf.getBackend(), skipped, details, line: '' };
@@ -167,14 +174,14 @@ function shortMessage(err: unknown): string {
   return msg.split('\n')[0].slice(0, 160);
 }
 
-async function tryKind(kind: BackendKind, details: string[]): Promise<TryResult> {
+async function tryKind(kind: BackendKind, details: string[], wasmThreads: number | undefined): Promise<TryResult> {
   switch (kind) {
     case 'gpu':
       return tryNative('@tensorflow/tfjs-node-gpu', true, details);
     case 'node':
       return tryNative('@tensorflow/tfjs-node', false, details);
     case 'wasm':
-      return tryWasm(details);
+      return tryWasm(details, wasmThreads);
     case 'cpu':
       await tf.setBackend('cpu');
       await tf.ready();
@@ -249,7 +256,7 @@ export function missingCudaLibraries(): string[] {
   return wanted.filter((lib) => !cache.includes(lib) && !dirs.some((d) => fs.existsSync(path.join(d, lib))));
 }
 
-async function tryWasm(details: string[]): Promise<TryResult> {
+async function tryWasm(details: string[], threads: number | undefined): Promise<TryResult> {
   let wasm: typeof import('@tensorflow/tfjs-backend-wasm');
   try {
     wasm = require('@tensorflow/tfjs-backend-wasm');
@@ -257,15 +264,28 @@ async function tryWasm(details: string[]): Promise<TryResult> {
     return { ok: false, moduleFound: false, reason: `not loadable: ${shortMessage(err)}` };
   }
   void wasm;
+  if (threads) useThreadedWasm(threads);
   try {
     const ok = await tf.setBackend('wasm');
+    if (!ok && threads) {
+      throw new UserError(
+        `the wasm backend with ${threads} threads failed to start (see the error printed above)`,
+        'unset METAANCHOR_WASM_THREADS to use the single-threaded wasm backend',
+      );
+    }
     if (!ok) return { ok: false, moduleFound: true, reason: 'wasm backend failed to initialise' };
     await tf.ready();
   } catch (err) {
+    if (err instanceof UserError) throw err;
     return { ok: false, moduleFound: true, reason: `wasm failed to initialise: ${shortMessage(err)}` };
   }
   const names = registerWasmTrainingKernels();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  details.push(`SIMD ${simd ? 'on' : 'off'}`, `${names.length} training kernels registered`);
+  const inUse = wasmThreadsInUse();
+  details.push(
+    `SIMD ${simd ? 'on' : 'off'}`,
+    threads ? `${inUse} threads (METAANCHOR_WASM_THREADS; experimental, see BENCHMARKS.md)` : `${inUse} thread`,
+    `${names.length} training kernels registered`,
+  );
   return { ok: true, moduleFound: true, reason: '' };
 }

@@ -19,7 +19,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Detector, ParamStore } from '../model';
 import { heStd } from '../model/params';
-import { conv2dWith, createGroupNorm, maxPoolPadded, NormLayer, upsampleNearest2x } from '../model/layers';
+import { conv2dWith, createGroupNorm, groupNorm, maxPoolPadded, NormLayer, upsampleNearest2x } from '../model/layers';
 import { UserError } from '../util/errors';
 
 /** A conv's weights `<name>.weight` (HWIO in tfjs) and optional `<name>.bias`. */
@@ -413,22 +413,18 @@ export function addArchParams(spec: ArchSpec, store: ParamStore): void {
 export function archForward(spec: ArchSpec, store: ParamStore, images: tf.Tensor4D): { clsLogits: tf.Tensor3D; boxDeltas: tf.Tensor3D } {
   const params = new Map(spec.params.map((p) => [p.name, p]));
   const norms = new Map<string, NormLayer>();
-  const groupNorm = (p: GroupNormParam): NormLayer => {
+  const normOf = (p: GroupNormParam): NormLayer => {
     let n = norms.get(p.name);
     if (!n) {
       const gamma = store.get(`${p.name}.weight`);
       const beta = store.get(`${p.name}.bias`);
-      // Same math as lib/model/layers.ts createGroupNorm (whose variables already live in `store`).
+      // lib/model/layers.ts groupNorm: the detector's own GroupNorm (per-channel moments combined
+      // into group moments, explicit gradient; the wasm-friendly form of the textbook
+      // moments(reshape(x, [N, HW, G, C/G]), [1, 3]), equal to it to float32 rounding).
       n = {
         kind: 'gn',
         name: p.name,
-        apply: (x) => {
-          const [bn, h, w, c] = x.shape;
-          const xg = tf.reshape(x, [bn, h * w, p.groups, c / p.groups]);
-          const { mean, variance } = tf.moments(xg, [1, 3], true);
-          const y = tf.mul(tf.sub(xg, mean), tf.rsqrt(tf.add(variance, 1e-5)));
-          return tf.add(tf.mul(tf.reshape(y, [bn, h, w, c]), gamma), beta) as tf.Tensor4D;
-        },
+        apply: (x) => groupNorm(x, gamma as tf.Tensor1D, beta as tf.Tensor1D, p.groups, 1e-5),
       };
       norms.set(p.name, n);
     }
@@ -450,7 +446,7 @@ export function archForward(spec: ArchSpec, store: ParamStore, images: tf.Tensor
           break;
         }
         case 'gn': {
-          y = groupNorm(params.get(op.param) as GroupNormParam).apply(get(op.input));
+          y = normOf(params.get(op.param) as GroupNormParam).apply(get(op.input));
           if (op.relu) y = tf.relu(y);
           break;
         }

@@ -43,6 +43,8 @@ export interface StepCase {
   steps: number;
   seed?: number;
   onStep?: (done: number, total: number) => void;
+  /** Called around each timed step (lib/bench/kernel-profile.ts counts kernels in between). */
+  profiler?: { begin(): void; end(): void };
 }
 
 /** The net to train: a forward function over a store's variables. */
@@ -82,6 +84,8 @@ export function timeTrainSteps(net: TrainableNet, c: StepCase): StepTiming {
   try {
     const total = c.warmup + c.steps;
     for (let it = 0; it < total; it++) {
+      const timed = it >= c.warmup;
+      if (timed) c.profiler?.begin();
       const t0 = performance.now();
       const { value, grads } = tf.variableGrads(() => detectionLoss(net.forward(images), labels, targets).total, vars);
       optimizer.applyGradients(grads);
@@ -89,8 +93,9 @@ export function timeTrainSteps(net: TrainableNet, c: StepCase): StepTiming {
       // Reading one updated variable waits for the update (a no-op on synchronous backends).
       vars[0].dataSync();
       const ms = performance.now() - t0;
+      if (timed) c.profiler?.end();
       tf.dispose([value, ...Object.values(grads)]);
-      if (it >= c.warmup) stepMs.push(ms);
+      if (timed) stepMs.push(ms);
       c.onStep?.(it + 1, total);
     }
   } finally {

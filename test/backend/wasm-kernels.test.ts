@@ -20,6 +20,7 @@ import {
   setIm2colBudgetBytes,
   wasmHeapBytes,
 } from '../../lib/backend/wasm-kernels';
+import { requestedWasmThreads, useThreadedWasm, wasmThreadsInUse } from '../../lib/backend/wasm-threads';
 import { UserError } from '../../lib/util/errors';
 import { makeRng, normal } from '../../lib/util/seed';
 import { anchorsPerImage, detectionLoss, forward, HostTensor, makeBatch, makeParams, NET } from './retinanet-like';
@@ -149,12 +150,20 @@ function convGrads(c: ConvCase, xv: Float32Array, wv: Float32Array, gv: Float32A
 describe('wasm training kernels', () => {
   let registered: string[] = [];
 
+  // METAANCHOR_WASM_THREADS=2 node test/run.js wasm-kernels runs every check on the threaded build.
+  const threads = requestedWasmThreads() ?? 1;
+
   before(async () => {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     require('@tensorflow/tfjs-backend-wasm');
+    useThreadedWasm(threads);
     assert.ok(await tf.setBackend('wasm'));
     await tf.ready();
     registered = registerWasmTrainingKernels();
+  });
+
+  test(`XNNPACK runs on ${threads} thread(s) (METAANCHOR_WASM_THREADS)`, () => {
+    assert.equal(wasmThreadsInUse(), threads);
   });
 
   after(async () => {
@@ -166,6 +175,7 @@ describe('wasm training kernels', () => {
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
       'UnsortedSegmentSum',
+      'MaxPoolGrad',
       'BatchMatMul',
       'Slice',
       'SplitV',
