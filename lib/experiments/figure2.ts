@@ -4,13 +4,14 @@
  * levels aggregated, as in the figure), and the image's detections are drawn; the same images
  * across anchors, side by side. Wide anchors should find wide objects, tall ones tall objects.
  */
-import { AnchorShape, FIGURE2_SHAPES } from '../anchors';
+import { AnchorConfig, AnchorShape, FIGURE2_SHAPES } from '../anchors';
 import { initBackend } from '../backend';
 import { boxesToOriginal } from '../data/pipeline';
 import { drawBoxes } from '../data/draw';
 import { DetectionDataset } from '../data/types';
 import { forEachImageDetections } from '../detect/detect';
-import { RETINANET_INFERENCE } from '../detect/postprocess';
+import { InferenceConfig, RETINANET_INFERENCE } from '../detect/postprocess';
+import { inputGeometry } from '../train/config';
 import { loadDatasetSpec } from '../train/datasets';
 import { LoadedRun, loadRun } from '../train/run-dir';
 import { UserError } from '../util/errors';
@@ -52,42 +53,69 @@ export async function openRunForFigures(runDir: string): Promise<{ run: LoadedRu
   return { run, val: await loadDatasetSpec(run.config.val, 'val') };
 }
 
-/** Detections of `run` at each single anchor on the same images, drawn. */
-export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, anchors: readonly AnchorShape[] = FIGURE2_SHAPES, options: AnchorPanelOptions = {}): Promise<AnchorPanel[]> {
-  const indices = options.imageIndices ?? [0, 1, 2];
+/** Validation images by index, checked. */
+export function pickImages(val: DetectionDataset, indices: readonly number[]): DetectionDataset {
   for (const i of indices) {
     if (!(Number.isInteger(i) && i >= 0 && i < val.images.length)) throw new UserError(`image index ${i} is out of range`, `use 0..${val.images.length - 1}`);
   }
-  const sub: DetectionDataset = { ...val, images: indices.map((i) => val.images[i]) };
+  return { ...val, images: indices.map((i) => val.images[i]) };
+}
+
+export interface DrawDetectionsOptions {
+  anchors: AnchorConfig;
+  /** Post-processing (default: the run's detector family's). */
+  inference?: InferenceConfig;
+  /** Detections below this score are not drawn (default 0.3). */
+  minScore?: number;
+  /** Enlarge images (default 2). */
+  scale?: number;
+}
+
+/** `run`'s detections on every image of `images` (original coordinates), drawn with "class score" labels. */
+export async function drawRunDetections(run: LoadedRun, images: DetectionDataset, options: DrawDetectionsOptions): Promise<{ pngs: Buffer[]; counts: number[] }> {
+  const cfg = run.config;
+  if (!cfg) throw new UserError('the run has no config.json', 'use a run folder written by `metaanchor train`');
   const minScore = options.minScore ?? 0.3;
-  const cfg = run.config!;
+  const n = images.images.length;
+  const pngs: Buffer[] = new Array(n);
+  const counts: number[] = new Array(n).fill(0);
+  const jobs: Promise<void>[] = [];
+  await forEachImageDetections(run.detector, images, {
+    anchors: options.anchors,
+    standardBoxP3: run.standardBoxP3,
+    input: inputGeometry(cfg),
+    inference: options.inference,
+    batchSize: n,
+  }, (img, dets) => {
+    const keep: number[] = [];
+    for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
+    const all = boxesToOriginal(dets.boxes, img.transform);
+    const boxes = new Float32Array(keep.length * 4);
+    keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
+    counts[img.index] = keep.length;
+    jobs.push(drawBoxes(images.images[img.index].filePath, boxes, {
+      scale: options.scale ?? 2,
+      classIdx: keep.map((j) => dets.classes[j]),
+      labels: keep.map((j) => `${images.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`),
+      fontSizePx: 10,
+    }).then((png) => { pngs[img.index] = png; }));
+  });
+  await Promise.all(jobs);
+  return { pngs, counts };
+}
+
+/** Detections of `run` at each single anchor on the same images, drawn. */
+export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, anchors: readonly AnchorShape[] = FIGURE2_SHAPES, options: AnchorPanelOptions = {}): Promise<AnchorPanel[]> {
+  const sub = pickImages(val, options.imageIndices ?? [0, 1, 2]);
   const panels: AnchorPanel[] = [];
   for (const anchor of anchors) {
     if (!(anchor.scale > 0 && anchor.ratioHW > 0)) throw new UserError(`anchor scale ${anchor.scale}, ratio ${anchor.ratioHW} is invalid`, 'scale and ratio must be positive numbers');
-    const pngs: Buffer[] = new Array(indices.length);
-    const counts: number[] = new Array(indices.length).fill(0);
-    const jobs: Promise<void>[] = [];
-    await forEachImageDetections(run.detector, sub, {
+    const { pngs, counts } = await drawRunDetections(run, sub, {
       anchors: { name: 'custom', shapes: [anchor], standardBoxP3: run.standardBoxP3 },
-      standardBoxP3: run.standardBoxP3,
-      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
       inference: RETINANET_INFERENCE,
-      batchSize: indices.length,
-    }, (img, dets) => {
-      const keep: number[] = [];
-      for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
-      const all = boxesToOriginal(dets.boxes, img.transform);
-      const boxes = new Float32Array(keep.length * 4);
-      keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
-      counts[img.index] = keep.length;
-      jobs.push(drawBoxes(sub.images[img.index].filePath, boxes, {
-        scale: options.scale ?? 2,
-        classIdx: keep.map((j) => dets.classes[j]),
-        labels: keep.map((j) => `${val.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`),
-        fontSizePx: 10,
-      }).then((png) => { pngs[img.index] = png; }));
+      minScore: options.minScore,
+      scale: options.scale,
     });
-    await Promise.all(jobs);
     panels.push({ anchor, caption: `scale ${Number(anchor.scale.toFixed(3))}, ratio ${ratioText(anchor.ratioHW)}`, pngs, counts });
   }
   return panels;

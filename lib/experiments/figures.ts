@@ -8,9 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AnchorConfig, TABLE1_NAMES, parseAnchorSpec } from '../anchors';
 import { initBackend } from '../backend';
-import { boxesToOriginal } from '../data/pipeline';
 import { drawBoxes } from '../data/draw';
-import { forEachImageDetections } from '../detect/detect';
 import { DropRange, boxLogRatiosWH, boxSizesPx, collectInputBoxes, ignoreDroppedBoxes } from '../data/stats';
 import { DetectionDataset } from '../data/types';
 import { PlotlyFigure, PlotlyTrace } from '../notebook/plotly';
@@ -20,6 +18,7 @@ import { TrainConfig } from '../train/config';
 import { loadDatasetSpec } from '../train/datasets';
 import { loadRun } from '../train/run-dir';
 import { UserError } from '../util/errors';
+import { drawRunDetections, pickImages } from './figure2';
 import { cellSummary } from './format';
 import { meanSd } from './stats';
 import { TableResult } from './runner';
@@ -343,36 +342,9 @@ export async function runDetectionPictures(
     const cfg = run.config;
     if (!cfg) throw new UserError(`${runDir} has no config.json`, 'use a run folder written by `metaanchor train`');
     const val = await loadDatasetSpec(cfg.val, 'val');
-    const indices = options.imageIndices ?? [0, 1, 2];
-    for (const i of indices) {
-      if (!(Number.isInteger(i) && i >= 0 && i < val.images.length)) throw new UserError(`image index ${i} is out of range`, `use 0..${val.images.length - 1}`);
-    }
-    const sub: DetectionDataset = { ...val, images: indices.map((i) => val.images[i]) };
-    const minScore = options.minScore ?? 0.3;
+    const sub = pickImages(val, options.imageIndices ?? [0, 1, 2]);
     const anchors = options.anchors ?? run.trainAnchors;
-    const pngs: Buffer[] = new Array(indices.length);
-    const counts: number[] = new Array(indices.length).fill(0);
-    const jobs: Promise<void>[] = [];
-    await forEachImageDetections(run.detector, sub, {
-      anchors,
-      standardBoxP3: run.standardBoxP3,
-      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
-      batchSize: indices.length,
-    }, (img, dets) => {
-      const keep: number[] = [];
-      for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
-      const all = boxesToOriginal(dets.boxes, img.transform);
-      const boxes = new Float32Array(keep.length * 4);
-      keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
-      counts[img.index] = keep.length;
-      jobs.push(drawBoxes(sub.images[img.index].filePath, boxes, {
-        scale: options.scale ?? 2,
-        classIdx: keep.map((j) => dets.classes[j]),
-        labels: keep.map((j) => `${val.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`),
-        fontSizePx: 10,
-      }).then((png) => { pngs[img.index] = png; }));
-    });
-    await Promise.all(jobs);
+    const { pngs, counts } = await drawRunDetections(run, sub, { anchors, minScore: options.minScore, scale: options.scale });
     return { pngs, counts, anchors: anchors.name };
   } finally {
     run.detector.dispose();

@@ -25,7 +25,7 @@ import { detectDataset } from '../detect/detect';
 import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
 import { greedyAnchorSearch, searchSubset } from '../search/greedy';
 import { SearchResultFile, readSearchResult, writeSearchResult } from '../search/result';
-import { TrainConfig } from '../train/config';
+import { TrainConfig, inputGeometry } from '../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../train/datasets';
 import { loadRun } from '../train/run-dir';
 import { readTrainState } from '../train/trainer';
@@ -225,7 +225,7 @@ export async function ensureSearch(dir: string, search: SearchSettings): Promise
       steps: search.steps,
       subset: search.subset,
       seed: search.seed,
-      input: { maxSizePx: run.config.imageSizePx, minSizePx: run.config.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      input: inputGeometry(run.config),
       batchSize: Math.max(1, Math.min(8, run.config.batchSize)),
     });
     writeSearchResult(file, result);
@@ -266,7 +266,7 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
   }
   await initBackend();
   const run = loadRun(dir);
-  const input = { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square' as const, sizeDivisor: 32 };
+  const input = inputGeometry(cfg);
   try {
     if (evaluation.kind === 'voc-transfer') {
       const target = await vocTarget(evaluation);
@@ -331,7 +331,7 @@ export async function evaluateOnTrainSubset(dir: string, cfg: TrainConfig, searc
     const results = await detectDataset(run.detector, subset, {
       anchors: run.trainAnchors,
       standardBoxP3: run.standardBoxP3,
-      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      input: inputGeometry(cfg),
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });
     const r = prepareCocoGroundTruth(groundTruthOf(subset)).evaluate(results as never, { imageIds: subset.images.map((im) => im.id) });

@@ -103,10 +103,19 @@ const IOU_PAIRS = [
   { label: '0.6/0.5', posIou: 0.6, negIou: 0.5 },
 ];
 
-function cellConfig(s: ExperimentSettings, overrides: Partial<TrainConfig>): TrainConfig {
-  const cfg = trainConfig(s.base.preset, { ...s.base, ...overrides, seed: s.seeds[0] ?? 0 });
+function cellConfig(s: ExperimentSettings, overrides: Partial<TrainConfig>, base: TrainConfig = s.base): TrainConfig {
+  const cfg = trainConfig(base.preset, { ...base, ...overrides, seed: s.seeds[0] ?? 0 });
   validateTrainConfig(cfg);
   return cfg;
+}
+
+/** One row of three columns, as Tables 5 and 7 print them: the baseline, MetaAnchor, and MetaAnchor with search. */
+function baselineMetaSearchCells(row: string, baseline: TrainConfig, meta: TrainConfig): CellSpec[] {
+  return [
+    { row, group: 'Baseline', train: baseline, inference: 'train' },
+    { row, group: 'MetaAnchor', train: meta, inference: 'train' },
+    { row, group: 'MetaAnchor + search', train: meta, inference: 'search' },
+  ];
 }
 
 /** Table 2: baseline vs MetaAnchor, each Table 1 configuration, both matcher thresholds. */
@@ -216,12 +225,8 @@ export const TABLE7_GROUPS = ['Baseline', 'MetaAnchor', 'MetaAnchor + search'] a
  * and reports minival mmAP and mAP@0.5; here the runs are settings.yolo's on MNIST-Det.
  */
 export function table7(s: ExperimentSettings): TableSpec {
-  const base = s.yolo.base;
-  const cell = (method: 'baseline' | 'metaanchor'): TrainConfig => {
-    const cfg = trainConfig(base.preset, { ...base, method, generator: 'independent', anchors: 'yolov2', detector: 'yolov2', seed: s.seeds[0] ?? 0 });
-    validateTrainConfig(cfg);
-    return cfg;
-  };
+  const cell = (method: 'baseline' | 'metaanchor'): TrainConfig =>
+    cellConfig(s, { method, generator: 'independent', anchors: 'yolov2', detector: 'yolov2' }, s.yolo.base);
   const baseline = cell('baseline');
   const meta = cell('metaanchor');
   const row = TABLE7_ROW;
@@ -232,11 +237,7 @@ export function table7(s: ExperimentSettings): TableSpec {
     rows: [row],
     groups: [...TABLE7_GROUPS],
     metrics: ['mmAP', 'AP50'],
-    cells: [
-      { row, group: 'Baseline', train: baseline, inference: 'train' },
-      { row, group: 'MetaAnchor', train: meta, inference: 'train' },
-      { row, group: 'MetaAnchor + search', train: meta, inference: 'search' },
-    ],
+    cells: baselineMetaSearchCells(row, baseline, meta),
     paper: (r, group, metric) => (metric === 'VOC mAP50' ? undefined : PAPER.table7[group]?.[metric]),
     compare: ['Baseline', 'MetaAnchor'],
     paperData: 'COCO-full, minival (YOLOv2, darknet-19, 416 px)',
@@ -279,11 +280,7 @@ export function table5(s: ExperimentSettings): TableSpec {
     rows: [row],
     groups: [...TABLE5_GROUPS],
     metrics: ['VOC mAP50'],
-    cells: [
-      { row, group: 'Baseline', train: baseline, inference: 'train' },
-      { row, group: 'MetaAnchor', train: meta, inference: 'train' },
-      { row, group: 'MetaAnchor + search', train: meta, inference: 'search' },
-    ],
+    cells: baselineMetaSearchCells(row, baseline, meta),
     paper: (r, group, metric) => (metric === 'VOC mAP50' ? PAPER.table5[group] : undefined),
     compare: ['Baseline', 'MetaAnchor'],
     evaluation: { kind: 'voc-transfer', target: 'mnist-det-shifted', leaveOut: TABLE5_LEAVE_OUT.slice(), metric: 'voc07' },

@@ -79,17 +79,26 @@ export function loadDetectorWeights(detector: SavedModel, dir: string): void {
   }
 }
 
-/** Rebuild the detector saved in `dir` (config from the manifest, optionally overridden) and load its weights. */
-export function loadDetector(dir: string, overrides: Partial<ModelConfig> = {}, opts: BuildOptions = {}): Detector {
-  const meta = readCheckpointMeta(dir);
-  const cfg: ModelConfig = { ...meta.modelConfig, ...overrides, backboneWeights: null };
-  validateModelConfig(cfg);
-  const det = buildDetector(cfg, { ...opts, log: opts.log ?? (() => undefined) });
+/**
+ * Rebuild the model saved in `dir` with `build` (config from the manifest, `overrides` on top, no
+ * backbone weights) and load its weights; the model is disposed if they do not fit.
+ */
+export function loadSavedModel<M extends SavedModel & { dispose(): void }>(dir: string, build: (cfg: ModelConfig) => M, overrides: Partial<ModelConfig> = {}): M {
+  const cfg: ModelConfig = { ...readCheckpointMeta(dir).modelConfig, ...overrides, backboneWeights: null };
+  const model = build(cfg);
   try {
-    loadDetectorWeights(det, dir);
+    loadDetectorWeights(model, dir);
   } catch (err) {
-    det.dispose();
+    model.dispose();
     throw err;
   }
-  return det;
+  return model;
+}
+
+/** Rebuild the RetinaNet detector saved in `dir` (config from the manifest, optionally overridden) and load its weights. */
+export function loadDetector(dir: string, overrides: Partial<ModelConfig> = {}, opts: BuildOptions = {}): Detector {
+  return loadSavedModel(dir, (cfg) => {
+    validateModelConfig(cfg);
+    return buildDetector(cfg, { ...opts, log: opts.log ?? (() => undefined) });
+  }, overrides);
 }

@@ -255,3 +255,11 @@ export function validateTrainConfig(cfg: TrainConfig): void {
   if (cfg.detector !== undefined && cfg.detector !== 'yolov2') bad('detector', "leave it out (RetinaNet) or 'yolov2'");
   if (cfg.detector === 'yolov2' && cfg.imageSizePx % 32 !== 0) bad('imageSizePx', 'YOLOv2: a multiple of 32 (the region grid has stride 32), e.g. 256 or 416');
 }
+
+/**
+ * How a run's images are resized for training, validation and detection: long side to
+ * `imageSizePx` (COCO-style short side when `minSizePx` is set), padded to a square multiple of 32.
+ */
+export function inputGeometry(cfg: Pick<TrainConfig, 'imageSizePx' | 'minSizePx'>): { maxSizePx: number; minSizePx?: number; pad: 'square'; sizeDivisor: number } {
+  return { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 };
+}

@@ -37,7 +37,7 @@ import { readWeights, writeWeights } from '../model/weights-file';
 import { replaceDirAtomicSync, writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
-import { TrainConfig, validateTrainConfig } from './config';
+import { TrainConfig, inputGeometry, validateTrainConfig } from './config';
 import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { learningRateAt } from './schedule';
 import { statusStream } from '../util/log';
@@ -289,10 +289,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   const resumedFrom = state.step;
   const { detector, anchors, groups } = parts;
   const loader = new DetectionLoader(parts.train, {
-    maxSizePx: cfg.imageSizePx,
-    minSizePx: cfg.minSizePx ?? undefined,
-    pad: 'square',
-    sizeDivisor: 32,
+    ...inputGeometry(cfg),
     ...RAW_PIXELS,
     batchSize: Math.min(cfg.batchSize, parts.train.images.length),
     shuffle: true,
@@ -317,7 +314,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
     const results = await detectDataset(detector, parts.val, {
       anchors,
       standardBoxP3: anchors.standardBoxP3,
-      input: { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 },
+      input: inputGeometry(cfg),
       maxImages,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });

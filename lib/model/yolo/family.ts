@@ -5,7 +5,7 @@
  */
 import { ModelConfig } from '../config';
 import { BuildOptions, Detector, buildDetector } from '../detector';
-import { loadDetectorWeights, readCheckpointMeta } from '../checkpoint';
+import { loadSavedModel } from '../checkpoint';
 import { YoloDetector, buildYoloDetector } from './detector';
 
 export type AnyDetector = Detector | YoloDetector;
@@ -21,13 +21,5 @@ export function buildAnyDetector(config: ModelConfig, opts: BuildOptions = {}): 
 
 /** Rebuild the detector saved in `dir` (either family) and load its weights. */
 export function loadAnyDetector(dir: string): AnyDetector {
-  const cfg: ModelConfig = { ...readCheckpointMeta(dir).modelConfig, backboneWeights: null };
-  const det = buildAnyDetector(cfg, { log: () => undefined });
-  try {
-    loadDetectorWeights(det, dir);
-  } catch (err) {
-    det.dispose();
-    throw err;
-  }
-  return det;
+  return loadSavedModel<AnyDetector>(dir, (cfg) => buildAnyDetector(cfg, { log: () => undefined }));
 }
