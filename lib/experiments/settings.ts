@@ -53,6 +53,7 @@
  * scale with it (as `metaanchor train --steps` does).
  */
 import { getProfile, Profile, parseProfile } from '../profile';
+import { UserError } from '../util/errors';
 import { yoloSearchCandidateShapes } from '../model/yolo/anchors';
 import { LrScheduleConfig } from '../train/schedule';
 import { TrainConfig, trainConfig, yoloTrainConfig } from '../train/config';
@@ -114,8 +115,43 @@ function yoloQuickBase(): TrainConfig {
   return yoloTrainConfig('quick', { steps, lr: scaledSchedule(yoloTrainConfig('quick'), steps), evalImages: 200 });
 }
 
-export function experimentSettings(profile: Profile | string = getProfile()): ExperimentSettings {
-  const p = parseProfile(profile);
+/**
+ * A seed list as given on the command line or in env METAANCHOR_SEEDS: "0,1,2" (whole numbers >= 0,
+ * no repeats). Throws a UserError naming the bad entry otherwise.
+ */
+export function parseSeeds(value: string): number[] {
+  const parts = value.split(',').map((s) => s.trim());
+  const seeds = parts.map((s) => (/^\d+$/.test(s) ? Number(s) : NaN));
+  const bad = parts.filter((_, i) => !Number.isSafeInteger(seeds[i]));
+  if (parts.length === 0 || bad.length > 0) {
+    throw new UserError(`invalid seed list "${value}"${bad.length > 0 ? ` (not a whole number >= 0: ${bad.map((b) => `"${b}"`).join(', ')})` : ''}`, 'give seeds as comma-separated whole numbers, e.g. --seeds 0,1,2 (or METAANCHOR_SEEDS=0,1,2)');
+  }
+  if (new Set(seeds).size !== seeds.length) throw new UserError(`seed list "${value}" repeats a seed`, 'each seed is one training run; list each once, e.g. 0,1,2');
+  return seeds;
+}
+
+export interface SettingsOverrides {
+  /** Seeds per cell instead of the profile's (each seed is one run; the cache keeps every seed's run). */
+  seeds?: readonly number[];
+}
+
+/**
+ * The settings of `profile`. Seeds come from `overrides.seeds`, else env METAANCHOR_SEEDS ("0,1,2"),
+ * else the profile (quick: [0]; full: [0, 1, 2]) — more seeds turn "single seed" differences into
+ * mean ± sd with a within/beyond-noise verdict, and reuse the seeds already trained.
+ */
+export function experimentSettings(profile: Profile | string = getProfile(), overrides: SettingsOverrides = {}): ExperimentSettings {
+  const settings = profileSettings(parseProfile(profile));
+  const env = process.env.METAANCHOR_SEEDS?.trim();
+  const seeds = overrides.seeds ?? (env ? parseSeeds(env) : undefined);
+  if (seeds !== undefined) {
+    if (seeds.length === 0) throw new UserError('no seeds given', 'give at least one seed, e.g. --seeds 0');
+    settings.seeds = [...seeds];
+  }
+  return settings;
+}
+
+function profileSettings(p: Profile): ExperimentSettings {
   switch (p) {
     case 'smoke':
       return {

@@ -1,5 +1,5 @@
 /**
- * `metaanchor table <2|3|4|5|6|7|8 ...> [--profile smoke|quick|full] [--jobs N]`: run (or resume)
+ * `metaanchor table <2|3|4|5|6|7|8 ...> [--profile smoke|quick|full] [--seeds 0,1,2] [--jobs N]`: run (or resume)
  * tables of the paper on MNIST-Det and print them beside the paper's numbers. Finished runs and
  * evaluations are reused from the results cache (lib/experiments/runner.ts); missing runs of all
  * the given tables are trained by N worker processes (lib/experiments/parallel.ts).
@@ -9,13 +9,14 @@
 import { Command, Option } from 'commander';
 import { PROFILES } from '../../profile';
 import { UserError } from '../../util/errors';
-import { describeResult, experimentSettings, formatTextTable, paperCommands, paperSettings, parseJobs, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
+import { describeResult, experimentSettings, formatTextTable, paperCommands, paperSettings, parseJobs, parseSeeds, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
 
 interface TableOpts {
   profile?: string;
   runsDir?: string;
   rows?: string;
   jobs?: number;
+  seeds?: number[];
   json?: boolean;
   paperCommands?: boolean;
 }
@@ -29,6 +30,7 @@ export function register(program: Command): void {
     .option('--runs-dir <dir>', 'results cache (default: runs/tables, env METAANCHOR_RUNS_DIR)')
     .option('--rows <list>', 'only these rows, comma-separated (e.g. "0.5/0.4 3x3,0.5/0.4 5x5")')
     .option('--jobs <n>', 'training worker processes (default: CPU cores on wasm/cpu, 1 on a native backend)', parseJobs)
+    .option('--seeds <list>', "seeds per cell, comma-separated (default: env METAANCHOR_SEEDS or the profile's: quick 0, full 0,1,2); with 2 or more, differences get a within/beyond-noise verdict", parseSeeds)
     .option('--json', 'print the per-seed results as JSON')
     .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
     .action(async (given: string[], o: TableOpts) => {
@@ -37,7 +39,7 @@ export function register(program: Command): void {
         for (const id of [...new Set(ids)]) console.log(paperCommands(tableSpec(id, paperSettings())).join('\n') + '\n');
         return;
       }
-      const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
+      const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick', { seeds: o.seeds });
       const rows = o.rows ? o.rows.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
       let tables = [...new Set(ids)].map((id) => tableSpec(id, settings));
       if (rows) {
