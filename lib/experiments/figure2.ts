@@ -10,7 +10,7 @@ import { boxesToOriginal } from '../data/pipeline';
 import { drawBoxes } from '../data/draw';
 import { DetectionDataset } from '../data/types';
 import { forEachImageDetections } from '../detect/detect';
-import { InferenceConfig, RETINANET_INFERENCE } from '../detect/postprocess';
+import { InferenceConfig } from '../detect/postprocess';
 import { inputGeometry } from '../train/config';
 import { loadDatasetSpec } from '../train/datasets';
 import { LoadedRun, loadRun } from '../train/run-dir';
@@ -112,7 +112,6 @@ export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, 
     if (!(anchor.scale > 0 && anchor.ratioHW > 0)) throw new UserError(`anchor scale ${anchor.scale}, ratio ${anchor.ratioHW} is invalid`, 'scale and ratio must be positive numbers');
     const { pngs, counts } = await drawRunDetections(run, sub, {
       anchors: { name: 'custom', shapes: [anchor], standardBoxP3: run.standardBoxP3 },
-      inference: RETINANET_INFERENCE,
       minScore: options.minScore,
       scale: options.scale,
     });

@@ -11,17 +11,15 @@
  * before NMS (the union of the sets' pre-NMS candidates), so NMS sees all anchors' boxes together,
  * as if the detector had run with the union of anchors.
  */
-import * as tf from '@tensorflow/tfjs';
-import { AnchorConfig, AnchorShape, StandardBox, anchorsForConfig, formatAnchorSpec, table8CandidateConfig } from '../anchors';
+import { AnchorConfig, AnchorShape, StandardBox, formatAnchorSpec, table8CandidateConfig } from '../anchors';
 import { DetectionDataset } from '../data/types';
 import { boxesToOriginal, ImageTransform, inferenceLoader, LoaderConfig } from '../data/pipeline';
-import { batchToTensor } from '../data/tensor';
 import { RAW_PIXELS, anchorBTensor } from '../detect/detect';
-import { Detections, InferenceConfig, RETINANET_INFERENCE, YOLOV2_INFERENCE, concatDetections, detectionCandidates, finalizeDetections } from '../detect/postprocess';
+import { DetectionHead, detectionHead } from '../detect/head';
+import { Detections, InferenceConfig, concatDetections, finalizeDetections } from '../detect/postprocess';
 import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
 import { cocoDetectionsFromColumns } from '../eval/coco-input';
-import { Detector, HeadFeatures, LevelShape } from '../model';
-import { AnyDetector, YoloDetector, anchorCellsOf, isYoloDetector, regionCandidates, standardBoxCells, yoloSearchCandidateShapes } from '../model/yolo';
+import { AnyDetector, isYoloDetector, standardBoxCells, yoloSearchCandidateShapes } from '../model/yolo';
 import { makeRng, shuffle } from '../util/seed';
 import { UserError } from '../util/errors';
 import { Progress } from '../util/progress';
@@ -50,47 +48,31 @@ export interface SearchOptions {
   progressLabel?: string;
 }
 
-/** Cached per-batch head features and the images' transforms. */
+/** Cached per-batch features (the family's, lib/detect/head.ts) and the images' transforms. */
 interface CachedBatch {
-  features: HeadFeatures;
-  levels: LevelShape[];
-  heightPx: number;
-  widthPx: number;
+  features: unknown;
   items: { imageId: number; transform: ImageTransform }[];
 }
 
 /** Pre-NMS candidates of one anchor set on every subset image (input pixels). */
 type CandidateSets = Detections[];
 
-/** What the search needs from cached features: candidates of any anchor set on every image. */
-interface CandidateSource {
-  candidates(anchors: AnchorConfig, standardBoxP3: StandardBox, cfg: InferenceConfig): Promise<CandidateSets>;
-  images(): { imageId: number; transform: ImageTransform }[];
-  dispose(): void;
-}
-
 /**
- * Head features of a dataset's images, computed once: everything a candidate anchor needs is a
- * generated conv on top of these.
+ * Features of a dataset's images, computed once (RetinaNet: FPN head towers; YOLOv2: the feature
+ * the region conv reads): everything a candidate anchor needs is a generated conv on top of these.
  */
-export class FeatureCache implements CandidateSource {
+export class FeatureCache {
   readonly batches: CachedBatch[] = [];
-  constructor(readonly detector: Detector, readonly numImages: number) {}
+  private readonly head: DetectionHead;
+  constructor(readonly detector: AnyDetector) {
+    this.head = detectionHead(detector);
+  }
 
-  static async build(detector: Detector, dataset: DetectionDataset, input: SearchOptions['input'], batchSize: number): Promise<FeatureCache> {
-    const cache = new FeatureCache(detector, dataset.images.length);
+  static async build(detector: AnyDetector, dataset: DetectionDataset, input: SearchOptions['input'], batchSize: number): Promise<FeatureCache> {
+    const cache = new FeatureCache(detector);
     const loader = inferenceLoader(dataset, { ...input, ...RAW_PIXELS, batchSize });
     for await (const batch of loader.batches(0)) {
-      const x = batchToTensor(batch);
-      const { features, levels } = detector.headFeatures(x);
-      x.dispose();
-      cache.batches.push({
-        features,
-        levels,
-        heightPx: batch.shape[1],
-        widthPx: batch.shape[2],
-        items: batch.items.map((it) => ({ imageId: it.imageId, transform: it })),
-      });
+      cache.batches.push({ features: cache.head.features(batch), items: batch.items.map((it) => ({ imageId: it.imageId, transform: it })) });
     }
     return cache;
   }
@@ -98,24 +80,10 @@ export class FeatureCache implements CandidateSource {
   /** Pre-NMS candidates of `anchors` on every cached image. */
   async candidates(anchors: AnchorConfig, standardBoxP3: StandardBox, cfg: InferenceConfig): Promise<CandidateSets> {
     const out: CandidateSets = [];
-    const K = this.detector.config.numClasses;
     const bT = anchorBTensor(this.detector, anchors, standardBoxP3);
     try {
       for (const b of this.batches) {
-        const grid = anchorsForConfig(anchors, b.heightPx, b.widthPx);
-        const pred = this.detector.predict(b.features, b.levels, bT);
-        const [cls, box] = await Promise.all([pred.clsLogits.data() as Promise<Float32Array>, pred.boxDeltas.data() as Promise<Float32Array>]);
-        pred.clsLogits.dispose();
-        pred.boxDeltas.dispose();
-        const A = grid.anchors.length / 4;
-        b.items.forEach((it, k) => {
-          out.push(
-            detectionCandidates(cls.subarray(k * A * K, (k + 1) * A * K), box.subarray(k * A * 4, (k + 1) * A * 4), grid.anchors, grid.starts, K, cfg, {
-              heightPx: it.transform.resizedHeightPx,
-              widthPx: it.transform.resizedWidthPx,
-            }),
-          );
-        });
+        out.push(...(await this.head.candidates(b.features, anchors, bT, b.items.map((it) => it.transform), cfg)));
       }
     } finally {
       bT?.dispose();
@@ -129,62 +97,7 @@ export class FeatureCache implements CandidateSource {
   }
 
   dispose(): void {
-    for (const b of this.batches) tf.dispose([...b.features.cls, ...b.features.box]);
-    this.batches.length = 0;
-  }
-}
-
-/**
- * YOLOv2's cache: the feature the region conv reads, per batch; a candidate anchor set then costs
- * one generated 1x1 conv, region decoding and NMS.
- */
-export class YoloFeatureCache implements CandidateSource {
-  readonly batches: { features: tf.Tensor4D; items: { imageId: number; transform: ImageTransform }[] }[] = [];
-  constructor(readonly detector: YoloDetector) {}
-
-  static async build(detector: YoloDetector, dataset: DetectionDataset, input: SearchOptions['input'], batchSize: number): Promise<YoloFeatureCache> {
-    const cache = new YoloFeatureCache(detector);
-    const loader = inferenceLoader(dataset, { ...input, ...RAW_PIXELS, batchSize });
-    for await (const batch of loader.batches(0)) {
-      const features = tf.tidy(() => detector.headFeatures(batchToTensor(batch)));
-      cache.batches.push({ features, items: batch.items.map((it) => ({ imageId: it.imageId, transform: it })) });
-    }
-    return cache;
-  }
-
-  async candidates(anchors: AnchorConfig, standardBoxP3: StandardBox, cfg: InferenceConfig): Promise<CandidateSets> {
-    const out: CandidateSets = [];
-    const bT = anchorBTensor(this.detector, anchors, standardBoxP3);
-    const anchorsWH = anchorCellsOf(anchors);
-    try {
-      for (const b of this.batches) {
-        const raw = this.detector.predict(b.features, bT);
-        const [n, gridH, gridW] = raw.shape;
-        const data = (await raw.data()) as Float32Array;
-        raw.dispose();
-        const per = data.length / n;
-        const shape = { gridH, gridW, numAnchors: anchorsWH.length / 2, numClasses: this.detector.numClasses };
-        b.items.forEach((it, k) => {
-          out.push(
-            regionCandidates(data.subarray(k * per, (k + 1) * per), shape, anchorsWH, this.detector.stridePx, cfg, {
-              heightPx: it.transform.resizedHeightPx,
-              widthPx: it.transform.resizedWidthPx,
-            }),
-          );
-        });
-      }
-    } finally {
-      bT?.dispose();
-    }
-    return out;
-  }
-
-  images(): { imageId: number; transform: ImageTransform }[] {
-    return this.batches.flatMap((b) => b.items);
-  }
-
-  dispose(): void {
-    for (const b of this.batches) b.features.dispose();
+    for (const b of this.batches) this.head.disposeFeatures(b.features);
     this.batches.length = 0;
   }
 }
@@ -271,7 +184,7 @@ export async function greedyAnchorSearch(detector: AnyDetector, dataset: Detecti
   const t0 = Date.now();
   const seed = opts.seed ?? 0;
   const yolo = isYoloDetector(detector);
-  const cfg = opts.inference ?? (yolo ? YOLOV2_INFERENCE : RETINANET_INFERENCE);
+  const cfg = opts.inference ?? detectionHead(detector).inference;
   const subset = searchSubset(dataset, opts.subset ?? 200, seed);
   const gt = prepareCocoGroundTruth(groundTruthOf(subset));
   const categoryIds = subset.categories.map((c) => c.id);
@@ -283,9 +196,7 @@ export async function greedyAnchorSearch(detector: AnyDetector, dataset: Detecti
   const order = shuffle(pool.slice(), makeRng(seed + 1));
   const steps = Math.min(opts.steps ?? order.length, order.length);
 
-  const cache: CandidateSource = isYoloDetector(detector)
-    ? await YoloFeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8)
-    : await FeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8);
+  const cache = await FeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8);
   try {
     const images = cache.images();
     const current = await cache.candidates(opts.start, opts.standardBoxP3, cfg);
