@@ -178,33 +178,39 @@ export function vocPerClassFigure(result: Pick<TableResult, 'cells' | 'table'>):
 }
 
 /**
- * Table 8: the first metric per row, ours (left axis, sd as error bar) beside the paper's (right
- * axis: COCO minival, another scale).
+ * Tables 6 and 8: the first metric per row, one bar per group (Table 6: data-independent and
+ * data-dependent; Table 8: its single column), ours (left axis, sd as error bar) beside the paper's
+ * (right axis, hatched: another dataset and scale).
  */
 export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
   const t = result.table;
-  const g = t.groups[0];
   const metric = t.metrics[0];
-  const ours = t.rows.map((r) => cellSummary(result, r, g, metric));
+  const several = t.groups.length > 1;
+  const colours = ['#e15759', '#4e79a7', '#f28e2b', '#59a14f'];
+  const data: PlotlyTrace[] = [];
+  t.groups.forEach((g, i) => {
+    const ours = t.rows.map((r) => cellSummary(result, r, g, metric));
+    data.push({
+      type: 'bar', name: several ? `ours: ${g}` : 'ours (MNIST-Det)', x: t.rows, offsetgroup: `ours ${g}`,
+      y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
+      text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')), textposition: 'outside',
+      error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
+      marker: { color: colours[i % colours.length] },
+    });
+  });
+  t.groups.forEach((g, i) => {
+    data.push({
+      type: 'bar', name: several ? `paper: ${g}` : `paper (${t.paperData ?? 'COCO'})`, x: t.rows, yaxis: 'y2', offsetgroup: `paper ${g}`,
+      y: t.rows.map((r) => t.paper(r, g, metric) ?? NaN),
+      text: t.rows.map((r) => t.paper(r, g, metric)?.toFixed(1) ?? ''), textposition: 'outside',
+      marker: several ? { color: colours[i % colours.length], opacity: 0.4, pattern: { shape: '/' } } : { color: '#bab0ac' },
+    });
+  });
   return {
-    data: [
-      {
-        type: 'bar', name: 'ours (MNIST-Det)', x: t.rows, offsetgroup: 'ours',
-        y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
-        text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')), textposition: 'outside',
-        error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
-        marker: { color: '#e15759' },
-      },
-      {
-        type: 'bar', name: `paper (${t.paperData ?? 'COCO'})`, x: t.rows, yaxis: 'y2', offsetgroup: 'paper',
-        y: t.rows.map((r) => t.paper(r, g, metric) ?? NaN),
-        text: t.rows.map((r) => t.paper(r, g, metric)?.toFixed(1) ?? ''), textposition: 'outside',
-        marker: { color: '#bab0ac' },
-      },
-    ],
+    data,
     layout: {
       barmode: 'group',
-      title: { text: `Table ${t.id}: ${metric} per row, ours and the paper's` },
+      title: { text: `Table ${t.id}: ${metric} per row, ours and the paper's${several ? ' (hatched)' : ''}` },
       yaxis: { title: { text: `ours: ${metric} (%)` } },
       yaxis2: { title: { text: `paper: ${metric} (%)` }, overlaying: 'y', side: 'right' },
       legend: { orientation: 'h', y: -0.3 },

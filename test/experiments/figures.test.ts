@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { tableSpec } from '../../lib/experiments/tables';
 import { CellResult } from '../../lib/experiments/runner';
-import { inferenceHeatmapFigure, mmapVsAnchorsFigure } from '../../lib/experiments/figures';
+import { inferenceHeatmapFigure, mmapVsAnchorsFigure, rowsBarFigure } from '../../lib/experiments/figures';
 
 function cell(row: string, group: string, mmAPs: number[]): CellResult {
   return {
@@ -37,4 +37,21 @@ test('Table 3 heatmap: rows = training anchors, columns = inference anchors', ()
   assert.equal(z[0][3], 10);
   assert.ok(Number.isNaN(z[0][0]));
   assert.deepEqual((fig.data[1].z as number[][])[3], [26.3, 27.2, 27.4, 27.4, 27.6]);
+});
+
+test('Table 6 bars: one bar per generator and row, ours with sd, the paper hatched on the second axis', () => {
+  const table = tableSpec('6', experimentSettings('smoke'));
+  const cells = [cell('3x3', 'data-independent', [0.2, 0.22]), cell('3x3', 'data-dependent', [0.25]), cell('search', 'data-dependent', [0.3])];
+  const fig = rowsBarFigure({ table, cells });
+  assert.deepEqual(fig.data.map((t) => t.name), ['ours: data-independent', 'ours: data-dependent', 'paper: data-independent', 'paper: data-dependent']);
+  assert.deepEqual(fig.data[0].x, ['3x3', '5x5', '7x7', '9x9', 'search']);
+  const indep = fig.data[0].y as number[];
+  assert.ok(Math.abs(indep[0] - 21) < 1e-9 && indep.slice(1).every(Number.isNaN), `${indep}`);
+  const dep = fig.data[1].y as number[];
+  assert.ok(Math.abs(dep[0] - 25) < 1e-9 && Math.abs(dep[4] - 30) < 1e-9, `${dep}`);
+  assert.ok(Math.abs((fig.data[0].error_y as { array: number[] }).array[0] - 100 * Math.SQRT2 * 0.01) < 1e-9);
+  // The paper's Table 6 (Sec. 4.1.4), COCO-mini.
+  assert.deepEqual(fig.data[2].y, [26.0, 27.3, 27.0, 27.4, 27.6]);
+  assert.deepEqual(fig.data[3].y, [26.5, 27.3, 27.4, 27.3, 28.0]);
+  assert.ok(fig.data.slice(2).every((t) => t.yaxis === 'y2'));
 });
