@@ -28,7 +28,8 @@
  *   emscripten refreshes it only on the thread that grew the memory).
  * XNNPACK then splits convolutions, GEMMs and elementwise ops over n threads (emscripten starts 8
  * idle workers whatever n is, its compiled PTHREAD_POOL_SIZE). Results are the same to float32
- * rounding (test/backend/wasm-threads.test.ts runs the kernel checks with 2 threads).
+ * rounding (`METAANCHOR_WASM_THREADS=2 node test/run.js wasm-kernels` runs the kernel checks with 2
+ * threads; one fails, see bench/wasm-threads-fault.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -77,6 +78,8 @@ interface EmscriptenModule {
   wasmMemory: { buffer: ArrayBuffer };
   HEAPU8: Uint8Array;
   tfjs?: unknown;
+  /** emscripten's pthread bookkeeping (Module.PThread in the threaded build). */
+  PThread?: { runningWorkers: { unref?: () => void }[] };
 }
 
 type Factory = (config: Record<string, unknown>) => Promise<EmscriptenModule>;
@@ -176,7 +179,13 @@ export function useThreadedWasm(threads: number): void {
     async () => {
       const mod = await createThreadedModule(threads);
       wasmPkg.setThreadsCount(threads);
-      return new wasmPkg.BackendWasm(mod as unknown as ConstructorParameters<typeof wasmPkg.BackendWasm>[0]);
+      const backend = new wasmPkg.BackendWasm(mod as unknown as ConstructorParameters<typeof wasmPkg.BackendWasm>[0]);
+      // The constructor started XNNPACK's pool (init_with_threads_count). Its threads live as long
+      // as the process and wait for work; emscripten keeps such running workers ref'd, so Node would
+      // never exit on its own (a test runner hung after its last test). Unref them: they still run
+      // while the process has anything else to do.
+      for (const worker of mod.PThread?.runningWorkers ?? []) worker.unref?.();
+      return backend;
     },
     priority,
   );
