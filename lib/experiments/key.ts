@@ -31,15 +31,34 @@ export function configHash(value: unknown): string {
 
 /**
  * A run folder name people can read, followed by the hash that makes it unique:
- * "metaanchor-5x5-iou0.6-0.5-seed0-1a2b3c4d5e6f". The readable part is a label only; the hash
- * covers every field.
+ * "metaanchor-5x5-iou0.6-0.5-seed0-1a2b3c4d5e6f", and for the YOLOv2 port (whose region layer
+ * matches by its own rules, not by the IoU thresholds) "yolov2-metaanchor-quick-seed0-...". The
+ * readable part is a label only; the hash covers every field.
  */
 export function runFolderName(cfg: TrainConfig): string {
+  if (cfg.detector !== 'yolov2') return legacyRunFolderName(cfg);
+  const parts: string[] = ['yolov2', cfg.method];
+  if (cfg.method === 'metaanchor' && cfg.generator === 'dependent') parts.push('dependent');
+  if (cfg.anchors !== 'yolov2') parts.push(anchorsLabel(cfg.anchors));
+  if (cfg.dropBoxes) parts.push('drop');
+  parts.push(`${cfg.preset}`, `seed${cfg.seed}`);
+  return `${parts.join('-')}-${configHash(cfg)}`;
+}
+
+/**
+ * The folder name every run had before YOLOv2 runs got their own ("baseline-yolov2-iou0.5-0.4-...");
+ * still the name of every RetinaNet run. The results cache renames a YOLOv2 run found under it.
+ */
+export function legacyRunFolderName(cfg: TrainConfig): string {
   const parts: string[] = [cfg.method];
   if (cfg.method === 'metaanchor' && cfg.generator === 'dependent') parts.push('dependent');
-  parts.push(cfg.anchors.replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40));
+  parts.push(anchorsLabel(cfg.anchors));
   parts.push(`iou${cfg.posIou}-${cfg.negIou}`);
   if (cfg.dropBoxes) parts.push('drop');
   parts.push(`${cfg.preset}`, `seed${cfg.seed}`);
   return `${parts.join('-')}-${configHash(cfg)}`;
+}
+
+function anchorsLabel(anchors: string): string {
+  return anchors.replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40);
 }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
 import { METRICS_FILE, StepRecord, hasCheckpoint, readTrainState, train } from '../train/trainer';
 import { UserError } from '../util/errors';
-import { runFolderName } from './key';
+import { legacyRunFolderName, runFolderName } from './key';
 
 export type RunStatus = 'reused' | 'resumed' | 'trained';
 
@@ -18,8 +18,22 @@ export function seededConfig(cfg: TrainConfig, seed: number): TrainConfig {
   return { ...cfg, seed };
 }
 
+/**
+ * The run's folder in the cache. A run cached under the name earlier versions gave it
+ * (key.ts legacyRunFolderName: YOLOv2 runs) is renamed to the current name first, so it is reused.
+ */
 export function runDirOf(runsDir: string, cfg: TrainConfig): string {
-  return path.join(runsDir, runFolderName(cfg));
+  const dir = path.join(runsDir, runFolderName(cfg));
+  const legacy = path.join(runsDir, legacyRunFolderName(cfg));
+  if (legacy !== dir && !fs.existsSync(dir) && fs.existsSync(legacy)) {
+    try {
+      fs.renameSync(legacy, dir);
+    } catch (err) {
+      // Another process (a training worker) renamed it first.
+      if (!fs.existsSync(dir)) throw err;
+    }
+  }
+  return dir;
 }
 
 /** Finished: the checkpoint is at the last step and the final validation was written. */

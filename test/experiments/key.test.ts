@@ -1,11 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalJson, configHash, runFolderName } from '../../lib/experiments/key';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { canonicalJson, configHash, legacyRunFolderName, runFolderName } from '../../lib/experiments/key';
+import { runDirOf } from '../../lib/experiments/run-cache';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { TABLE_IDS, tableSpec } from '../../lib/experiments/tables';
 import { distinctRuns } from '../../lib/experiments/runner';
 import { paperDropRange } from '../../lib/data/stats';
-import { TrainConfig, trainConfig } from '../../lib/train/config';
+import { TrainConfig, trainConfig, yoloTrainConfig } from '../../lib/train/config';
 
 test('canonical JSON ignores key order at every depth', () => {
   assert.equal(canonicalJson({ b: 1, a: { d: [1, { y: 2, x: 1 }], c: undefined } }), '{"a":{"d":[1,{"x":1,"y":2}]},"b":1}');
@@ -58,6 +62,32 @@ test('readable folder names', () => {
   const cfg = trainConfig('smoke', { method: 'metaanchor', generator: 'dependent', anchors: '9x9', posIou: 0.6, negIou: 0.5, dropBoxes: paperDropRange(64) });
   assert.match(runFolderName(cfg), /^metaanchor-dependent-9x9-iou0\.6-0\.5-drop-smoke-seed0-[0-9a-f]{12}$/);
   assert.match(runFolderName(trainConfig('smoke', { anchors: 's:1,r:1/2; s:2,r:1' })), /^baseline-s_1_r_1_2_s_2_r_1-iou0\.5-0\.4-smoke-seed0-/);
+  assert.equal(legacyRunFolderName(cfg), runFolderName(cfg), 'RetinaNet runs keep their names');
+  // YOLOv2 runs: no IoU thresholds in the name (the region layer does not use them); same hash.
+  const yolo = yoloTrainConfig('quick', { method: 'metaanchor', seed: 2 });
+  assert.match(runFolderName(yolo), /^yolov2-metaanchor-quick-seed2-[0-9a-f]{12}$/);
+  assert.equal(runFolderName(yolo).slice(-12), configHash(yolo));
+  assert.equal(legacyRunFolderName(yolo), `metaanchor-yolov2-iou0.5-0.4-quick-seed2-${configHash(yolo)}`);
+});
+
+test('the cache renames a YOLOv2 run found under its earlier folder name, and leaves others alone', () => {
+  const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
+  try {
+    const yolo = yoloTrainConfig('smoke', { method: 'baseline' });
+    fs.mkdirSync(path.join(runs, legacyRunFolderName(yolo)));
+    fs.writeFileSync(path.join(runs, legacyRunFolderName(yolo), 'metrics.json'), '{}');
+    const dir = runDirOf(runs, yolo);
+    assert.equal(dir, path.join(runs, runFolderName(yolo)));
+    assert.equal(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'), '{}');
+    assert.deepEqual(fs.readdirSync(runs), [runFolderName(yolo)]);
+    // A RetinaNet run, and a run not in the cache at all: nothing is created or moved.
+    const retina = trainConfig('smoke');
+    assert.equal(runDirOf(runs, retina), path.join(runs, runFolderName(retina)));
+    assert.equal(runDirOf(runs, yoloTrainConfig('smoke', { method: 'metaanchor' })).includes('yolov2-metaanchor-smoke'), true);
+    assert.deepEqual(fs.readdirSync(runs), [runFolderName(yolo)]);
+  } finally {
+    fs.rmSync(runs, { recursive: true, force: true });
+  }
 });
 
 test('tables share runs: Table 3 diagonal and Table 6 data-independent = Table 2 MetaAnchor 0.6/0.5', () => {

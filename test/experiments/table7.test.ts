@@ -123,7 +123,7 @@ test("Table 7 at the paper's scale: YOLOv2 train commands build the cells' paper
     assert.deepEqual([fromCli.imageSizePx, fromCli.batchSize, fromCli.steps, fromCli.optimizer], [416, 64, 500200, 'sgd']);
   });
   assert.match(trains[0], /^npx metaanchor train --preset paper --detector yolov2 --method baseline --anchors yolov2 --data /);
-  assert.ok(lines.some((l) => /^npx metaanchor search --checkpoint runs\/paper\/metaanchor-yolov2-\S+ --steps 460 --subset 200 --seed 0$/.test(l)));
+  assert.ok(lines.some((l) => /^npx metaanchor search --checkpoint runs\/paper\/yolov2-metaanchor-paper-\S+ --steps 460 --subset 200 --seed 0$/.test(l)));
   assert.equal(lines.filter((l) => l.startsWith('npx metaanchor evaluate ')).length, 3);
 });
 

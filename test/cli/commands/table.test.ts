@@ -58,7 +58,7 @@ test('`metaanchor table 7 --profile smoke`: YOLOv2 baseline, MetaAnchor and sear
   assert.match(res.stdout, /the paper's COCO-full, minival \(YOLOv2, darknet-19, 416 px\)/);
   assert.match(res.stdout, /runs: 2 trained, 0 resumed, 0 reused; evaluations: 3 computed, 0 cached/);
   assert.match(res.stdout, /^YOLOv2 .*\[18\.9\].*\[35\.2\].*\[21\.2\].*\[39\.4\].*\[21\.2\].*\[39\.5\].*\(single seed\) \[\+2\.3\]$/m);
-  assert.deepEqual(fs.readdirSync(runsDir).map((d) => d.replace(/-[0-9a-f]{12}$/, '')).sort(), ['baseline-yolov2-iou0.5-0.4-smoke-seed0', 'metaanchor-yolov2-iou0.5-0.4-smoke-seed0']);
+  assert.deepEqual(fs.readdirSync(runsDir).map((d) => d.replace(/-[0-9a-f]{12}$/, '')).sort(), ['yolov2-baseline-smoke-seed0', 'yolov2-metaanchor-smoke-seed0']);
   const again = cli([...args, '--json']);
   assert.equal(again.status, 0, again.stderr);
   const r = JSON.parse(again.stdout) as { table: string; counts: Record<string, number>; cells: { group: string; seeds: { eval: { stats: number[]; searchFile?: string } }[] }[] };

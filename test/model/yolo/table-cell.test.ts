@@ -37,5 +37,5 @@ test('Table 7 cells (detector yolov2) run through the table runner: baseline, Me
   const search = JSON.parse(fs.readFileSync(searchFileOf(r.cells[2].seeds[0].runDir, s.search), 'utf8'));
   assert.equal(search.trace.length, s.search.steps);
   assert.match(search.anchors, /std:33\.44x37\.52$/);
-  assert.match(path.basename(r.cells[0].seeds[0].runDir), /^baseline-yolov2-/);
+  assert.match(path.basename(r.cells[0].seeds[0].runDir), /^yolov2-baseline-smoke-seed0-/);
 });
