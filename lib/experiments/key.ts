@@ -36,7 +36,7 @@ export function configHash(value: unknown): string {
  * readable part is a label only; the hash covers every field.
  */
 export function runFolderName(cfg: TrainConfig): string {
-  if (cfg.detector !== 'yolov2') return legacyRunFolderName(cfg);
+  if (cfg.detector !== 'yolov2') return retinaNetStyleName(cfg);
   const parts: string[] = ['yolov2', cfg.method];
   if (cfg.method === 'metaanchor' && cfg.generator === 'dependent') parts.push('dependent');
   if (cfg.anchors !== 'yolov2') parts.push(anchorsLabel(cfg.anchors));
@@ -46,10 +46,14 @@ export function runFolderName(cfg: TrainConfig): string {
 }
 
 /**
- * The folder name every run had before YOLOv2 runs got their own ("baseline-yolov2-iou0.5-0.4-...");
- * still the name of every RetinaNet run. The results cache renames a YOLOv2 run found under it.
+ * Names a run's folder had in earlier versions, for the results cache to find and rename: YOLOv2
+ * runs were named like RetinaNet runs ("baseline-yolov2-iou0.5-0.4-..."). None for RetinaNet runs.
  */
-export function legacyRunFolderName(cfg: TrainConfig): string {
+export function previousRunFolderNames(cfg: TrainConfig): string[] {
+  return cfg.detector === 'yolov2' ? [retinaNetStyleName(cfg)] : [];
+}
+
+function retinaNetStyleName(cfg: TrainConfig): string {
   const parts: string[] = [cfg.method];
   if (cfg.method === 'metaanchor' && cfg.generator === 'dependent') parts.push('dependent');
   parts.push(anchorsLabel(cfg.anchors));

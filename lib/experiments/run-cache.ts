@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
 import { METRICS_FILE, StepRecord, hasCheckpoint, readTrainState, train } from '../train/trainer';
 import { UserError } from '../util/errors';
-import { legacyRunFolderName, runFolderName } from './key';
+import { previousRunFolderNames, runFolderName } from './key';
 
 export type RunStatus = 'reused' | 'resumed' | 'trained';
 
@@ -19,15 +19,16 @@ export function seededConfig(cfg: TrainConfig, seed: number): TrainConfig {
 }
 
 /**
- * The run's folder in the cache. A run cached under the name earlier versions gave it
- * (key.ts legacyRunFolderName: YOLOv2 runs) is renamed to the current name first, so it is reused.
+ * The run's folder in the cache. A run cached under a name earlier versions gave it
+ * (key.ts previousRunFolderNames: YOLOv2 runs) is renamed to the current name first, so it is reused.
  */
 export function runDirOf(runsDir: string, cfg: TrainConfig): string {
   const dir = path.join(runsDir, runFolderName(cfg));
-  const legacy = path.join(runsDir, legacyRunFolderName(cfg));
-  if (legacy !== dir && !fs.existsSync(dir) && fs.existsSync(legacy)) {
+  for (const name of previousRunFolderNames(cfg)) {
+    const previous = path.join(runsDir, name);
+    if (fs.existsSync(dir) || !fs.existsSync(previous)) continue;
     try {
-      fs.renameSync(legacy, dir);
+      fs.renameSync(previous, dir);
     } catch (err) {
       // Another process (a training worker) renamed it first.
       if (!fs.existsSync(dir)) throw err;

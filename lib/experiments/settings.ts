@@ -123,8 +123,8 @@ export function parseSeeds(value: string): number[] {
   const parts = value.split(',').map((s) => s.trim());
   const seeds = parts.map((s) => (/^\d+$/.test(s) ? Number(s) : NaN));
   const bad = parts.filter((_, i) => !Number.isSafeInteger(seeds[i]));
-  if (parts.length === 0 || bad.length > 0) {
-    throw new UserError(`invalid seed list "${value}"${bad.length > 0 ? ` (not a whole number >= 0: ${bad.map((b) => `"${b}"`).join(', ')})` : ''}`, 'give seeds as comma-separated whole numbers, e.g. --seeds 0,1,2 (or METAANCHOR_SEEDS=0,1,2)');
+  if (bad.length > 0) {
+    throw new UserError(`invalid seed list "${value}" (not a whole number >= 0: ${bad.map((b) => `"${b}"`).join(', ')})`, 'give seeds as comma-separated whole numbers, e.g. --seeds 0,1,2 (or METAANCHOR_SEEDS=0,1,2)');
   }
   if (new Set(seeds).size !== seeds.length) throw new UserError(`seed list "${value}" repeats a seed`, 'each seed is one training run; list each once, e.g. 0,1,2');
   return seeds;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { canonicalJson, configHash, legacyRunFolderName, runFolderName } from '../../lib/experiments/key';
+import { canonicalJson, configHash, previousRunFolderNames, runFolderName } from '../../lib/experiments/key';
 import { runDirOf } from '../../lib/experiments/run-cache';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { TABLE_IDS, tableSpec } from '../../lib/experiments/tables';
@@ -62,20 +62,20 @@ test('readable folder names', () => {
   const cfg = trainConfig('smoke', { method: 'metaanchor', generator: 'dependent', anchors: '9x9', posIou: 0.6, negIou: 0.5, dropBoxes: paperDropRange(64) });
   assert.match(runFolderName(cfg), /^metaanchor-dependent-9x9-iou0\.6-0\.5-drop-smoke-seed0-[0-9a-f]{12}$/);
   assert.match(runFolderName(trainConfig('smoke', { anchors: 's:1,r:1/2; s:2,r:1' })), /^baseline-s_1_r_1_2_s_2_r_1-iou0\.5-0\.4-smoke-seed0-/);
-  assert.equal(legacyRunFolderName(cfg), runFolderName(cfg), 'RetinaNet runs keep their names');
+  assert.deepEqual(previousRunFolderNames(cfg), [], 'RetinaNet runs keep their names');
   // YOLOv2 runs: no IoU thresholds in the name (the region layer does not use them); same hash.
   const yolo = yoloTrainConfig('quick', { method: 'metaanchor', seed: 2 });
   assert.match(runFolderName(yolo), /^yolov2-metaanchor-quick-seed2-[0-9a-f]{12}$/);
   assert.equal(runFolderName(yolo).slice(-12), configHash(yolo));
-  assert.equal(legacyRunFolderName(yolo), `metaanchor-yolov2-iou0.5-0.4-quick-seed2-${configHash(yolo)}`);
+  assert.deepEqual(previousRunFolderNames(yolo), [`metaanchor-yolov2-iou0.5-0.4-quick-seed2-${configHash(yolo)}`]);
 });
 
 test('the cache renames a YOLOv2 run found under its earlier folder name, and leaves others alone', () => {
   const runs = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
   try {
     const yolo = yoloTrainConfig('smoke', { method: 'baseline' });
-    fs.mkdirSync(path.join(runs, legacyRunFolderName(yolo)));
-    fs.writeFileSync(path.join(runs, legacyRunFolderName(yolo), 'metrics.json'), '{}');
+    fs.mkdirSync(path.join(runs, previousRunFolderNames(yolo)[0]));
+    fs.writeFileSync(path.join(runs, previousRunFolderNames(yolo)[0], 'metrics.json'), '{}');
     const dir = runDirOf(runs, yolo);
     assert.equal(dir, path.join(runs, runFolderName(yolo)));
     assert.equal(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8'), '{}');
