@@ -58,7 +58,7 @@ export class KernelProfiler {
       entry.kernelFunc = ((args: Parameters<tf.KernelFunc>[0]) => {
         if (!this.active) return original(args);
         const name = split
-          ? `${kernelName} ${Object.values(args.inputs).map((t) => `[${(t as tf.TensorInfo).shape.join(',')}]`).join(' ')}`
+          ? `${kernelName} ${Object.values(args.inputs).filter((t) => t !== undefined).map((t) => `[${(t as tf.TensorInfo).shape.join(',')}]`).join(' ')}`
           : kernelName;
         const parent = this.stack[this.stack.length - 1];
         this.stack.push(name);

@@ -15,6 +15,7 @@ import * as path from 'node:path';
 import { currentBackend, initBackend } from '../backend';
 import { projectRoot } from '../data/mnist-det';
 import { TrainConfig } from '../train/config';
+import { parseAnchorSpec } from '../anchors';
 import { UserError } from '../util/errors';
 import { configHash } from './key';
 import { ensureRun, isRunComplete, runDirOf, RunStatus } from './run-cache';
@@ -48,6 +49,27 @@ export async function defaultJobs(): Promise<number> {
   if (kind === 'gpu' || kind === 'node') return 1;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, cores);
+}
+
+/**
+ * Relative seconds per training step of a run, for scheduling and the ETA only: a fit to quick-
+ * preset steps on the wasm backend (2-core machine, one process; bench/profile-train.ts):
+ * RetinaNet at batch 8 @ 128 px 0.26 s + 4.8 ms per anchor per location (the head's last convs
+ * and the loss grow with it) — 0.30 s at 3x3, 0.65 s at 9x9 — the data-dependent generator
+ * 0.36 s + 9.7 ms per anchor, YOLOv2 0.6 s at batch 8 @ 256 px; all scaled by batch size and
+ * pixel count. Only ratios matter.
+ */
+export function estimatedStepSeconds(cfg: TrainConfig): number {
+  if (cfg.detector === 'yolov2') return 0.6 * (cfg.batchSize / 8) * (cfg.imageSizePx / 256) ** 2;
+  const scale = (cfg.batchSize / 8) * (cfg.imageSizePx / 128) ** 2;
+  let A = 9;
+  try {
+    A = parseAnchorSpec(cfg.anchors).shapes.length;
+  } catch {
+    // An anchor spec this cannot read only makes the estimate rougher.
+  }
+  const dependent = cfg.method === 'metaanchor' && cfg.generator === 'dependent';
+  return scale * (dependent ? 0.36 + 0.0097 * A : 0.26 + 0.0048 * A);
 }
 
 /** Checks a user-given worker count. */
@@ -121,14 +143,19 @@ function trainInWorkers(
   say: (s: string) => void,
   progressEverySec: number,
 ): Promise<TrainRunsResult> {
-  const queue = missing.slice();
+  // Longest runs first, so that the last minutes do not leave a worker idle beside one long run.
+  const stepCost = new Map(missing.map((c) => [c, estimatedStepSeconds(c)] as const));
+  const queue = missing.slice().sort((a, b) => stepCost.get(b)! * b.steps - stepCost.get(a)! * a.steps);
   const running = new Set<Running>();
   const t0 = Date.now();
-  const stepsTotal = missing.reduce((a, c) => a + c.steps, 0);
-  // Steps trained by finished workers of this call (not counting resumed checkpoints): the rate.
+  const costTotal = missing.reduce((a, c) => a + stepCost.get(c)! * c.steps, 0);
+  // Work is counted in estimated step-seconds (estimatedStepSeconds), so that the ETA holds when
+  // cheap and expensive runs mix. Trained by finished workers of this call (not counting resumed
+  // checkpoints): the rate.
+  let costThisCall = 0;
+  // Work of finished runs; with the running runs' current steps, what is no longer to train.
+  let costCovered = 0;
   let stepsThisCall = 0;
-  // Steps of finished runs; with the running runs' current steps, what is no longer to train.
-  let stepsCovered = 0;
   let firstError: Error | undefined;
   let lastLine = 0;
 
@@ -136,15 +163,19 @@ function trainInWorkers(
     const now = Date.now();
     if (!force && now - lastLine < progressEverySec * 1000) return;
     lastLine = now;
-    let covered = stepsCovered;
-    let trained = stepsThisCall;
+    let covered = costCovered;
+    let trained = costThisCall;
+    let steps = stepsThisCall;
     for (const r of running) {
-      covered += r.step;
-      trained += r.step - r.firstStep;
+      const c = stepCost.get(r.cfg)!;
+      covered += c * r.step;
+      const done = r.firstStep >= 0 ? r.step - r.firstStep : 0;
+      trained += c * done;
+      steps += done;
     }
     const elapsed = (now - t0) / 1000;
-    const rate = trained / Math.max(elapsed, 1e-3);
-    const eta = trained > 0 ? formatDuration((stepsTotal - covered) / rate) : '?';
+    const rate = steps / Math.max(elapsed, 1e-3);
+    const eta = trained > 0 ? formatDuration(((costTotal - covered) * elapsed) / trained) : '?';
     const busy = [...running].map((r) => `${path.basename(r.dir)} ${r.step}/${r.cfg.steps}`).join(', ');
     say(`training: ${status.size}/${total} runs done` + (busy ? `, running ${busy}` : '') + `; ${rate.toFixed(2)} steps/s in all, ETA ${eta}`);
   };
@@ -189,11 +220,14 @@ function trainInWorkers(
         if (settled) return;
         settled = true;
         running.delete(r);
-        if (r.firstStep >= 0) stepsThisCall += r.step - r.firstStep;
+        if (r.firstStep >= 0) {
+          stepsThisCall += r.step - r.firstStep;
+          costThisCall += stepCost.get(cfg)! * (r.step - r.firstStep);
+        }
         if (done?.type === 'done' && code === 0) {
           status.set(dir, done.status);
           seconds.set(dir, (Date.now() - r.t0) / 1000);
-          stepsCovered += cfg.steps;
+          costCovered += stepCost.get(cfg)! * cfg.steps;
           say(`training: ${done.status} ${name} in ${formatDuration((Date.now() - r.t0) / 1000)}`);
           progress(true);
         } else if (!firstError) {

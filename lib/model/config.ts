@@ -18,12 +18,15 @@ export type AnchorMethod = 'baseline' | 'metaanchor';
 /** MetaAnchor generator: Eq. 4 (data-independent) or Eq. 6 (data-dependent). */
 export type GeneratorKind = 'independent' | 'dependent';
 /**
- * How a generated anchor function is evaluated (same numbers, different cost):
+ * How a generated anchor function is evaluated (same numbers up to float rounding, different cost):
  * 'direct' generates the A anchor functions' weights and runs one conv with A*K outputs (cost of
  * the baseline head); 'basis' runs m+1 basis convs once and mixes them per anchor (cost
- * independent of A; for inference over many anchors).
+ * independent of A; for inference over many anchors); 'auto' (the default) picks, per FPN level,
+ * whichever of the two needs fewer multiply-adds (heads/metaanchor.ts `evaluationCost`): direct
+ * for the data-independent generator while A <= m + 1; for the data-dependent one, whose weights
+ * are generated per image and level, basis on the small levels and, with many anchors, on all.
  */
-export type GeneratedConvMode = 'direct' | 'basis';
+export type GeneratedConvMode = 'direct' | 'basis' | 'auto';
 
 export interface ModelConfig {
   // ---- input
@@ -116,7 +119,7 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = Object.freeze({
   hiddenM: 128,
   hiddenBias: true,
   w2InitStd: 0,
-  convMode: 'direct' as GeneratedConvMode,
+  convMode: 'auto' as GeneratedConvMode,
 });
 
 export type ModelPresetName = 'smoke' | 'quick' | 'full' | 'paper';
@@ -214,7 +217,7 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (!isPosInt(cfg.hiddenM)) bad('hiddenM', cfg.hiddenM, 'a positive integer (paper: 128)');
   if (typeof cfg.hiddenBias !== 'boolean') bad('hiddenBias', cfg.hiddenBias, 'true or false');
   if (!(cfg.w2InitStd >= 0)) bad('w2InitStd', cfg.w2InitStd, 'a number >= 0 (0 = zero init)');
-  if (cfg.convMode !== 'direct' && cfg.convMode !== 'basis') bad('convMode', cfg.convMode, 'use direct | basis');
+  if (!['direct', 'basis', 'auto'].includes(cfg.convMode)) bad('convMode', cfg.convMode, 'use auto | direct | basis');
   for (const [field, arr] of [['pixelMeanRGB', cfg.pixelMeanRGB], ['pixelStdRGB', cfg.pixelStdRGB]] as const) {
     if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((v) => typeof v === 'number' && isFinite(v))) {
       bad(field, arr, 'three numbers (R, G, B) in 0..255 units');

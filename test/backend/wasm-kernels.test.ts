@@ -180,6 +180,7 @@ describe('wasm training kernels', () => {
       'Slice',
       'SplitV',
       'Identity',
+      'Cast',
       'Sum',
       'Mean',
     ]);
@@ -326,6 +327,24 @@ describe('wasm training kernels', () => {
       ),
     );
     assert.deepEqual(multi, [1 + 3 + 6, 1 + 3 + 6, 2 + 4 + 5, 2 + 4 + 5]);
+  });
+
+  test("one buffer as XNNPACK's right operand with two shapes: both products equal cpu (no stale packed weights)", async () => {
+    // wasm caches XNNPACK's packed-weights operator by the right operand's id only; a reshape
+    // shares the id, so without batch-matmul.ts's guard the second product reuses the [48, 64]
+    // packing for a [64, 48] operand: wrong numbers and writes past the output.
+    const run = () => {
+      const b = tf.tensor1d(Array.from({ length: 48 * 64 }, (_, i) => Math.sin(i)));
+      const a1 = tf.tensor2d(Array.from({ length: 16 * 48 }, (_, i) => Math.cos(i)), [16, 48]);
+      const a2 = tf.tensor2d(Array.from({ length: 16 * 64 }, (_, i) => Math.cos(i * 0.5)), [16, 64]);
+      const r1 = tf.matMul(a1, tf.reshape(b, [48, 64])).dataSync();
+      const r2 = tf.matMul(a2, tf.reshape(b, [64, 48])).dataSync();
+      const r3 = tf.matMul(a1, tf.reshape(b, [48, 64])).dataSync();
+      return [r1, r2, r3];
+    };
+    const wasm = await onBackend('wasm', run);
+    const cpu = await onBackend('cpu', run);
+    for (let i = 0; i < 3; i++) assert.ok(relError(wasm[i], cpu[i]) <= REL_TOL_VS_CPU, `product ${i + 1}: ${relError(wasm[i], cpu[i])}`);
   });
 
   test('matMul with every transpose / batch combination: wasm = cpu, gradients = finite differences', async () => {
@@ -479,6 +498,20 @@ describe('wasm training kernels', () => {
       x.dispose();
       assert.deepEqual(Array.from(y.dataSync()), [1, 2, 3]);
     });
+  });
+
+  test('casts between dtypes (to bool: x != 0) equal cpu', async () => {
+    const values = [1.5, -2.7, 0, 3, -0.4, 255, NaN];
+    for (const [from, to] of [['float32', 'int32'], ['float32', 'bool'], ['int32', 'float32'], ['bool', 'float32'], ['int32', 'int32'], ['bool', 'bool']] as const) {
+      const run = () => {
+        const src = from === 'bool' ? tf.notEqual(tf.tensor1d(values), 0) : tf.cast(tf.tensor1d(values), from);
+        const out = tf.cast(src, to);
+        return { dtype: out.dtype, v: Array.from(out.dataSync()) };
+      };
+      const wasm = await onBackend('wasm', run);
+      const cpu = await onBackend('cpu', run);
+      assert.deepEqual(wasm, cpu, `${from} -> ${to}`);
+    }
   });
 
   function netGrads(seed: number): { loss: number; grads: Record<string, Float32Array> } {

@@ -28,7 +28,7 @@ function run(overrides: Partial<ModelConfig>, H: number, W: number): Result {
   const images = tf.tensor4d(pseudoRandom(2 * H * W * 3, 1, 0, 255), [2, H, W, 3]);
   const b = det.config.method === 'metaanchor' ? tf.tensor2d([[0.3, -0.1], [-0.5, 0.4]]) : undefined;
   const total = det.levelShapes(H, W).reduce((s, l) => s + l.heightCells * l.widthCells, 0) * 2;
-  const labels = tf.tensor2d(new Int32Array(2 * total).map((_, i) => (i % 29 === 0 ? i % 3 : -1)), [2, total], 'int32');
+  const labels = tf.tensor2d(new Int32Array(2 * total).map((_, i) => (i % 29 === 0 ? i % 3 : i % 31 === 0 ? -2 : -1)), [2, total], 'int32');
   const targets = tf.tensor3d(pseudoRandom(2 * total * 4, 2, -0.3, 0.3), [2, total, 4]);
   const out = det.forward(images, b);
   const { value, grads } = tf.variableGrads(() => detectionLoss(det.forward(images, b), labels, targets).total);

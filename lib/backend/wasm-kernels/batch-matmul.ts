@@ -19,6 +19,33 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { allocate, heapView, matMul2d, release, reshapeInfo, TensorInfo } from './wasm-ops';
 
+/**
+ * wasm's XNNPACK path (batch-1, untransposed products) caches one packed-weights operator per right
+ * operand, keyed by the operand's tensor id, its bias id and activation only — not by its shape
+ * (tfjs-backend-wasm batch_mat_mul_impl.cc). Reshapes share ids, so the same buffer used as the
+ * right operand with another [K, N] would run the operator packed for the first one: wrong
+ * numbers, and writes past the output when the old N exceeds the new (the heap corruption that
+ * surfaced as out-of-bounds faults in later kernels). The [K, N] each buffer was first used with
+ * is recorded here (a WeakMap on the data id, so entries go with the data); a right operand seen
+ * with another [K, N] is copied into a fresh tensor, whose new id gets its own operator.
+ */
+const xnnpackRightShapes = new WeakMap<object, string>();
+
+/** `b` itself, or a copy of it under a new id if wasm's operator cache holds it with another [K, N]. */
+function freshRightOperand(backend: BackendWasm, b: TensorInfo, k: number, n: number): { b: TensorInfo; copied: boolean } {
+  const key = `${k}x${n}`;
+  const seen = xnnpackRightShapes.get(b.dataId);
+  if (seen === undefined) {
+    xnnpackRightShapes.set(b.dataId, key);
+    return { b, copied: false };
+  }
+  if (seen === key) return { b, copied: false };
+  const copy = allocate(backend, b.shape, 'float32');
+  (heapView(backend, copy) as Float32Array).set(heapView(backend, b) as Float32Array);
+  xnnpackRightShapes.set(copy.dataId, key);
+  return { b: copy, copied: true };
+}
+
 /** Products below this many multiply-adds (per batch) use wasm's stock kernel. */
 const MIN_MACS_FOR_XNNPACK = 32 * 1024;
 
@@ -115,7 +142,14 @@ export function batchMatMulWasm(args: {
   const batch = Math.max(batchA, batchB);
   const xnnpackAlready = !tA && !tB && batchA === 1 && batchB === 1;
   const macs = m * k * n;
-  if (xnnpackAlready || macs < MIN_MACS_FOR_XNNPACK || (batchA !== batchB && batchA !== 1 && batchB !== 1)) {
+  if (xnnpackAlready) {
+    const right = freshRightOperand(backend, b, k, n);
+    if (!right.copied) return stock();
+    const out = stockKernel({ inputs: { a, b: right.b }, backend, attrs } as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+    release(backend, right.b);
+    return out;
+  }
+  if (macs < MIN_MACS_FOR_XNNPACK || (batchA !== batchB && batchA !== 1 && batchB !== 1)) {
     return stock();
   }
   const outShape = [

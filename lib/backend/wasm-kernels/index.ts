@@ -11,7 +11,7 @@ import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv2d-back
 import { guardWasmAllocations } from './memory';
 import { maxPoolGradWasm } from './max-pool-grad';
 import { meanWasm, setStockMean, setStockSum, sumWasm } from './reduce';
-import { identityWasm, setStockIdentity, setStockSlice, setStockSplitV, sliceWasm, splitVWasm } from './slice';
+import { castWasm, identityWasm, setStockCast, setStockIdentity, setStockSlice, setStockSplitV, sliceWasm, splitVWasm } from './slice';
 import { unsortedSegmentSumWasm } from './unsorted-segment-sum';
 
 export { DEFAULT_COLS_BUDGET_BYTES, setIm2colBudgetBytes } from './conv2d-backprop';
@@ -41,6 +41,8 @@ const KERNELS: Replacement[] = [
   { name: tf.SplitV, kernelFunc: splitVWasm as unknown as tf.KernelFunc, keepStock: setStockSplitV },
   // Shares the buffer instead of copying it (every Multiply gradient clones both inputs).
   { name: tf.Identity, kernelFunc: identityWasm as unknown as tf.KernelFunc, keepStock: setStockIdentity },
+  // Cast to bool as x != 0 (wasm's own converts the bytes).
+  { name: tf.Cast, kernelFunc: castWasm as unknown as tf.KernelFunc, keepStock: setStockCast },
   // Reductions over leading axes (bias and broadcast gradients, spatial means) without a transpose.
   { name: tf.Sum, kernelFunc: sumWasm as unknown as tf.KernelFunc, keepStock: setStockSum },
   { name: tf.Mean, kernelFunc: meanWasm as unknown as tf.KernelFunc, keepStock: setStockMean },

@@ -39,6 +39,35 @@ export function identityWasm(args: { inputs: tf.NamedTensorInfoMap; backend: Bac
   return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
 }
 
+let stockCast: tf.KernelFunc | undefined;
+
+export function setStockCast(kernelFunc: tf.KernelFunc): void {
+  stockCast = kernelFunc;
+}
+
+/**
+ * Cast for the wasm backend: to bool it is x != 0 (NaN included), as on cpu; wasm's own converts
+ * the bytes (-2.7 -> 254, 0.4 -> 0). Other casts are wasm's, which copies even to the same dtype:
+ * sharing the buffer there (as the cpu backend does) is measurably cheaper but, in one test
+ * sequence, precedes an out-of-bounds fault in wasm's GatherV2 that is not understood yet (see
+ * BENCHMARKS.md, "wasm threads"), so it is not done.
+ */
+export function castWasm(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.NamedAttrMap }): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { x } = inputs as { x: TensorInfo };
+  const dtype = (attrs as unknown as { dtype: tf.DataType }).dtype;
+  const numeric = x.dtype !== 'string' && x.dtype !== 'complex64';
+  if (numeric && dtype === 'bool') {
+    const out = allocate(backend, x.shape, 'bool');
+    const src = heapView(backend, x);
+    const dst = heapView(backend, out);
+    for (let i = 0; i < src.length; i++) dst[i] = src[i] !== 0 ? 1 : 0;
+    return out;
+  }
+  if (!stockCast) throw new Error('Cast on wasm: the stock kernel was not recorded at registration');
+  return stockCast(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
+}
+
 export function setStockSplitV(kernelFunc: tf.KernelFunc): void {
   stockSplitV = kernelFunc;
 }

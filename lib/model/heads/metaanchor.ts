@@ -31,7 +31,8 @@
  *   each level's anchor functions adapt to that level's features, as each level's anchor
  *   function only ever sees that level.
  *
- * Two exact evaluations (the conv is linear in theta):
+ * Two exact evaluations (the conv is linear in theta), and 'auto', which picks per level the one
+ * with fewer multiply-adds (`evaluationCost`):
  * - direct: generate the A filter sets and run one conv with A*K outputs — the baseline head's
  *   cost (data-independent: weights generated once per forward, shared by all levels;
  *   data-dependent: per image and level).
@@ -234,9 +235,55 @@ export class AnchorFunctionGenerator {
     });
   }
 
+  /**
+   * Multiply-adds of evaluating A anchors on a level of `cells` positions (H*W) for `images`
+   * images, each way. direct: the generated conv (A*K outputs) plus weight generation (A*m rows
+   * of W2, once per forward for the data-independent generator — pass `sharedWeights` to count it
+   * — and per image for the data-dependent one); basis: the conv with (m+1)*K outputs plus the
+   * per-anchor mixing.
+   */
+  evaluationCost(images: number, cells: number, A: number, sharedWeights = true): { direct: number; basis: number } {
+    const k2C = this.kernelSize * this.kernelSize * this.inChannels;
+    const K = this.outPerAnchor;
+    const m1 = this.hiddenM + 1;
+    const generation = A * this.hiddenM * (k2C * K + K);
+    const direct = images * cells * k2C * A * K + (this.kind === 'dependent' ? images * generation : sharedWeights ? generation : 0);
+    const basis = images * cells * (k2C * K * m1 + K * m1 * A);
+    return { direct, basis };
+  }
+
+  /** 'auto': per level, true where the basis evaluation needs fewer multiply-adds. */
+  basisLevels(xs: tf.Tensor4D[], A: number): boolean[] {
+    if (this.kind === 'independent') {
+      // Weights are generated once for all levels: compare the totals.
+      let direct = 0;
+      let basis = 0;
+      xs.forEach((x, i) => {
+        const c = this.evaluationCost(x.shape[0], x.shape[1] * x.shape[2], A, i === 0);
+        direct += c.direct;
+        basis += c.basis;
+      });
+      return xs.map(() => basis < direct);
+    }
+    return xs.map((x) => {
+      const c = this.evaluationCost(x.shape[0], x.shape[1] * x.shape[2], A);
+      return c.basis < c.direct;
+    });
+  }
+
   applyLevels(xs: tf.Tensor4D[], b: tf.Tensor2D, mode: GeneratedConvMode): tf.Tensor4D[] {
     if (mode === 'direct') return this.applyDirectLevels(xs, b);
-    return tf.tidy(() => this.basis(xs).map((c) => this.mix(c, b)));
+    if (mode === 'basis') return tf.tidy(() => this.basis(xs).map((c) => this.mix(c, b)));
+    this.checkB(b);
+    const useBasis = this.basisLevels(xs, b.shape[0]);
+    return tf.tidy(() => {
+      const directIdx = xs.map((_, i) => i).filter((i) => !useBasis[i]);
+      const basisIdx = xs.map((_, i) => i).filter((i) => useBasis[i]);
+      const out = new Array<tf.Tensor4D>(xs.length);
+      if (directIdx.length) this.applyDirectLevels(directIdx.map((i) => xs[i]), b).forEach((t, j) => (out[directIdx[j]] = t));
+      if (basisIdx.length) this.basis(basisIdx.map((i) => xs[i])).forEach((c, j) => (out[basisIdx[j]] = this.mix(c, b)));
+      return out;
+    });
   }
 
   private checkB(b: tf.Tensor2D): void {
