@@ -67,7 +67,7 @@ export function disposeBasisCache(cache: DetectorBasisCache): void {
 }
 
 export interface ForwardOptions {
-  /** MetaAnchor only: 'direct' (default from config) or 'basis'. */
+  /** MetaAnchor only: 'auto', 'direct' or 'basis' (default: the config's convMode). */
   convMode?: GeneratedConvMode;
 }
 

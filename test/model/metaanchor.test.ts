@@ -97,6 +97,33 @@ describe('generated weights match a hand computation (C=2, K=2, m=3)', () => {
   }
 });
 
+describe("'auto' evaluation: per level the form with fewer multiply-adds, same outputs", () => {
+  test('costs by hand; data-dependent: direct on a 6x5 level, basis on a 1x1 level; data-independent: direct', () => {
+    // C = 5, K = 3, m = 6, 3x3 kernel: k2C = 45, k2C*K = 135, one anchor's weights A*m*(135 + 3).
+    for (const kind of ['independent', 'dependent'] as const) {
+      const store = new ParamStore(2);
+      const gen = new AnchorFunctionGenerator(store, 'g', { inChannels: 5, outPerAnchor: 3, hiddenM: 6, kind, hiddenBias: true, thetaStarStd: 0.01, thetaStarBias: -4.6, w2InitStd: 0.05 });
+      // N = 2 images, 30 cells, A = 2. direct: 2*30*45*2*3 = 16200 conv + generation 2*6*138 = 1656
+      // (per image when data-dependent: x2); basis: 2*30*(135*7 + 3*7*2) = 59220.
+      const c = gen.evaluationCost(2, 30, 2);
+      assert.equal(c.direct, kind === 'dependent' ? 16200 + 2 * 1656 : 16200 + 1656);
+      assert.equal(c.basis, 59220);
+      const xs = [tf.tensor4d(pseudoRandom(2 * 6 * 5 * 5, 5, 0, 1), [2, 6, 5, 5]), tf.tensor4d(pseudoRandom(2 * 5, 6, 0, 1), [2, 1, 1, 5])];
+      // 1x1 level, data-dependent: direct 2*135*2 + 2*1656 = 3852 > basis 2*(945 + 42) = 1974.
+      assert.deepEqual(gen.basisLevels(xs, 2), kind === 'dependent' ? [false, true] : [false, false]);
+      const b = tf.tensor2d([0.4, -0.2, -1.1, 0.7], [2, 2]);
+      const direct = gen.applyLevels(xs, b, 'direct');
+      const auto = gen.applyLevels(xs, b, 'auto');
+      direct.forEach((d, i) => {
+        assert.deepEqual(auto[i].shape, d.shape);
+        assertClose(values(auto[i]), values(d), 1e-5, 1e-5, `${kind} level ${i}`);
+      });
+      tf.dispose([b, ...xs, ...direct, ...auto]);
+      store.dispose();
+    }
+  });
+});
+
 describe('basis formulation equals direct generation', () => {
   for (const kind of ['independent', 'dependent'] as const) {
     test(`${kind}: m+1 basis convs mixed by [1, h_b] == one generated conv with A*K outputs`, () => {

@@ -25,7 +25,7 @@ import { YOLO_STRIDE, YoloNetConfig } from './config';
 import { YoloTrunk, buildDarknetTrunk } from './darknet';
 
 export interface YoloForwardOptions {
-  /** MetaAnchor only: 'direct' (default from config) or 'basis'. */
+  /** MetaAnchor only: 'auto', 'direct' or 'basis' (default: the config's convMode). */
   convMode?: GeneratedConvMode;
 }
 
