@@ -29,7 +29,7 @@
  * XNNPACK then splits convolutions, GEMMs and elementwise ops over n threads (emscripten starts 8
  * idle workers whatever n is, its compiled PTHREAD_POOL_SIZE). Results are the same to float32
  * rounding (`METAANCHOR_WASM_THREADS=2 node test/run.js wasm-kernels` runs the kernel checks with 2
- * threads; one fails, see bench/wasm-threads-fault.ts).
+ * threads; all pass).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

@@ -174,6 +174,7 @@ describe('wasm training kernels', () => {
     assert.deepEqual(registered, [
       'Conv2DBackpropFilter',
       'Conv2DBackpropInput',
+      'GatherV2',
       'UnsortedSegmentSum',
       'MaxPoolGrad',
       'BatchMatMul',
@@ -296,6 +297,47 @@ describe('wasm training kernels', () => {
       assert.ok(relError(wasm, cpu) <= REL_TOL_VS_CPU, `case ${k} vs cpu`);
       assert.ok(relError(wasm, fd) <= REL_TOL_VS_FD, `case ${k} vs finite differences`);
     }
+  });
+
+  test('gather with batchDims 1 and 2 (wasm\'s own reads past the indices): exact values, all dtypes', async () => {
+    // out[b, o, j, :] = x[b, o, indices[b, j], :] with x = 0, 1, 2, ... (cast for int32 and bool).
+    const cases = [
+      { xShape: [4, 5, 3], indices: [0, 1, 1, 4, 4, 4, 2, 3], idxShape: [4, 2], axis: 1, batchDims: 1 },
+      { xShape: [2, 3, 4, 2], indices: [3, 0, 1, 1, 2, 0], idxShape: [2, 3], axis: 2, batchDims: 1 },
+      { xShape: [2, 3, 4, 2], indices: [3, 0, 1, 1, 2, 0, 0, 0, 1, 2, 3, 3], idxShape: [2, 3, 2], axis: 2, batchDims: 2 },
+      // 64 batches of 1 index: wasm's own reads 4032 int32 past a 64-element buffer.
+      { xShape: [64, 5, 3], indices: Array.from({ length: 64 }, (_, i) => i % 5), idxShape: [64, 1], axis: 1, batchDims: 1 },
+    ];
+    for (const c of cases) {
+      const bd = c.batchDims;
+      const batch = size(c.xShape.slice(0, bd));
+      const outer = size(c.xShape.slice(bd, c.axis));
+      const dim = c.xShape[c.axis];
+      const slice = size(c.xShape.slice(c.axis + 1));
+      const per = c.indices.length / batch;
+      const expected: number[] = [];
+      for (let b = 0; b < batch; b++) {
+        for (let o = 0; o < outer; o++) {
+          for (let j = 0; j < per; j++) {
+            for (let s = 0; s < slice; s++) expected.push(((b * outer + o) * dim + c.indices[b * per + j]) * slice + s);
+          }
+        }
+      }
+      const outShape = [...c.xShape.slice(0, c.axis), ...c.idxShape.slice(bd), ...c.xShape.slice(c.axis + 1)];
+      for (const dtype of ['float32', 'int32', 'bool'] as const) {
+        const got = await onBackend('wasm', () => {
+          const x = tf.range(0, size(c.xShape), 1, 'int32').reshape(c.xShape);
+          const g = tf.gather(dtype === 'bool' ? tf.notEqual(tf.mod(x, 3), 0) : tf.cast(x, dtype), tf.tensor(c.indices, c.idxShape, 'int32'), c.axis, bd);
+          return { shape: g.shape, dtype: g.dtype, values: Array.from(g.dataSync()) };
+        });
+        const want = dtype === 'bool' ? expected.map((v) => (v % 3 !== 0 ? 1 : 0)) : expected;
+        assert.deepEqual(got, { shape: outShape, dtype, values: want }, `x [${c.xShape}], indices [${c.idxShape}], ${dtype}`);
+      }
+    }
+    await assert.rejects(
+      onBackend('wasm', () => tf.gather(tf.zeros([2, 3]), tf.tensor([[0], [3]], [2, 1], 'int32'), 1, 1)),
+      /index value 3 is not in \[0, 2\]/,
+    );
   });
 
   test('unsortedSegmentSum: float32 and int32, ids out of range dropped, multi-dim ids', async () => {
@@ -500,7 +542,16 @@ describe('wasm training kernels', () => {
     });
   });
 
-  test('casts between dtypes (to bool: x != 0) equal cpu', async () => {
+  test('cast to the same dtype shares the buffer; casts between dtypes (to bool: x != 0) equal cpu', async () => {
+    await onBackend('wasm', () => {
+      const buffers = tf.backend().numDataIds();
+      const x = tf.tensor1d([1.5, -2, 0]);
+      const y = tf.cast(x, 'float32');
+      assert.equal(tf.backend().numDataIds(), buffers + 1);
+      x.dispose();
+      assert.deepEqual(Array.from(y.dataSync()), [1.5, -2, 0]);
+      y.dispose();
+    });
     const values = [1.5, -2.7, 0, 3, -0.4, 255, NaN];
     for (const [from, to] of [['float32', 'int32'], ['float32', 'bool'], ['int32', 'float32'], ['bool', 'float32'], ['int32', 'int32'], ['bool', 'bool']] as const) {
       const run = () => {

@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchMatMulWasm, setStockBatchMatMul } from './batch-matmul';
 import { conv2DBackpropFilterWasm, conv2DBackpropInputWasm } from './conv2d-backprop';
+import { gatherV2Wasm, setStockGatherV2 } from './gather';
 import { guardWasmAllocations } from './memory';
 import { maxPoolGradWasm } from './max-pool-grad';
 import { meanWasm, setStockMean, setStockSum, sumWasm } from './reduce';
@@ -30,6 +31,8 @@ const KERNELS: Replacement[] = [
   { name: tf.Conv2DBackpropFilter, kernelFunc: conv2DBackpropFilterWasm as unknown as tf.KernelFunc },
   // wasm ships a scalar-loop Conv2DBackpropInput; this one runs on XNNPACK's convolution.
   { name: tf.Conv2DBackpropInput, kernelFunc: conv2DBackpropInputWasm as unknown as tf.KernelFunc },
+  // wasm's own reads past the indices when batchDims > 0 (gather.ts).
+  { name: tf.GatherV2, kernelFunc: gatherV2Wasm as unknown as tf.KernelFunc, keepStock: setStockGatherV2 },
   { name: tf.UnsortedSegmentSum, kernelFunc: unsortedSegmentSumWasm as unknown as tf.KernelFunc },
   // wasm's own is wrong for negative inputs (max-pool-grad.ts).
   { name: tf.MaxPoolGrad, kernelFunc: maxPoolGradWasm as unknown as tf.KernelFunc },
@@ -41,7 +44,8 @@ const KERNELS: Replacement[] = [
   { name: tf.SplitV, kernelFunc: splitVWasm as unknown as tf.KernelFunc, keepStock: setStockSplitV },
   // Shares the buffer instead of copying it (every Multiply gradient clones both inputs).
   { name: tf.Identity, kernelFunc: identityWasm as unknown as tf.KernelFunc, keepStock: setStockIdentity },
-  // Cast to bool as x != 0 (wasm's own converts the bytes).
+  // The same for a cast to the input's own dtype (the Multiply gradient casts both inputs); cast
+  // to bool as x != 0 (wasm's own converts the bytes).
   { name: tf.Cast, kernelFunc: castWasm as unknown as tf.KernelFunc, keepStock: setStockCast },
   // Reductions over leading axes (bias and broadcast gradients, spatial means) without a transpose.
   { name: tf.Sum, kernelFunc: sumWasm as unknown as tf.KernelFunc, keepStock: setStockSum },

@@ -46,17 +46,22 @@ export function setStockCast(kernelFunc: tf.KernelFunc): void {
 }
 
 /**
- * Cast for the wasm backend: to bool it is x != 0 (NaN included), as on cpu; wasm's own converts
- * the bytes (-2.7 -> 254, 0.4 -> 0). Other casts are wasm's, which copies even to the same dtype:
- * sharing the buffer there (as the cpu backend does) is measurably cheaper but, in one test
- * sequence, precedes an out-of-bounds fault in wasm's GatherV2 that is not understood yet (see
- * BENCHMARKS.md, "wasm threads"), so it is not done.
+ * Cast for the wasm backend:
+ * - to the input's own dtype it shares the buffer, as the cpu backend's Cast does (tfjs-core's
+ *   Multiply gradient casts both of its inputs to float32 on every product);
+ * - to bool it is x != 0 (NaN included), as on cpu; wasm's own converts the bytes (-2.7 -> 254,
+ *   0.4 -> 0);
+ * - other casts are wasm's.
  */
 export function castWasm(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.NamedAttrMap }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x } = inputs as { x: TensorInfo };
   const dtype = (attrs as unknown as { dtype: tf.DataType }).dtype;
   const numeric = x.dtype !== 'string' && x.dtype !== 'complex64';
+  if (numeric && x.dtype === dtype) {
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  }
   if (numeric && dtype === 'bool') {
     const out = allocate(backend, x.shape, 'bool');
     const src = heapView(backend, x);
