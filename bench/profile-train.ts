@@ -26,6 +26,7 @@ function arg(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const target = process.argv[2];
   if (!target || target.startsWith('--')) throw new Error('usage: npx tsx bench/profile-train.ts <run folder or config.json> [--steps 8] [--warmup 2]');
+  if (!fs.existsSync(target)) throw new Error(`${target} does not exist: pass a run folder (runs/tables/<run>) or its config.json`);
   const configPath = fs.statSync(target).isDirectory() ? path.join(target, 'config.json') : target;
   const cfg = JSON.parse(fs.readFileSync(configPath, 'utf8')) as TrainConfig;
   const steps = Number(arg('steps', '8'));
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
   const stepMs: number[] = [];
   let seen = 0;
   let last = performance.now();
+  if (warmup === 0) profiler.begin();
   try {
     await train({ ...cfg, evalEvery: 0, checkpointEvery: 1_000_000 }, dir, {
       quiet: true,

@@ -2,8 +2,8 @@
  * Training the missing runs of one or more tables in parallel worker processes.
  *
  * tfjs's wasm backend runs one thread, so a training process uses one core: on a 2-core machine
- * two workers train two runs in about the time of one and a half (measured with the quick preset:
- * 1.6-1.8 steps/s alone, ~1 step/s each with two at once). Each worker is a child process
+ * two workers give about 1.75x the throughput of one (the quick tables' 30 runs: 14,300 s of
+ * single-process steps, 8,181 s of training with two workers; BENCHMARKS.md). Each worker is a child process
  * (train-worker.ts) with its own backend; it trains through ensureRun, so the run's lock file
  * holds the worker's pid and no two workers, notebooks or CLI calls train the same run. The
  * parent only schedules, shows combined progress and forwards errors; evaluations and searches

@@ -67,7 +67,7 @@ export function sigmoidFocalLossSum(logits: tf.Tensor, labels: tf.Tensor, opts: 
     // Label-only factors (no gradient flows through them): the sign 1 - 2t and the weight
     // valid * alpha_t, alpha_t = alpha t + (1 - alpha)(1 - t).
     const sign = tf.sub(1, tf.mul(t, 2));
-    const weight = alpha >= 0 ? tf.mul(tf.add(tf.mul(t, 2 * alpha - 1), 1 - alpha), valid) : tf.mul(tf.onesLike(t), valid);
+    const weight = alpha >= 0 ? tf.mul(tf.add(tf.mul(t, 2 * alpha - 1), 1 - alpha), valid) : valid; // valid broadcasts over K
     const z = tf.mul(logits, sign);
     const ce = tf.add(tf.relu(z), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
     const q = tf.sigmoid(z); // 1 - p_t

@@ -29,6 +29,11 @@ test('focal loss: hand values; background -1 has all-zero targets, ignore -2 con
   let want = 0;
   for (let a = 0; a < 3; a++) for (let k = 0; k < 3; k++) want += focal(x[a][k], labels[a] === k ? 1 : 0);
   assert.ok(Math.abs(loss - want) < 1e-6 * Math.max(1, want), `${loss} vs ${want}`);
+  // alpha < 0 disables the weighting: every term counts with weight 1 (ignored anchors still 0).
+  const unweighted = sigmoidFocalLossSum(tf.tensor3d([x]), tf.tensor2d([labels], [1, 4], 'int32'), { alpha: -1 }).dataSync()[0];
+  let wantUnweighted = 0;
+  for (let a = 0; a < 3; a++) for (let k = 0; k < 3; k++) wantUnweighted += focal(x[a][k], labels[a] === k ? 1 : 0) / (labels[a] === k ? 0.25 : 0.75);
+  assert.ok(Math.abs(unweighted - wantUnweighted) < 1e-6 * Math.max(1, wantUnweighted), `${unweighted} vs ${wantUnweighted}`);
   // A spot value: x = 0 on a positive gives 0.25 * 0.25 * log 2.
   const one = sigmoidFocalLossSum(tf.tensor2d([[0]]), tf.tensor1d([0], 'int32')).dataSync()[0];
   assert.ok(Math.abs(one - 0.25 * 0.25 * Math.LN2) < 1e-7);

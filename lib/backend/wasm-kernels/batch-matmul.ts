@@ -28,6 +28,7 @@ import { allocate, heapView, matMul2d, release, reshapeInfo, TensorInfo } from '
  * surfaced as out-of-bounds faults in later kernels). The [K, N] each buffer was first used with
  * is recorded here (a WeakMap on the data id, so entries go with the data); a right operand seen
  * with another [K, N] is copied into a fresh tensor, whose new id gets its own operator.
+ * wasm's _FusedMatMul shares that cache and is not guarded; nothing in lib/ calls it.
  */
 const xnnpackRightShapes = new WeakMap<object, string>();
 

@@ -5,7 +5,8 @@
  * slices once per output, so splitting a tensor into k parts copies it k + 1 times. Both sit on the
  * training path: the gradient of `pad` (used before stride-2 convs and max-pools) is a slice, and the
  * gradient of `concat` (FPN levels, per-image outputs) is a split. These versions copy each output
- * straight from the input's heap memory, in runs as long as the slice allows.
+ * straight from the input's heap memory, in runs as long as the slice allows. Identity, and Cast to
+ * the input's own dtype, share the input's buffer instead of copying it; Cast to bool is x != 0.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
