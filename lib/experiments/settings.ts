@@ -15,14 +15,19 @@
  *            128 px, 600 steps                     17.1                     181 s, 3.3 steps/s
  *            128 px, 800 steps (this setting)      30.9  (MetaAnchor 26.9)
  *            batch 4, 300 steps, 160 px (before)    2.6  (MetaAnchor 1.9)   ~115 s
- *          Two 128 px / 800-step runs at once (2 workers, lib/experiments/parallel.ts) took 257 s and
- *          268 s including the final validation (~3 steps/s each). All four quick tables need 28
- *          distinct runs: 14 pairs x ~270 s = ~63 min of training with 2 workers, plus at most
- *          ~5 min of evaluations and searches in the parent (Table 3's 12 other-anchor
- *          evaluations, 5-14 s each, and 6 searches, ~27 s each, measured at 160 px): ~1.1 h in
- *          all (one worker: 28 x ~245 s = ~1.9 h of training). Single-seed numbers at this length
- *          still move by several points between settings (baseline vs MetaAnchor swapped order
- *          between the 160 px / 600 and 128 px / 800 rows above): use full for settled differences.
+ *          Settings at about half the cost of a run learn far less (MetaAnchor / RetinaNet 9x9,
+ *          0.5/0.4, 200 val images, mmAP; BENCHMARKS.md "Cheaper quick settings"):
+ *            batch 8 @ 128 px, 800 steps (this setting)   27.9 / 26.5
+ *            batch 4 @ 128 px, 800 steps                  13.4
+ *            batch 6 @ 112 px, 800 steps                  19.5
+ *            batch 8 @  96 px, 800 steps                  12.8 / 10.7
+ *          so the quick tables keep this setting. Their 30 runs (Tables 2, 4 and 6 here, Table 7
+ *          below) take ~12,000 s of training in one process; with two workers the main job is
+ *          about 2 h on 2 cores (README, "Notebooks", has the measured time). The 3x3 runs are the
+ *          cheapest (~0.27 s/step); a 9x9 step is ~0.65 s, a data-dependent 9x9 step ~1 s.
+ *          Single-seed numbers at this length still move by several points between settings
+ *          (baseline vs MetaAnchor swapped order between the 160 px / 600 and 128 px / 800 rows
+ *          above): use full for settled differences.
  *   full   the full preset (160 px, batch 8, 3000 steps), 3 seeds, all validation images, the whole
  *          161-candidate Table 8 grid on 200 training images. At ~0.95 s/step (busy 2-core CPU) a
  *          run takes ~47 min, so Table 2 (48 runs) needs ~38 h there: a job for a faster machine.
