@@ -2,7 +2,8 @@
  * Run profiles: how much work a notebook or experiment does.
  *
  *   smoke  seconds per notebook: proves every cell runs (npm test executes all notebooks this way)
- *   quick  minutes: small but meaningful numbers; the default
+ *   quick  minutes per run, about 2 h for every table on 2 CPU cores: small but meaningful numbers;
+ *          the default (lib/experiments/settings.ts)
  *   full   the paper's settings; hours
  *
  * Chosen with env METAANCHOR_PROFILE, which `npm run notebooks -- --profile <name>` sets for the kernel
