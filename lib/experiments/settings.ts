@@ -17,7 +17,7 @@
  *            batch 4, 300 steps, 160 px (before)    2.6  (MetaAnchor 1.9)   ~115 s
  *          Settings at about half the cost of a run learn far less (MetaAnchor / RetinaNet 9x9,
  *          0.5/0.4, 200 val images, mmAP; BENCHMARKS.md "Cheaper quick settings"):
- *            batch 8 @ 128 px, 800 steps (this setting)   27.9 / 26.5
+ *            batch 8 @ 128 px, 800 steps (this setting)   28.0 / 24.8
  *            batch 4 @ 128 px, 800 steps                  13.4
  *            batch 6 @ 112 px, 800 steps                  19.5
  *            batch 8 @  96 px, 800 steps                  12.8 / 10.7
