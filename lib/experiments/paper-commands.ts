@@ -31,6 +31,9 @@ export const DEFAULT_COCO: CocoPaths = {
   valImages: 'data/coco/val2017',
 };
 
+/** Where Table 5's paper-scale commands expect PASCAL VOC 2007 test (the year folder). */
+export const VOC2007_TEST = 'data/VOCdevkit/VOC2007';
+
 /**
  * Table settings at the paper's scale: the paper preset, one seed (the paper reports single runs),
  * every validation image, the whole 161-anchor Table 8 grid searched on 200 training images; for
@@ -82,10 +85,10 @@ export function paperCommands(table: TableSpec, options: { coco?: CocoPaths; run
   }
   if (table.evaluation?.kind === 'voc-transfer') {
     lines.push(
-      '# Table 5 evaluates COCO-trained models on PASCAL VOC 2007 test (sofa left out). Its models are',
-      '# the Table 2 runs below; the VOC step (lib/transfer/voc-transfer.ts evaluateVocTransfer with',
-      '# loadVoc({ root: "VOCdevkit/VOC2007", imageSet: "test" })) needs the 80 COCO classes mapped to',
-      "# VOC's 20 names first (airplane -> aeroplane, couch -> sofa, ...), which the CLI does not do.",
+      '# Table 5 evaluates COCO-trained models on PASCAL VOC 2007 test with the VOC07 metric, sofa left',
+      `# out. Its models are the Table 2 runs below; VOC 2007 test goes to ${VOC2007_TEST} (Annotations,`,
+      "# ImageSets/Main/test.txt, JPEGImages). `evaluate --voc` matches the run's 80 COCO classes to VOC's",
+      '# 20 by name (airplane -> aeroplane, couch -> sofa, tv -> tvmonitor, ...; lib/transfer/class-map.ts).',
     );
   }
   const seen = new Set<string>();
@@ -113,7 +116,8 @@ export function paperCommands(table: TableSpec, options: { coco?: CocoPaths; run
     lines.push(`# [${where}]`);
     if (table.evaluation?.kind === 'voc-transfer') {
       if (cell.inference === 'search') lines.push(`npx metaanchor search --checkpoint ${dir} --steps ${search.steps} --subset ${search.subset} --seed ${search.seed}`);
-      lines.push(`#   then the VOC 2007 test evaluation (see above) with ${cell.inference === 'search' ? "the searched anchors (the run's search.json)" : 'the training anchors'}`);
+      const anchors = cell.inference === 'search' ? ' --anchors search' : cell.inference === 'train' ? '' : ` --anchors ${cell.inference}`;
+      lines.push(`npx metaanchor evaluate --checkpoint ${dir} --voc ${VOC2007_TEST} --image-set test --leave-out sofa${anchors}`);
     } else if (cell.inference === 'search') {
       lines.push(`npx metaanchor search --checkpoint ${dir} --steps ${search.steps} --subset ${search.subset} --seed ${search.seed}`);
       lines.push(`npx metaanchor evaluate --checkpoint ${dir} --anchors search`);

@@ -271,7 +271,7 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
     if (evaluation.kind === 'voc-transfer') {
       const target = await vocTarget(evaluation);
       const n = settings.evalImages > 0 ? Math.min(settings.evalImages, target.images.length) : target.images.length;
-      const r = await evaluateVocTransfer(run.detector, target, { anchors, standardBoxP3: run.standardBoxP3, input, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
+      const r = await evaluateVocTransfer(run.detector, target, { anchors, standardBoxP3: run.standardBoxP3, input, sourceCategories: run.categories, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
       const record: EvalRecordFile = {
         inference: sameAsTraining ? 'train' : inference,
         anchors: inference === 'search' ? 'search' : anchors.name,

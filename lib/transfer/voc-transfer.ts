@@ -13,12 +13,14 @@ import * as path from 'node:path';
 import { AnchorConfig, StandardBox } from '../anchors';
 import { ensureDefaultDataset, dataRoot, loadMnistDet } from '../data/mnist-det';
 import { LoaderConfig } from '../data/pipeline';
-import { DetectionDataset } from '../data/types';
+import { CategoryInfo, DetectionDataset } from '../data/types';
 import { loadVoc, writeVoc } from '../data/voc';
 import { detectDataset } from '../detect/detect';
+import { CocoResult } from '../detect/postprocess';
 import { VocDetection, VocEvalResult, VocGroundTruthBox, VocMetric, evaluateVoc } from '../eval/voc';
 import { AnyDetector } from '../model/yolo';
 import { UserError } from '../util/errors';
+import { alignTargetClasses } from './class-map';
 
 /** Continuous (x1, y1, x2, y2) -> the devkit's inclusive 1-based [xmin, ymin, xmax, ymax] (lib/data/voc.ts). */
 export function toVocBox(x1: number, y1: number, x2: number, y2: number): [number, number, number, number] {
@@ -54,16 +56,49 @@ export interface VocTransferOptions {
   leaveOut: readonly string[];
   metric?: VocMetric;
   maxImages?: number;
+  /**
+   * The classes the detector was trained on (the run's categories). Given, the target's classes are
+   * matched to them by name (and COCO -> VOC names, ./class-map.ts), so a COCO model scores on VOC;
+   * omitted, detector class i is taken to be the target's class i.
+   */
+  sourceCategories?: readonly CategoryInfo[];
 }
 
-/** Detect on `target` and evaluate with the VOC metric over its classes minus `leaveOut`. */
-export async function evaluateVocTransfer(detector: AnyDetector, target: DetectionDataset, opts: VocTransferOptions): Promise<VocEvalResult> {
+/** A transfer target as the detector sees it: class i of `dataset` is detector class i. */
+export interface TransferTarget {
+  dataset: DetectionDataset;
+  /** The target's classes in the mean (all but the left-out ones). */
+  classes: string[];
+}
+
+/**
+ * `target` (its first `maxImages` images) in the detector's class order: matched by name to
+ * `sourceCategories` when given (./class-map.ts), else by position, which needs as many classes as
+ * the detector has (`numClasses`).
+ */
+export function transferTarget(target: DetectionDataset, numClasses: number, opts: Pick<VocTransferOptions, 'leaveOut' | 'sourceCategories' | 'maxImages'>): TransferTarget {
   const names = target.categories.map((c) => c.name);
   for (const c of opts.leaveOut) {
     if (!names.includes(c)) throw new UserError(`class "${c}" to leave out is not a class of ${target.name}`, `classes: ${names.join(', ')}`);
   }
-  const ds = opts.maxImages && opts.maxImages < target.images.length ? { ...target, images: target.images.slice(0, opts.maxImages) } : target;
-  const results = await detectDataset(detector, ds, { anchors: opts.anchors, standardBoxP3: opts.standardBoxP3, input: opts.input });
+  let classes = names.filter((n) => !opts.leaveOut.includes(n));
+  if (opts.sourceCategories) {
+    const aligned = alignTargetClasses(target, opts.sourceCategories, opts.leaveOut);
+    target = aligned.dataset;
+    classes = aligned.classes;
+  } else if (numClasses !== names.length) {
+    throw new UserError(
+      `the detector has ${numClasses} classes and ${target.name} has ${names.length}`,
+      "pass the run's categories (sourceCategories) to match the target's classes by name",
+    );
+  }
+  const dataset = opts.maxImages && opts.maxImages < target.images.length ? { ...target, images: target.images.slice(0, opts.maxImages) } : target;
+  return { dataset, classes };
+}
+
+/** The VOC metric of COCO-style results (category ids of `t.dataset`) on a transfer target. */
+export function scoreVocTransfer(t: TransferTarget, results: readonly CocoResult[], metric: VocMetric = 'voc07'): VocEvalResult {
+  const ds = t.dataset;
   const byId = new Map(ds.images.map((im) => [im.id, im]));
   const nameOf = new Map(ds.categories.map((c) => [c.id, c.name]));
   const detections: VocDetection[] = results.map((r) => ({
@@ -73,14 +108,16 @@ export async function evaluateVocTransfer(detector: AnyDetector, target: Detecti
     bbox: toVocBox(r.bbox[0], r.bbox[1], r.bbox[0] + r.bbox[2], r.bbox[1] + r.bbox[3]),
   }));
   return evaluateVoc(
-    {
-      classes: names.filter((n) => !opts.leaveOut.includes(n)),
-      images: ds.images.map((im) => vocImageKey(im.fileName)),
-      groundTruth: vocGroundTruth(ds),
-      detections,
-    },
-    { metric: opts.metric ?? 'voc07' },
+    { classes: t.classes, images: ds.images.map((im) => vocImageKey(im.fileName)), groundTruth: vocGroundTruth(ds), detections },
+    { metric },
   );
+}
+
+/** Detect on `target` and evaluate with the VOC metric over its classes minus `leaveOut`. */
+export async function evaluateVocTransfer(detector: AnyDetector, target: DetectionDataset, opts: VocTransferOptions): Promise<VocEvalResult> {
+  const t = transferTarget(target, detector.config.numClasses, opts);
+  const results = await detectDataset(detector, t.dataset, { anchors: opts.anchors, standardBoxP3: opts.standardBoxP3, input: opts.input });
+  return scoreVocTransfer(t, results, opts.metric ?? 'voc07');
 }
 
 /**

@@ -9,6 +9,10 @@ import { paperDropRange } from '../../data/stats';
 import { DetectionDataset } from '../../data/types';
 import { detectDataset } from '../../detect/detect';
 import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
+import { formatVocReport } from '../../eval/voc';
+import { loadVoc } from '../../data/voc';
+import { alignTargetClasses } from '../../transfer/class-map';
+import { evaluateVocTransfer } from '../../transfer/voc-transfer';
 import { DatasetSpec, TrainConfig, YOLOV2_TRAIN_OVERRIDES, parseIouPair, trainConfig } from '../../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
 import { LoadedRun, loadRun } from '../../train/run-dir';
@@ -129,6 +133,43 @@ interface DetectCliOptions {
   maxImages?: number;
 }
 
+interface VocCliOptions {
+  voc?: string;
+  imageSet: string;
+  leaveOut?: string;
+  allPoint?: boolean;
+}
+
+/** `evaluate --voc`: the run on a VOCdevkit image set with the VOC metric (Table 5's transfer). */
+async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boolean }): Promise<void> {
+  if (o.data || o.images) throw new UserError('--voc evaluates on a VOC folder; --data / --images name a COCO set', 'give one of them');
+  await initBackend();
+  const run = loadRun(o.checkpoint);
+  const target = loadVoc({ root: o.voc!, imageSet: o.imageSet });
+  const leaveOut = (o.leaveOut ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  const anchors = inferenceAnchors(run, o.anchors);
+  const aligned = alignTargetClasses(target, run.categories, leaveOut);
+  const renamed = aligned.matches.filter((m) => m.source !== null && m.source !== m.target);
+  const n = Math.min(o.maxImages ?? Infinity, target.images.length);
+  const r = await evaluateVocTransfer(run.detector, target, {
+    anchors,
+    standardBoxP3: run.standardBoxP3,
+    input: inputOf(run),
+    leaveOut,
+    sourceCategories: run.categories,
+    metric: o.allPoint ? 'all-point' : 'voc07',
+    maxImages: o.maxImages,
+  });
+  if (o.json) {
+    console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: aligned.matches }));
+    return;
+  }
+  console.log(`${run.detector.config.method} ${run.trainAnchors.name} -> inference anchors ${anchors.name}, ${target.name}, ${n} images`);
+  if (renamed.length) console.log(`classes matched by COCO -> VOC name: ${renamed.map((m) => `${m.source} -> ${m.target}`).join(', ')}`);
+  if (leaveOut.length) console.log(`left out of the mean: ${leaveOut.join(', ')}`);
+  console.log(formatVocReport(r).join('\n'));
+}
+
 /** Shared by `detect` and `evaluate`: load the run, pick data and anchors, detect. */
 async function detectForCli(o: DetectCliOptions) {
   await initBackend();
@@ -196,14 +237,19 @@ export function register(program: Command): void {
 
   program
     .command('evaluate')
-    .description('COCO metrics of a trained detector on its validation set (or --data)')
+    .description('COCO metrics of a trained detector on its validation set (or --data); with --voc, the VOC metric on a VOCdevkit set (Table 5 transfer)')
     .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train`')
     .option('--data <json>', 'COCO instances json (default: the run\'s validation set)')
     .option('--images <dir>', 'image folder of --data')
+    .option('--voc <dir>', 'evaluate on this VOC year folder (e.g. VOCdevkit/VOC2007) instead; classes match the run\'s by name, COCO names map to VOC names')
+    .option('--image-set <name>', 'with --voc: ImageSets/Main/<name>.txt', 'test')
+    .option('--leave-out <classes>', 'with --voc: comma-separated classes left out of the mean (Table 5: sofa)')
+    .option('--all-point', 'with --voc: all-point AP instead of VOC07 11-point')
     .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search")')
     .option('--max-images <n>', 'only the first n images', num('max-images'))
     .option('--json', 'print JSON')
-    .action(async (o: DetectCliOptions & { json?: boolean }) => {
+    .action(async (o: DetectCliOptions & VocCliOptions & { json?: boolean }) => {
+      if (o.voc) return evaluateVocCli(o);
       const { run, ds, anchors, results, numImages: n } = await detectForCli(o);
       const r = evaluateCoco(groundTruthOf(ds), results, { imageIds: ds.images.slice(0, n).map((im) => im.id) });
       if (o.json) {
