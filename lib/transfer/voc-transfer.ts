@@ -20,7 +20,7 @@ import { CocoResult } from '../detect/postprocess';
 import { VocDetection, VocEvalResult, VocGroundTruthBox, VocMetric, evaluateVoc } from '../eval/voc';
 import { AnyDetector } from '../model/yolo';
 import { UserError } from '../util/errors';
-import { alignTargetClasses } from './class-map';
+import { ClassMatch, alignTargetClasses } from './class-map';
 
 /** Continuous (x1, y1, x2, y2) -> the devkit's inclusive 1-based [xmin, ymin, xmax, ymax] (lib/data/voc.ts). */
 export function toVocBox(x1: number, y1: number, x2: number, y2: number): [number, number, number, number] {
@@ -69,6 +69,8 @@ export interface TransferTarget {
   dataset: DetectionDataset;
   /** The target's classes in the mean (all but the left-out ones). */
   classes: string[];
+  /** How the target's classes were matched to the detector's (when matched by name). */
+  matches?: ClassMatch[];
 }
 
 /**
@@ -82,10 +84,10 @@ export function transferTarget(target: DetectionDataset, numClasses: number, opt
     if (!names.includes(c)) throw new UserError(`class "${c}" to leave out is not a class of ${target.name}`, `classes: ${names.join(', ')}`);
   }
   let classes = names.filter((n) => !opts.leaveOut.includes(n));
+  let matches: ClassMatch[] | undefined;
   if (opts.sourceCategories) {
     const aligned = alignTargetClasses(target, opts.sourceCategories, opts.leaveOut);
-    target = aligned.dataset;
-    classes = aligned.classes;
+    ({ dataset: target, classes, matches } = aligned);
   } else if (numClasses !== names.length) {
     throw new UserError(
       `the detector has ${numClasses} classes and ${target.name} has ${names.length}`,
@@ -93,7 +95,7 @@ export function transferTarget(target: DetectionDataset, numClasses: number, opt
     );
   }
   const dataset = opts.maxImages && opts.maxImages < target.images.length ? { ...target, images: target.images.slice(0, opts.maxImages) } : target;
-  return { dataset, classes };
+  return { dataset, classes, ...(matches ? { matches } : {}) };
 }
 
 /** The VOC metric of COCO-style results (category ids of `t.dataset`) on a transfer target. */

@@ -150,7 +150,10 @@ test('transfer target: classes matched by name score a reordered target exactly;
     results.push({ image_id: im.id, category_id: 101 + ((im.classIdx[0] + 5) % 10), bbox: [0, 0, 5, 5], score: 0.1 });
   }
   const reversed = reversedClasses(target);
-  const byName = scoreVocTransfer(transferTarget(reversed, 10, { leaveOut: ['5'], sourceCategories: source }), results);
+  const aligned = transferTarget(reversed, 10, { leaveOut: ['5'], sourceCategories: source });
+  assert.deepEqual(aligned.matches, [...names].reverse().map((n) => ({ target: n, source: n })));
+  assert.equal(transferTarget(reversed, 10, { leaveOut: ['5'] }).matches, undefined);
+  const byName = scoreVocTransfer(aligned, results);
   assert.deepEqual(byName.perClass.map((c) => c.className), ['9', '8', '7', '6', '4', '3', '2', '1', '0']);
   for (const c of byName.perClass) {
     assert.equal(c.npos, 6, c.className);

@@ -11,8 +11,7 @@ import { detectDataset } from '../../detect/detect';
 import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
 import { formatVocReport } from '../../eval/voc';
 import { loadVoc } from '../../data/voc';
-import { alignTargetClasses } from '../../transfer/class-map';
-import { evaluateVocTransfer } from '../../transfer/voc-transfer';
+import { scoreVocTransfer, transferTarget } from '../../transfer/voc-transfer';
 import { DatasetSpec, TrainConfig, YOLOV2_TRAIN_OVERRIDES, parseIouPair, trainConfig } from '../../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
 import { LoadedRun, loadRun } from '../../train/run-dir';
@@ -148,24 +147,18 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
   const target = loadVoc({ root: o.voc!, imageSet: o.imageSet });
   const leaveOut = (o.leaveOut ?? '').split(',').map((c) => c.trim()).filter(Boolean);
   const anchors = inferenceAnchors(run, o.anchors);
-  const aligned = alignTargetClasses(target, run.categories, leaveOut);
-  const renamed = aligned.matches.filter((m) => m.source !== null && m.source !== m.target);
-  const n = Math.min(o.maxImages ?? Infinity, target.images.length);
-  const r = await evaluateVocTransfer(run.detector, target, {
-    anchors,
-    standardBoxP3: run.standardBoxP3,
-    input: inputOf(run),
-    leaveOut,
-    sourceCategories: run.categories,
-    metric: o.allPoint ? 'all-point' : 'voc07',
-    maxImages: o.maxImages,
-  });
+  const t = transferTarget(target, run.detector.config.numClasses, { leaveOut, sourceCategories: run.categories, maxImages: o.maxImages });
+  const matches = t.matches ?? [];
+  const renamed = matches.filter((m) => m.source !== null && m.source !== m.target);
+  const n = t.dataset.images.length;
+  const results = await detectDataset(run.detector, t.dataset, { anchors, standardBoxP3: run.standardBoxP3, input: inputOf(run), progressLabel: 'detect' });
+  const r = scoreVocTransfer(t, results, o.allPoint ? 'all-point' : 'voc07');
   if (o.json) {
-    console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: aligned.matches }));
+    console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: matches }));
     return;
   }
   console.log(`${run.detector.config.method} ${run.trainAnchors.name} -> inference anchors ${anchors.name}, ${target.name}, ${n} images`);
-  if (renamed.length) console.log(`classes matched by COCO -> VOC name: ${renamed.map((m) => `${m.source} -> ${m.target}`).join(', ')}`);
+  if (renamed.length) console.log(`classes matched under other names (detector -> target): ${renamed.map((m) => `${m.source} -> ${m.target}`).join(', ')}`);
   if (leaveOut.length) console.log(`left out of the mean: ${leaveOut.join(', ')}`);
   console.log(formatVocReport(r).join('\n'));
 }
