@@ -82,6 +82,8 @@ export interface CanvasStyle {
 export interface MnistDetConfig {
   /** Square canvas side in pixels. */
   imageSizePx: number;
+  /** Digit classes pasted (ascending, each 0..9); the dataset's categories are these digits. */
+  digits: number[];
   trainImages: number;
   valImages: number;
   seed: number;
@@ -146,6 +148,7 @@ export const DEFAULT_SEED = 0;
 export interface MnistDetOptions {
   preset?: MnistDetPreset;
   imageSizePx?: number;
+  digits?: number[];
   trainImages?: number;
   valImages?: number;
   seed?: number;
@@ -162,6 +165,7 @@ export function mnistDetConfig(options: MnistDetOptions = {}): MnistDetConfig {
   }
   const cfg: MnistDetConfig = {
     imageSizePx: options.imageSizePx ?? DEFAULT_IMAGE_SIZE_PX,
+    digits: [...(options.digits ?? ALL_DIGITS)].sort((a, b) => a - b),
     trainImages: options.trainImages ?? DEFAULT_TRAIN_IMAGES,
     valImages: options.valImages ?? DEFAULT_VAL_IMAGES,
     seed: options.seed ?? DEFAULT_SEED,
@@ -181,6 +185,9 @@ function validateConfig(cfg: MnistDetConfig): void {
   intIn('trainImages', cfg.trainImages, 0, 1_000_000);
   intIn('valImages', cfg.valImages, 0, 1_000_000);
   intIn('seed', cfg.seed, 0, 2 ** 31 - 1);
+  if (!Array.isArray(cfg.digits) || cfg.digits.length === 0 || !cfg.digits.every((d) => Number.isInteger(d) && d >= 0 && d <= 9) || new Set(cfg.digits).size !== cfg.digits.length) {
+    bad.push(`digits must be distinct integers 0..9 (at least one), got ${JSON.stringify(cfg.digits)}`);
+  }
   const b = cfg.boxes;
   intIn('boxes.objectsMin', b.objectsMin, 0, 50);
   intIn('boxes.objectsMax', b.objectsMax, b.objectsMin, 50);
@@ -496,6 +503,7 @@ export interface MnistDetManifest {
 
 export const MANIFEST_FILE = 'mnist-det.json';
 export const CATEGORY_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
+const ALL_DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 /** COCO category id of digit d: d + 1 (COCO ids start at 1; the loader maps them to indices 0..9). */
 export function digitCategoryId(digit: number): number {
@@ -524,6 +532,11 @@ async function generateSplit(
   concurrency: number,
 ): Promise<MnistDetSplitSummary> {
   const rng = derivedRng(cfg.seed, 'mnist-det', split);
+  // Only the configured digit classes are pasted.
+  if (cfg.digits.length < ALL_DIGITS.length) {
+    const keep = new Set(cfg.digits);
+    pool = pool.filter((i) => keep.has(digits.labels[i]));
+  }
   // Walk a seeded permutation of this split's digit samples; reshuffle when it is used up, so every
   // sample appears once before any appears twice.
   const order = Array.from(pool);
@@ -585,7 +598,7 @@ async function generateSplit(
     licenses: [],
     images,
     annotations,
-    categories: CATEGORY_NAMES.map((name, d) => ({ id: digitCategoryId(d), name, supercategory: 'digit' })),
+    categories: cfg.digits.map((d) => ({ id: digitCategoryId(d), name: CATEGORY_NAMES[d], supercategory: 'digit' })),
   };
   writeFileAtomicSync(annotationFile, JSON.stringify(json) + '\n');
   return { images: count, boxes: annotations.length, unplacedObjects: unplaced, annotationFile: path.relative(outDir, annotationFile), imageDir: split };

@@ -60,6 +60,8 @@ export interface ModelConfig {
   // ---- head (towers shared across levels, RetinaNet Sec. 4)
   towerDepth: number;
   towerWidth: number;
+  /** GroupNorm after each tower conv ('gn', gnGroups groups) or none ('none', RetinaNet's head). */
+  towerNorm: 'none' | 'gn';
   numClasses: number;
   /** std of the normal init of tower and anchor-function convs (RetinaNet: 0.01). */
   headInitStd: number;
@@ -109,6 +111,7 @@ export const DEFAULT_MODEL_CONFIG: Readonly<ModelConfig> = Object.freeze({
 
   towerDepth: 4,
   towerWidth: 256,
+  towerNorm: 'none' as const,
   numClasses: 80,
   headInitStd: 0.01,
   priorProb: 0.01,
@@ -205,6 +208,8 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (cfg.p6From !== 'c5' && cfg.p6From !== 'p5') bad('p6From', cfg.p6From, 'use c5 | p5');
   if (!(Number.isInteger(cfg.towerDepth) && cfg.towerDepth >= 0)) bad('towerDepth', cfg.towerDepth, 'an integer >= 0 (paper: 4)');
   if (!isPosInt(cfg.towerWidth)) bad('towerWidth', cfg.towerWidth, 'a positive integer (paper: 256)');
+  if (cfg.towerNorm !== 'none' && cfg.towerNorm !== 'gn') bad('towerNorm', cfg.towerNorm, "use none (RetinaNet) | gn");
+  if (cfg.towerNorm === 'gn' && cfg.towerWidth % Math.min(cfg.gnGroups, cfg.towerWidth) !== 0) bad('towerWidth', cfg.towerWidth, `with towerNorm gn the width must be divisible by gnGroups (${cfg.gnGroups})`);
   if (cfg.towerDepth === 0 && cfg.towerWidth !== cfg.fpnChannels) {
     bad('towerWidth', cfg.towerWidth, `with towerDepth 0 the head sees FPN features directly: set towerWidth = fpnChannels (${cfg.fpnChannels})`);
   }

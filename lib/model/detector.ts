@@ -265,7 +265,7 @@ export function buildDetector(config: ModelConfig = modelConfig('paper'), opts: 
       }
     }
     const fpn = buildFpn(store, 'fpn', { inChannels: backbone.outChannels, channels: config.fpnChannels, p6From: config.p6From });
-    const towers = buildTowers(store, 'head', { inChannels: config.fpnChannels, depth: config.towerDepth, width: config.towerWidth, initStd: config.headInitStd });
+    const towers = buildTowers(store, 'head', { inChannels: config.fpnChannels, depth: config.towerDepth, width: config.towerWidth, initStd: config.headInitStd, gnGroups: config.towerNorm === 'gn' ? config.gnGroups : 0 });
     const anchorFunction =
       config.method === 'baseline'
         ? buildPredefinedAnchorFunction(store, 'head', {

@@ -72,6 +72,11 @@ export interface TrainConfig {
   evalImages: number;
   /** Checkpoint every this many steps (and always at the end). */
   checkpointEvery: number;
+  /**
+   * Keep the model's weights every this many steps under <run>/snapshots/ (0 = none), for learning
+   * curves measured afterwards (`metaanchor curve`, lib/experiments/curve.ts).
+   */
+  snapshotEvery: number;
   seed: number;
   /** Model fields on top of the preset (e.g. { hiddenM: 64 }). */
   model: Partial<ModelConfig>;
@@ -121,6 +126,7 @@ const QUICK: TrainConfig = {
   evalEvery: 0,
   evalImages: 200,
   checkpointEvery: 100,
+  snapshotEvery: 0,
   seed: 0,
   model: {},
 };
@@ -252,6 +258,7 @@ export function validateTrainConfig(cfg: TrainConfig): void {
   if (cfg.boxLoss !== 'smooth-l1' && cfg.boxLoss !== 'l1') bad('boxLoss', 'smooth-l1 | l1');
   if (!(Number.isInteger(cfg.checkpointEvery) && cfg.checkpointEvery >= 1)) bad('checkpointEvery', 'a positive integer');
   if (!(Number.isInteger(cfg.evalEvery) && cfg.evalEvery >= 0)) bad('evalEvery', 'an integer >= 0');
+  if (!(Number.isInteger(cfg.snapshotEvery) && cfg.snapshotEvery >= 0)) bad('snapshotEvery', 'an integer >= 0 (0 = no snapshots)');
   if (cfg.detector !== undefined && cfg.detector !== 'yolov2') bad('detector', "leave it out (RetinaNet) or 'yolov2'");
   if (cfg.detector === 'yolov2' && cfg.imageSizePx % 32 !== 0) bad('imageSizePx', 'YOLOv2: a multiple of 32 (the region grid has stride 32), e.g. 256 or 416');
 }

@@ -40,6 +40,11 @@ export function resolveCheckpointDir(dirOrCheckpoint: string): { runDir: string;
 
 export function loadRun(dirOrCheckpoint: string): LoadedRun {
   const { runDir, checkpointDir } = resolveCheckpointDir(dirOrCheckpoint);
+  return loadRunAt(runDir, checkpointDir);
+}
+
+/** A run's model from one of its weight folders (checkpoint/ or a snapshot, lib/train/snapshots.ts). */
+export function loadRunAt(runDir: string, checkpointDir: string): LoadedRun {
   const meta = readCheckpointMeta(checkpointDir);
   const extra = (meta.extra ?? {}) as { step?: number; anchors?: string; standardBoxP3?: StandardBox; categories?: CategoryInfo[] };
   if (!extra.anchors || !extra.categories) {

@@ -42,6 +42,7 @@ import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { learningRateAt } from './schedule';
 import { statusStream } from '../util/log';
 import { yoloBatchLoss, yoloStepAnchors } from './yolo-step';
+import { saveSnapshot } from './snapshots';
 
 export interface StepRecord {
   step: number;
@@ -447,6 +448,9 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           state.evals.push(await evaluate());
           writeJsonAtomicSync(path.join(dir, METRICS_FILE), { evals: state.evals });
           log(`eval @${state.step}: mmAP ${(100 * state.evals[state.evals.length - 1].stats[0]).toFixed(1)}`);
+        }
+        if (cfg.snapshotEvery > 0 && state.step % cfg.snapshotEvery === 0 && state.step < cfg.steps) {
+          saveSnapshot(dir, state.step, detector, { anchors: cfg.anchors, standardBoxP3: anchors.standardBoxP3, categories: parts.train.categories });
         }
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
           await saveCheckpoint(dir, cfg, parts, state);

@@ -106,6 +106,21 @@ test('generator: train and val use disjoint digit samples, labels match the digi
   assert.deepEqual([meta.width, meta.height, meta.channels, meta.format], [160, 160, 1, 'png']);
 });
 
+test('generator: a digit subset pastes only those digits and lists only them as categories', async () => {
+  const dir = tmp('mdet-digits-');
+  await generateMnistDet(dir, mnistDetConfig({ trainImages: 40, valImages: 10, seed: 2, digits: [7, 1] }), { progress: false });
+  const digits = loadMnistDigits();
+  for (const split of ['train', 'val']) {
+    const j = readJson(path.join(dir, `annotations/instances_${split}.json`));
+    assert.deepEqual(j.categories.map((c) => [c.id, c.name]), [[2, '1'], [8, '7']]);
+    assert.ok(j.annotations.length >= j.images.length);
+    for (const a of j.annotations) assert.ok([1, 7].includes(digits.labels[a.mnist_index]) && a.category_id === digits.labels[a.mnist_index] + 1);
+  }
+  assert.throws(() => mnistDetConfig({ digits: [1, 1] }), /digits must be distinct integers 0\.\.9/);
+  assert.throws(() => mnistDetConfig({ digits: [] }), /digits must be distinct/);
+  assert.throws(() => mnistDetConfig({ digits: [10] }), /digits must be distinct/);
+});
+
 test('box distribution: quantiles in the stated ranges, ratios beyond 1:3 and 3:1, sizes across P3..P5', async () => {
   const dir = tmp('mdet-dist-');
   await generateMnistDet(dir, mnistDetConfig({ trainImages: 300, valImages: 0, seed: 2 }), { progress: false });

@@ -119,6 +119,7 @@ function expectedCount(cfg: ModelConfig): { backbone: number; fpn: number; head:
   const T = cfg.towerWidth;
   const d = cfg.towerDepth;
   let head = 2 * (d > 0 ? conv(F, T) + (d - 1) * conv(T, T) : 0);
+  if (cfg.towerNorm === 'gn') head += 2 * d * 2 * T; // gamma and beta after every tower conv
   const K = cfg.numClasses;
   if (cfg.method === 'baseline') head += conv(T, cfg.numAnchors * K) + conv(T, cfg.numAnchors * 4);
   else {
@@ -143,6 +144,13 @@ test('preset parameter counts equal the architecture arithmetic', () => {
       det.dispose();
     }
   }
+  for (const towerNorm of ['none', 'gn'] as const) {
+    const cfg = modelConfig('smoke', { method: 'metaanchor', numClasses: 4, towerNorm });
+    const det = buildDetector(cfg, silent);
+    assert.equal(det.parameterCounts().head, expectedCount(cfg).head, `towerNorm ${towerNorm}`);
+    assert.equal(det.store.names().filter((n) => /Tower\.\d+\.gn\.(weight|bias)$/.test(n)).length, towerNorm === 'gn' ? 4 * cfg.towerDepth : 0);
+    det.dispose();
+  }
   // The CPU presets' sizes promised in lib/model/config.ts.
   const quick = expectedCount(modelConfig('quick', { method: 'baseline', numClasses: 10 }));
   const full = expectedCount(modelConfig('full', { method: 'baseline', numClasses: 10 }));
@@ -159,6 +167,7 @@ test('bad configs and inputs are UserErrors that name the field', () => {
   assert.throws(() => modelConfig('quick', { backboneWeights: '/x' }), (e: unknown) => e instanceof UserError && /resnet18 \/ resnet50/.test(e.hint ?? ''));
   assert.throws(() => modelConfig('quick', { towerDept: 2 } as unknown as Partial<ModelConfig>), (e: unknown) => e instanceof UserError && /towerDept/.test(e.message));
   assert.throws(() => modelConfig('quick', { smallWidths: [16, 20, 48, 64, 96] }), (e: unknown) => e instanceof UserError && /20 is not/.test(e.hint ?? ''));
+  assert.throws(() => modelConfig('quick', { towerNorm: 'bn' } as unknown as Partial<ModelConfig>), (e: unknown) => e instanceof UserError && /towerNorm = "bn"/.test(e.message));
   assert.throws(() => modelConfig('quick', { freezeAt: 2 }), (e: unknown) => e instanceof UserError && /freezeAt = 2/.test(e.message));
   assert.throws(() => modelConfig('paper', { backboneWeights: '/x', backboneNorm: 'gn' }), (e: unknown) => e instanceof UserError && /frozen-bn/.test(e.hint ?? ''));
   const det = buildDetector(tinyConfig({ method: 'baseline' }), silent);
