@@ -34,7 +34,7 @@ import { DetectionDataset } from './types';
 import { loadCoco } from './coco';
 
 /** Bump when the generator's output changes for an unchanged config: cached datasets are then rebuilt. */
-export const MNIST_DET_VERSION = 1;
+export const MNIST_DET_VERSION = 2;
 /** A pasted pixel counts as ink (for the tight box) from this digit alpha on. */
 export const INK_ALPHA_THRESHOLD = 0.2;
 
@@ -91,43 +91,107 @@ export interface MnistDetConfig {
   canvas: CanvasStyle;
 }
 
-export type MnistDetPreset = 'default' | 'shifted';
+export type MnistDetPreset = 'default' | 'shifted' | 'classic' | 'classic-shifted';
+export const MNIST_DET_PRESETS: readonly MnistDetPreset[] = ['default', 'shifted', 'classic', 'classic-shifted'];
+
+/** What a preset fixes besides the split sizes and seed: canvas side, digit classes, box distribution. */
+export interface MnistDetPresetSpec {
+  imageSizePx: number;
+  digits: number[];
+  boxes: BoxDistribution;
+}
 
 /**
- * 'default': the distribution above. 'shifted': another box distribution for train-on-one,
- * test-on-another experiments (cf. Table 4/5): boxes ~1.4x larger, skewed wide (median w/h ~1.5),
- * with a heavier ratio tail, and fewer objects per image.
+ * 'default' (the quick tables' proxy, docs/quick-proxy.md): 96 px canvases with four digit classes
+ * (0, 1, 2, 4) and box shapes spread like COCO's: ln(w/h) a mixture whose w/h has COCO's mean and
+ * spread (1.21 ± 1.34 on train+val 2017) with 9-10% of the boxes beyond 1:3 or 3:1, sizes
+ * log-normal around the smallest anchors (about a fifth of the boxes below the size any anchor
+ * covers at IoU 0.5, as at the paper's 600 px input), 2-6 objects per image. Anchors matter here:
+ * 9x9 anchors cover (IoU >= 0.5) about 3 points more boxes than 3x3.
+ * 'shifted': another box distribution with the same classes, for train-on-one, test-on-another
+ * (Table 5): boxes ~1.25x larger, skewed wide (median w/h ~1.5), fewer objects per image.
+ * 'classic' / 'classic-shifted': the earlier 160 px, ten-digit datasets (most boxes near square:
+ * 3.7% beyond 1:3, and 3x3 and 9x9 anchors cover nearly the same boxes).
  */
-export const BOX_DISTRIBUTIONS: Record<MnistDetPreset, BoxDistribution> = {
+export const PRESETS: Record<MnistDetPreset, MnistDetPresetSpec> = {
   default: {
-    sizeMedianFrac: 0.28,
-    sizeLogSigma: 0.6,
-    sizeMinFrac: 0.05,
-    sizeMaxFrac: 0.8,
-    logRatioMean: 0,
-    logRatioCoreSigma: 0.3,
-    logRatioTailSigma: 0.85,
-    logRatioTailWeight: 0.25,
-    logRatioMaxAbs: Math.log(6),
-    objectsMin: 1,
-    objectsMax: 6,
-    maxOverlapIoA: 0.3,
+    imageSizePx: 96,
+    digits: [0, 1, 2, 4],
+    boxes: {
+      sizeMedianFrac: 0.36,
+      sizeLogSigma: 0.45,
+      sizeMinFrac: 0.16,
+      sizeMaxFrac: 0.9,
+      logRatioMean: -0.05,
+      logRatioCoreSigma: 0.35,
+      logRatioTailSigma: 1.4,
+      logRatioTailWeight: 0.4,
+      logRatioMaxAbs: 2.5,
+      objectsMin: 2,
+      objectsMax: 6,
+      maxOverlapIoA: 0.3,
+    },
   },
   shifted: {
-    sizeMedianFrac: 0.4,
-    sizeLogSigma: 0.45,
-    sizeMinFrac: 0.1,
-    sizeMaxFrac: 0.9,
-    logRatioMean: 0.4,
-    logRatioCoreSigma: 0.35,
-    logRatioTailSigma: 0.9,
-    logRatioTailWeight: 0.35,
-    logRatioMaxAbs: Math.log(6),
-    objectsMin: 1,
-    objectsMax: 4,
-    maxOverlapIoA: 0.3,
+    imageSizePx: 96,
+    digits: [0, 1, 2, 4],
+    boxes: {
+      sizeMedianFrac: 0.45,
+      sizeLogSigma: 0.4,
+      sizeMinFrac: 0.2,
+      sizeMaxFrac: 0.95,
+      logRatioMean: 0.4,
+      logRatioCoreSigma: 0.4,
+      logRatioTailSigma: 1.4,
+      logRatioTailWeight: 0.45,
+      logRatioMaxAbs: 2.5,
+      objectsMin: 1,
+      objectsMax: 4,
+      maxOverlapIoA: 0.3,
+    },
+  },
+  classic: {
+    imageSizePx: 160,
+    digits: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    boxes: {
+      sizeMedianFrac: 0.28,
+      sizeLogSigma: 0.6,
+      sizeMinFrac: 0.05,
+      sizeMaxFrac: 0.8,
+      logRatioMean: 0,
+      logRatioCoreSigma: 0.3,
+      logRatioTailSigma: 0.85,
+      logRatioTailWeight: 0.25,
+      logRatioMaxAbs: Math.log(6),
+      objectsMin: 1,
+      objectsMax: 6,
+      maxOverlapIoA: 0.3,
+    },
+  },
+  'classic-shifted': {
+    imageSizePx: 160,
+    digits: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+    boxes: {
+      sizeMedianFrac: 0.4,
+      sizeLogSigma: 0.45,
+      sizeMinFrac: 0.1,
+      sizeMaxFrac: 0.9,
+      logRatioMean: 0.4,
+      logRatioCoreSigma: 0.35,
+      logRatioTailSigma: 0.9,
+      logRatioTailWeight: 0.35,
+      logRatioMaxAbs: Math.log(6),
+      objectsMin: 1,
+      objectsMax: 4,
+      maxOverlapIoA: 0.3,
+    },
   },
 };
+
+/** The box distribution of each preset (PRESETS[p].boxes). */
+export const BOX_DISTRIBUTIONS: Record<MnistDetPreset, BoxDistribution> = Object.fromEntries(
+  MNIST_DET_PRESETS.map((p) => [p, PRESETS[p].boxes]),
+) as Record<MnistDetPreset, BoxDistribution>;
 
 export const DEFAULT_CANVAS: CanvasStyle = {
   backgroundMax: 0.3,
@@ -142,7 +206,6 @@ export const DEFAULT_CANVAS: CanvasStyle = {
 /** Default split sizes: generated in a few seconds on 2 cores, enough for the CPU presets. */
 export const DEFAULT_TRAIN_IMAGES = 2000;
 export const DEFAULT_VAL_IMAGES = 500;
-export const DEFAULT_IMAGE_SIZE_PX = 160;
 export const DEFAULT_SEED = 0;
 
 export interface MnistDetOptions {
@@ -160,16 +223,17 @@ export interface MnistDetOptions {
 /** A complete config from a preset plus overrides; validated (UserError on nonsense). */
 export function mnistDetConfig(options: MnistDetOptions = {}): MnistDetConfig {
   const preset = options.preset ?? 'default';
-  if (!(preset in BOX_DISTRIBUTIONS)) {
-    throw new UserError(`unknown MNIST-Det preset "${preset}"`, `use one of: ${Object.keys(BOX_DISTRIBUTIONS).join(', ')}`);
+  if (!MNIST_DET_PRESETS.includes(preset)) {
+    throw new UserError(`unknown MNIST-Det preset "${preset}"`, `use one of: ${MNIST_DET_PRESETS.join(', ')}`);
   }
+  const spec = PRESETS[preset];
   const cfg: MnistDetConfig = {
-    imageSizePx: options.imageSizePx ?? DEFAULT_IMAGE_SIZE_PX,
-    digits: [...(options.digits ?? ALL_DIGITS)].sort((a, b) => a - b),
+    imageSizePx: options.imageSizePx ?? spec.imageSizePx,
+    digits: [...(options.digits ?? spec.digits)].sort((a, b) => a - b),
     trainImages: options.trainImages ?? DEFAULT_TRAIN_IMAGES,
     valImages: options.valImages ?? DEFAULT_VAL_IMAGES,
     seed: options.seed ?? DEFAULT_SEED,
-    boxes: { ...BOX_DISTRIBUTIONS[preset], ...(options.boxes ?? {}) },
+    boxes: { ...spec.boxes, ...(options.boxes ?? {}) },
     canvas: { ...DEFAULT_CANVAS, ...(options.canvas ?? {}) },
   };
   validateConfig(cfg);
@@ -503,7 +567,6 @@ export interface MnistDetManifest {
 
 export const MANIFEST_FILE = 'mnist-det.json';
 export const CATEGORY_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'];
-const ALL_DIGITS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
 /** COCO category id of digit d: d + 1 (COCO ids start at 1; the loader maps them to indices 0..9). */
 export function digitCategoryId(digit: number): number {
@@ -533,7 +596,7 @@ async function generateSplit(
 ): Promise<MnistDetSplitSummary> {
   const rng = derivedRng(cfg.seed, 'mnist-det', split);
   // Only the configured digit classes are pasted.
-  if (cfg.digits.length < ALL_DIGITS.length) {
+  if (cfg.digits.length < CATEGORY_NAMES.length) {
     const keep = new Set(cfg.digits);
     pool = pool.filter((i) => keep.has(digits.labels[i]));
   }

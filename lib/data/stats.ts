@@ -132,6 +132,18 @@ export function paperDropRange(imageSizePx: number): DropRange {
   return { ...PAPER_DROP_RANGE_600, sqrtMinPx: PAPER_DROP_RANGE_600.sqrtMinPx * f, sqrtMaxPx: PAPER_DROP_RANGE_600.sqrtMaxPx * f };
 }
 
+/**
+ * Table 4's range as the tables use it: the paper's 50 < sqrt(wh) < 100 px, |ln(w/h)| < 1 in input
+ * pixels, unscaled. At the paper's 600 px input those sizes are the ones P4's anchors cover (base
+ * 4·16 = 64 px, scales 64..101 px); anchors are 4·stride pixels at every input size, so keeping the
+ * range in pixels keeps it "the boxes of one anchor level" on a smaller input too. On MNIST-Det's
+ * 96 px proxy it holds about 1/6 of the boxes, as the paper's range does on COCO. (paperDropRange
+ * instead scales it with the image: the same objects of a resized COCO image.)
+ */
+export function table4DropRange(): DropRange {
+  return { ...PAPER_DROP_RANGE_600 };
+}
+
 /** The "600" side of an input config: minSizePx when set, else maxSizePx. */
 export function paperSideOf(input: Pick<InputConfig, 'maxSizePx' | 'minSizePx'>): number {
   return input.minSizePx ?? input.maxSizePx;
@@ -285,8 +297,7 @@ export function datasetStats(ds: DetectionDataset, options: StatsOptions = {}): 
   for (const c of perImage) histogram[c]++;
   const perClass = ds.categories.map((c) => ({ name: c.name, count: 0 }));
   for (const c of ib.classIdx) perClass[c].count++;
-  const side = options.input ? paperSideOf(options.input) : ds.images.reduce((m, im) => Math.min(m, im.widthPx, im.heightPx), Infinity);
-  const dropRange = options.dropRange ?? paperDropRange(side);
+  const dropRange = options.dropRange ?? table4DropRange();
   const levels = [3, 4, 5, 6, 7];
   // Nearest level in log scale: a box of size s is nearest to level round(log2(s / 32)) + 3.
   const nearest = new Array(levels.length + 1).fill(0);
@@ -458,8 +469,7 @@ export function boxFigures(
   input?: Pick<InputConfig, 'maxSizePx' | 'minSizePx' | 'pad' | 'sizeDivisor'>,
 ): { size: PlotlyFigure; ratio: PlotlyFigure } {
   const ib = collectInputBoxes(ds, input);
-  const side = input ? paperSideOf(input) : ds.images.reduce((m, im) => Math.min(m, im.widthPx, im.heightPx), Infinity);
-  const dropRange = paperDropRange(side);
+  const dropRange = table4DropRange();
   return {
     size: sizeHistogramFigure(ib.boxes, { title: `${ds.name}: box size sqrt(w·h) (input px)`, dropRange }),
     ratio: logRatioHistogramFigure(ib.boxes, { title: `${ds.name}: box shape ln(w/h)`, dropRange }),

@@ -105,7 +105,10 @@ export function formatTextTable(rows: Row[]): string {
 /** Heading for a table result: what was run and how much of it came from the cache. */
 export function describeResult(result: TableResult): string {
   const c = result.counts;
-  const seeds = result.seeds.length === 1 ? '1 seed' : `${result.seeds.length} seeds (mean ± sd)`;
+  const counts = [...new Set(result.cells.map((c) => c.seeds.length))].sort((a, b) => a - b);
+  const seeds = counts.length > 1
+    ? `${counts.join(' or ')} seeds per cell (seeds ${result.seeds.join(', ')}; mean ± sd where more than one)`
+    : result.seeds.length === 1 ? '1 seed' : `${result.seeds.length} seeds (mean ± sd)`;
   const first = result.cells[0]?.seeds[0];
   const t = result.table;
   const ev = t.evaluation;
@@ -151,7 +154,7 @@ export function settingsRows(s: ExperimentSettings, table?: Pick<TableSpec, 'cel
   const search = table?.search ?? s.search;
   return [
     { setting: 'profile', value: s.profile },
-    { setting: 'seeds per cell', value: `${s.seeds.length} (seed ${s.seeds.join(', ')})` },
+    { setting: 'seeds per cell', value: `${s.seeds.length} (seed ${s.seeds.join(', ')})` + (s.headlineSeeds ? `; Table 2's 3x3 and 9x9 cells (and their reuses): ${s.headlineSeeds.length} (seed ${s.headlineSeeds.join(', ')})` : '') },
     { setting: 'dataset', value: `${b.train.kind} train / ${b.val.kind} val` },
     { setting: 'input side (px)', value: b.imageSizePx },
     { setting: 'batch x steps', value: `${b.batchSize} x ${b.steps}` },

@@ -32,7 +32,7 @@ import { readTrainState } from '../train/trainer';
 import { writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { canonicalJson, configHash } from './key';
-import { ExperimentSettings, SearchSettings } from './settings';
+import { ExperimentSettings, SearchSettings, seedsFor } from './settings';
 import { trainRuns } from './parallel';
 import { RunStatus, runDirOf, seededConfig } from './run-cache';
 import { CellSpec, Inference, METRIC_INDEX, MetricName, TableEvaluation, TableSpec, cellTrainConfigs } from './tables';
@@ -397,7 +397,7 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
     const tableSettings = table.search ? { ...settings, search: table.search } : settings;
     for (const cell of table.cells) {
       const seeds: SeedResult[] = [];
-      for (const seed of settings.seeds) {
+      for (const seed of cellSeeds(settings, cell)) {
         let run = runOf(cell.train, seed);
         let selection: SelectionRecord | undefined;
         if (cell.select) {
@@ -423,9 +423,18 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
       const picked = seeds.some((s) => s.selection) ? `; picked ${seeds.map((s) => s.selection?.picked).join(', ')}` : '';
       log(`Table ${table.id} [${cell.row}${cell.group ? ` | ${cell.group}` : ''}] ${metric} ${values} (${seeds.map((s) => s.status).join(', ')})${picked}`);
     }
-    results.push({ table, profile: settings.profile, seeds: settings.seeds.slice(), cells, counts, seconds: (Date.now() - t1) / 1000 });
+    const allSeeds = [...new Set(cells.flatMap((c) => c.seeds.map((x) => x.seed)))].sort((a, b) => a - b);
+    results.push({ table, profile: settings.profile, seeds: allSeeds, cells, counts, seconds: (Date.now() - t1) / 1000 });
   }
   return results;
+}
+
+/**
+ * Seeds of a cell: its configuration's (seedsFor); a cell choosing among runs (Table 8's RetinaNet*)
+ * compares its candidates over the seeds they all have, the profile's.
+ */
+export function cellSeeds(settings: ExperimentSettings, cell: CellSpec): number[] {
+  return cell.select ? settings.seeds : seedsFor(settings, cell.train);
 }
 
 /** The distinct training runs behind some tables (shared cells counted once): their cost is runs x time per run. */
@@ -434,7 +443,7 @@ export function distinctRuns(tables: TableSpec[], settings: ExperimentSettings):
   for (const t of tables) {
     for (const c of t.cells as CellSpec[]) {
       for (const train of cellTrainConfigs(c)) {
-        for (const seed of settings.seeds) {
+        for (const seed of c.select ? settings.seeds : seedsFor(settings, train)) {
           const cfg = seededConfig(train, seed);
           seen.set(configHash(cfg), cfg);
         }

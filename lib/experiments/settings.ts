@@ -75,6 +75,12 @@ export interface ExperimentSettings {
   profile: Profile;
   /** Seeds per cell (each seed is one training run). */
   seeds: number[];
+  /**
+   * Seeds of the headline cells (isHeadlineConfig: Table 2's 3x3 and 9x9 rows at both thresholds,
+   * wherever other tables reuse those runs) when the profile gives them more than `seeds`; absent
+   * when seeds were given explicitly (--seeds / METAANCHOR_SEEDS apply to every cell).
+   */
+  headlineSeeds?: number[];
   /** The TrainConfig every cell starts from (method, anchors, IoU, ... are set per cell). */
   base: TrainConfig;
   /** Validation images the table evaluates on (0 = all). */
@@ -152,8 +158,24 @@ export function experimentSettings(profile: Profile | string = getProfile(), ove
   if (seeds !== undefined) {
     if (seeds.length === 0) throw new UserError('no seeds given', 'give at least one seed, e.g. --seeds 0');
     settings.seeds = [...seeds];
+    delete settings.headlineSeeds;
   }
   return settings;
+}
+
+/**
+ * The paper's headline comparison (Table 2, baseline vs MetaAnchor) at its ends: 3x3 and 9x9
+ * anchors, either matcher threshold pair, the data-independent generator, all boxes, RetinaNet.
+ */
+export function isHeadlineConfig(cfg: TrainConfig): boolean {
+  if (cfg.detector !== undefined || cfg.dropBoxes || (cfg.method === 'metaanchor' && cfg.generator !== 'independent')) return false;
+  const iou = `${cfg.posIou}/${cfg.negIou}`;
+  return (cfg.anchors === '3x3' || cfg.anchors === '9x9') && (iou === '0.5/0.4' || iou === '0.6/0.5');
+}
+
+/** Seeds a training configuration is run with under `settings` (headline cells may have more). */
+export function seedsFor(settings: Pick<ExperimentSettings, 'seeds' | 'headlineSeeds'>, cfg: TrainConfig): number[] {
+  return settings.headlineSeeds && isHeadlineConfig(cfg) ? settings.headlineSeeds : settings.seeds;
 }
 
 function profileSettings(p: Profile): ExperimentSettings {

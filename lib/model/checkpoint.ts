@@ -102,3 +102,31 @@ export function loadDetector(dir: string, overrides: Partial<ModelConfig> = {}, 
     return buildDetector(cfg, { ...opts, log: opts.log ?? (() => undefined) });
   }, overrides);
 }
+
+/**
+ * Initialise the parameters of `detector` whose names start with one of `prefixes` (e.g. 'backbone.',
+ * 'fpn.') from the weights in `dir` (a checkpoint, snapshot or pretrained-weights folder); the rest
+ * keep their init. Every selected parameter must be in the file with the same shape. Returns how
+ * many were set.
+ */
+export function initWeightsFrom(detector: SavedModel, dir: string, prefixes: readonly string[]): number {
+  const file = readWeights(dir);
+  const chosen = detector.store.entries().filter(([name]) => prefixes.some((p) => name.startsWith(p)));
+  const bad = chosen.filter(([name, v]) => {
+    const e = file.get(name);
+    return !e || e.shape.length !== v.shape.length || e.shape.some((d, i) => d !== v.shape[i]);
+  });
+  if (chosen.length === 0 || bad.length > 0) {
+    throw new UserError(
+      chosen.length === 0 ? `no parameter of this model starts with ${prefixes.join(' or ')}` : `${dir} does not hold ${bad.length} of the ${chosen.length} parameters to initialise (e.g. ${bad[0][0]}), or holds them in another shape`,
+      'initialise from weights of a model with the same backbone and FPN sizes',
+    );
+  }
+  for (const [name, v] of chosen) {
+    const e = file.get(name)!;
+    const t = tf.tensor(e.data, e.shape, 'float32');
+    v.assign(t);
+    t.dispose();
+  }
+  return chosen.length;
+}

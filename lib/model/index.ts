@@ -24,6 +24,6 @@ export { HeadFeatures, Towers, buildTowers } from './heads/towers';
 export { AnchorFunction, AnchorFunctionOutputs } from './heads/anchor-function';
 export { buildPredefinedAnchorFunction, priorBias } from './heads/predefined';
 export { AnchorFunctionGenerator, BasisCache, MetaAnchorFunction, buildMetaAnchorFunction } from './heads/metaanchor';
-export { saveDetector, loadDetector, loadDetectorWeights, readCheckpointMeta, rebuildableConfig } from './checkpoint';
+export { saveDetector, loadDetector, loadDetectorWeights, readCheckpointMeta, rebuildableConfig, initWeightsFrom } from './checkpoint';
 export { benchAnchorFunctionModes, benchDetector } from './bench';
 export * from './losses';

@@ -12,9 +12,10 @@ import { ModelConfig, ModelPresetName, isPresetName } from '../model';
 import { LrScheduleConfig } from './schedule';
 import { UserError } from '../util/errors';
 import { DropRange } from '../data/stats';
+import type { MnistDetPreset } from '../data/mnist-det';
 
 export type DatasetSpec =
-  | { kind: 'mnist-det'; preset?: 'default' | 'shifted' }
+  | { kind: 'mnist-det'; preset?: MnistDetPreset }
   | { kind: 'coco'; annotations: string; images: string }
   | { kind: 'voc'; root: string; imageSet: string };
 
@@ -80,6 +81,11 @@ export interface TrainConfig {
   seed: number;
   /** Model fields on top of the preset (e.g. { hiddenM: 64 }). */
   model: Partial<ModelConfig>;
+  /**
+   * Start from another model's weights for the parameters under these name prefixes (e.g. a
+   * pretrained backbone: { weights: 'data/pretrained/...', prefixes: ['backbone.'] }); absent = none.
+   */
+  initFrom?: { weights: string; prefixes: string[] };
   /**
    * Detector family: absent = RetinaNet (every configuration above); 'yolov2' = the Table 7 port
    * (lib/model/yolo; start from `yoloTrainConfig`). For YOLO, posIou/negIou/allowLowQuality and the

@@ -31,7 +31,7 @@ import { DetectionDataset } from '../data/types';
 import { derivedRng } from '../data/seeds';
 import { RAW_PIXELS, detectDataset } from '../detect/detect';
 import { prepareCocoGroundTruth } from '../eval/coco';
-import { detectionLoss, loadDetectorWeights, modelConfig, saveDetector } from '../model';
+import { detectionLoss, initWeightsFrom, loadDetectorWeights, modelConfig, saveDetector } from '../model';
 import { AnyDetector, buildAnyDetector, isYoloDetector, priorTermSteps } from '../model/yolo';
 import { readWeights, writeWeights } from '../model/weights-file';
 import { replaceDirAtomicSync, writeJsonAtomicSync } from '../util/atomic';
@@ -43,6 +43,7 @@ import { learningRateAt } from './schedule';
 import { statusStream } from '../util/log';
 import { yoloBatchLoss, yoloStepAnchors } from './yolo-step';
 import { saveSnapshot } from './snapshots';
+import { PRETRAINED_PREFIX, ensurePretrainedBackbone } from './pretrain';
 
 export interface StepRecord {
   step: number;
@@ -176,6 +177,11 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void): Promise<Run
     ...(cfg.detector ? { detector: cfg.detector } : {}),
   });
   const detector = buildAnyDetector(model, { seed: cfg.seed, log });
+  if (cfg.initFrom) {
+    const source = cfg.initFrom.weights.startsWith(PRETRAINED_PREFIX) ? await ensurePretrainedBackbone(cfg.initFrom.weights, model, { log }) : path.resolve(cfg.initFrom.weights);
+    const n = initWeightsFrom(detector, source, cfg.initFrom.prefixes);
+    log(`initialised ${n} parameters (${cfg.initFrom.prefixes.join(', ')}) from ${cfg.initFrom.weights}`);
+  }
   const names = detector.trainableVariables().map((v) => v.name);
   const genNames = new Set(names.filter(isGeneratorParam));
   const groups: ParamGroup[] = [{ name: 'main', optimizer: makeOptimizer(cfg), lrMult: 1, vars: new Set(names.filter((n) => !genNames.has(n))) }];

@@ -130,13 +130,21 @@ export async function shiftedVocTarget(opts: { imageSet?: string } = {}): Promis
   const imageSet = opts.imageSet ?? 'test';
   const outDir = path.join(dataRoot(), 'mnist-det-shifted-voc', 'MNISTDET');
   const marker = path.join(outDir, 'ImageSets', 'Main', `${imageSet}.txt`);
-  if (!fs.existsSync(marker)) {
-    const paths = await ensureDefaultDataset({ preset: 'shifted' });
+  // The export records which generated dataset it came from; a changed generator or preset rebuilds it.
+  const paths = await ensureDefaultDataset({ preset: 'shifted' });
+  const source = JSON.stringify({ version: paths.manifest.version, config: paths.manifest.config });
+  const sourceFile = path.join(outDir, SOURCE_FILE);
+  const current = fs.existsSync(sourceFile) ? fs.readFileSync(sourceFile, 'utf8') : '';
+  if (!fs.existsSync(marker) || current !== source) {
     const staging = `${outDir}.tmp-${process.pid}`;
     fs.rmSync(staging, { recursive: true, force: true });
     await writeVoc(loadMnistDet(paths, 'val'), { outDir: staging, imageSet });
+    fs.writeFileSync(path.join(staging, SOURCE_FILE), source);
     fs.rmSync(outDir, { recursive: true, force: true });
     fs.renameSync(staging, outDir);
   }
   return loadVoc({ root: outDir, imageSet });
 }
+
+/** In the VOC export of the shifted target: the generator version and config it was written from. */
+const SOURCE_FILE = 'mnist-det-source.json';

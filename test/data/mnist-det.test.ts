@@ -14,7 +14,7 @@ import {
 } from '../../lib/data/mnist-det';
 import { digitSplit, loadMnistDigits } from '../../lib/data/mnist-digits';
 import { loadCoco } from '../../lib/data/coco';
-import { boxLogRatiosWH, boxSizesPx, quantiles } from '../../lib/data/stats';
+import { boxLogRatiosWH, boxSizesPx, datasetStats, quantiles } from '../../lib/data/stats';
 import { makeRng } from '../../lib/util/seed';
 import { UserError } from '../../lib/util/errors';
 import { tempDir } from './helpers';
@@ -87,7 +87,7 @@ test('generator: same seed gives byte-identical files, another seed other files'
 
 test('generator: train and val use disjoint digit samples, labels match the digits, files are grey PNGs', async () => {
   const dir = tmp('mdet-split-');
-  await generateMnistDet(dir, mnistDetConfig({ trainImages: 60, valImages: 30, seed: 1 }), { progress: false });
+  await generateMnistDet(dir, mnistDetConfig({ preset: 'classic', trainImages: 60, valImages: 30, seed: 1 }), { progress: false });
   const train = readJson(path.join(dir, 'annotations/instances_train.json'));
   const val = readJson(path.join(dir, 'annotations/instances_val.json'));
   const digits = loadMnistDigits();
@@ -121,9 +121,9 @@ test('generator: a digit subset pastes only those digits and lists only them as 
   assert.throws(() => mnistDetConfig({ digits: [10] }), /digits must be distinct/);
 });
 
-test('box distribution: quantiles in the stated ranges, ratios beyond 1:3 and 3:1, sizes across P3..P5', async () => {
+test('classic box distribution: quantiles in the stated ranges, ratios beyond 1:3 and 3:1, sizes across P3..P5', async () => {
   const dir = tmp('mdet-dist-');
-  await generateMnistDet(dir, mnistDetConfig({ trainImages: 300, valImages: 0, seed: 2 }), { progress: false });
+  await generateMnistDet(dir, mnistDetConfig({ preset: 'classic', trainImages: 300, valImages: 0, seed: 2 }), { progress: false });
   const ds = loadCoco({ annotationFile: path.join(dir, 'annotations/instances_train.json'), onWarning: () => undefined });
   const all: number[] = [];
   const counts: number[] = [];
@@ -157,9 +157,31 @@ test('box distribution: quantiles in the stated ranges, ratios beyond 1:3 and 3:
   assert.ok(Math.abs(r50) < 0.06 && r25 > -0.4 && r75 < 0.4, `most boxes near square: ${r25} ${r50} ${r75}`);
 });
 
+test('default preset (the quick proxy): 96 px, digits 0 1 2 4, >= 6% of boxes beyond 1:3, 9x9 anchors cover >= 3 points more boxes than 3x3', async () => {
+  const dir = tmp('mdet-default-');
+  await generateMnistDet(dir, mnistDetConfig({ trainImages: 1000, valImages: 0, seed: 0 }), { progress: false });
+  const ds = loadCoco({ annotationFile: path.join(dir, 'annotations/instances_train.json'), imageDir: path.join(dir, 'train'), onWarning: () => undefined });
+  assert.deepEqual(ds.categories.map((c) => c.name), ['0', '1', '2', '4']);
+  assert.deepEqual([ds.images[0].widthPx, ds.images[0].heightPx], [96, 96]);
+  const st = datasetStats(ds, { input: { maxSizePx: 96, pad: 'square', sizeDivisor: 32 } });
+  const beyond3 = st.tallerThan3 + st.widerThan3;
+  assert.ok(beyond3 >= 0.06 && beyond3 < 0.15, `beyond 1:3: ${beyond3}`);
+  const cov = new Map(st.coverage!.map((r) => [r.config, r.atLeast05] as const));
+  const gap = cov.get('9x9')! - cov.get('3x3')!;
+  assert.ok(gap >= 0.03, `coverage 9x9 ${cov.get('9x9')} vs 3x3 ${cov.get('3x3')}`);
+  // COCO's box w/h (train+val 2017): mean 1.21, sd 1.34 (docs/quick-proxy.md). The mean matches; the
+  // sd is lower (about 1.1) because a 96 px canvas holds no box beyond about 12:1.
+  const wh = boxLogRatiosWH(Float32Array.from(ds.images.flatMap((im) => Array.from(im.boxes)))).map(Math.exp);
+  const mean = wh.reduce((a, b) => a + b, 0) / wh.length;
+  const sd = Math.sqrt(wh.reduce((a, b) => a + (b - mean) ** 2, 0) / (wh.length - 1));
+  assert.ok(Math.abs(mean - 1.21) < 0.1 && sd > 1.0 && sd < 1.34, `w/h ${mean} ± ${sd}`);
+  // Table 4's range (the paper's 50-100 px, the sizes P4's anchors cover) holds about 1/6 of the boxes.
+  assert.ok(st.droppedFraction > 0.1 && st.droppedFraction < 0.25, `dropped ${st.droppedFraction}`);
+});
+
 test('sampleBoxShape follows the configured mixture (20,000 draws)', () => {
   const rng = makeRng(11);
-  const d = BOX_DISTRIBUTIONS.default;
+  const d = BOX_DISTRIBUTIONS.classic;
   const sizes: number[] = [];
   const ratios: number[] = [];
   for (let i = 0; i < 20000; i++) {
@@ -197,7 +219,7 @@ test('sampleBoxShape follows the configured mixture (20,000 draws)', () => {
   assert.ok(Math.abs(expected - 0.0405) < 0.001, `expected ${expected}`);
   // 4 standard errors: 4 * sqrt(p (1 - p) / n) ~ 0.0056.
   assert.ok(Math.abs(observed - expected) < 0.0056, `beyond 3:1 observed ${observed}, expected ${expected}`);
-  const shifted = BOX_DISTRIBUTIONS.shifted;
+  const shifted = BOX_DISTRIBUTIONS['classic-shifted'];
   const rs: number[] = [];
   for (let i = 0; i < 5000; i++) {
     const s = sampleBoxShape(rng, shifted, 160);

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { parseAnchorSpec, ANCHOR_SPEC_HELP, AnchorConfig } from '../../anchors';
 import { initBackend } from '../../backend';
-import { paperDropRange } from '../../data/stats';
+import { table4DropRange } from '../../data/stats';
 import { DetectionDataset } from '../../data/types';
 import { detectDataset } from '../../detect/detect';
 import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
@@ -93,7 +93,7 @@ export function trainConfigFromCli(o: TrainOpts): TrainConfig {
     const va = datasetFrom(o.valData, o.valImages, 'validation data');
     if (va) overrides.val = va;
   }
-  if (o.dropBoxes) overrides.dropBoxes = paperDropRange(o.imageSize ?? base.imageSizePx);
+  if (o.dropBoxes) overrides.dropBoxes = table4DropRange();
   if (o.detector === 'yolov2') overrides.detector = 'yolov2';
   return trainConfig(o.preset, overrides);
 }
@@ -200,7 +200,7 @@ export function register(program: Command): void {
     .option('--images <dir>', 'training image folder')
     .option('--val-data <json>', 'validation COCO instances json (default: the training set\'s val split / itself)')
     .option('--val-images <dir>', 'validation image folder')
-    .option('--drop-boxes', "Table 4: boxes with 50 < sqrt(wh) < 100, |log(w/h)| < 1 (at 600 px, scaled to the input size) get no loss")
+    .option('--drop-boxes', "Table 4: boxes with 50 < sqrt(wh) < 100 input px, |ln(w/h)| < 1 (the sizes P4's anchors cover) get no loss")
     .requiredOption('--out <dir>', 'run folder, e.g. runs/baseline-3x3')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .action(async (o: TrainOpts) => {
