@@ -31,6 +31,13 @@ export interface TrainRunsOptions {
   log?: (line: string) => void;
   /** Seconds between progress lines while workers train (default 30; a line also follows every finished run). */
   progressEverySec?: number;
+  /**
+   * Train in the order given (default: longest runs first). The main job orders runs table by
+   * table so that whole tables finish early (runner.ts tableOrder).
+   */
+  keepOrder?: boolean;
+  /** Called as each run is found finished or finishes training (in this call's order of completion). */
+  onRunDone?: (dir: string, status: RunStatus) => void;
 }
 
 export interface TrainRunsResult {
@@ -114,8 +121,10 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
   const missing: TrainConfig[] = [];
   for (const cfg of unique.values()) {
     const dir = runDirOf(runsDir, cfg);
-    if (isRunComplete(dir, cfg)) status.set(dir, 'reused');
-    else missing.push(cfg);
+    if (isRunComplete(dir, cfg)) {
+      status.set(dir, 'reused');
+      options.onRunDone?.(dir, 'reused');
+    } else missing.push(cfg);
   }
   if (missing.length === 0) return { status, seconds };
   const jobs = Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
@@ -127,10 +136,11 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
       status.set(r.dir, r.status);
       seconds.set(r.dir, (Date.now() - t0) / 1000);
       say(`training: ${status.size}/${total} runs done`);
+      options.onRunDone?.(r.dir, r.status);
     }
     return { status, seconds };
   }
-  return trainInWorkers(missing, runsDir, jobs, total, status, seconds, say, options.progressEverySec ?? 30);
+  return trainInWorkers(missing, runsDir, jobs, total, status, seconds, say, options);
 }
 
 function trainInWorkers(
@@ -141,11 +151,13 @@ function trainInWorkers(
   status: Map<string, RunStatus>,
   seconds: Map<string, number>,
   say: (s: string) => void,
-  progressEverySec: number,
+  options: TrainRunsOptions,
 ): Promise<TrainRunsResult> {
-  // Longest runs first, so that the last minutes do not leave a worker idle beside one long run.
+  const progressEverySec = options.progressEverySec ?? 30;
+  // Longest runs first (unless the caller ordered them), so that the last minutes do not leave a
+  // worker idle beside one long run.
   const stepCost = new Map(missing.map((c) => [c, estimatedStepSeconds(c)] as const));
-  const queue = missing.slice().sort((a, b) => stepCost.get(b)! * b.steps - stepCost.get(a)! * a.steps);
+  const queue = options.keepOrder ? missing.slice() : missing.slice().sort((a, b) => stepCost.get(b)! * b.steps - stepCost.get(a)! * a.steps);
   const running = new Set<Running>();
   const t0 = Date.now();
   const costTotal = missing.reduce((a, c) => a + stepCost.get(c)! * c.steps, 0);
@@ -230,6 +242,7 @@ function trainInWorkers(
           costCovered += stepCost.get(cfg)! * cfg.steps;
           say(`training: ${done.status} ${name} in ${formatDuration((Date.now() - r.t0) / 1000)}`);
           progress(true);
+          options.onRunDone?.(dir, done.status);
         } else if (!firstError) {
           firstError = workerError(name, done, code, signal, spawnError, outputTail);
           say(`training: ${name} failed; letting ${running.size} running worker(s) finish`);

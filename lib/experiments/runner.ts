@@ -33,7 +33,9 @@ import { writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { canonicalJson, configHash } from './key';
 import { ExperimentSettings, SearchSettings, seedsFor } from './settings';
-import { trainRuns } from './parallel';
+import { estimatedStepSeconds, trainRuns } from './parallel';
+import { modelConfig } from '../model/config';
+import { PRETRAINED_PREFIX, ensurePretrainedBackbone, pretrainConfig } from '../train/pretrain';
 import { RunStatus, runDirOf, seededConfig } from './run-cache';
 import { CellSpec, Inference, METRIC_INDEX, MetricName, TableEvaluation, TableSpec, cellTrainConfigs } from './tables';
 import { evaluateVocTransfer, shiftedVocTarget } from '../transfer/voc-transfer';
@@ -142,6 +144,12 @@ export interface RunTableOptions {
    * backend; parallel.ts defaultJobs). 1 trains in this process, one run after another.
    */
   jobs?: number;
+  /**
+   * Called as soon as every run of a table is finished (tables then train one after another,
+   * cheapest remaining first: tableOrder), while the other tables' runs go on training. The main
+   * job writes each table's notebook from here (lib/experiments/main-job.ts).
+   */
+  onTableTrained?: (table: TableSpec) => void;
 }
 
 /**
@@ -373,7 +381,28 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
   const runsDir = path.resolve(options.runsDir ?? defaultRunsDir());
   const quiet = options.quiet ?? process.env.METAANCHOR_QUIET === '1';
   const log = options.log ?? ((s: string) => (quiet ? undefined : statusStream().write(s + '\n')));
-  const trained = await trainRuns(distinctRuns(tables, settings), runsDir, { jobs: options.jobs, quiet, log });
+  const progressive = options.onTableTrained !== undefined;
+  const cfgs = progressive ? tableOrder(tables, settings) : distinctRuns(tables, settings);
+  await ensurePretrainedBackbones(cfgs, log);
+  // Progressive: announce each table once all of its runs are finished.
+  const pending = tables.map((t) => new Set(distinctRuns([t], settings).map((c) => runDirOf(runsDir, c))));
+  const announced = new Set<number>();
+  const onRunDone = (dir: string): void => {
+    pending.forEach((dirs, i) => {
+      dirs.delete(dir);
+      if (dirs.size === 0 && !announced.has(i)) {
+        announced.add(i);
+        options.onTableTrained?.(tables[i]);
+      }
+    });
+  };
+  const trained = await trainRuns(cfgs, runsDir, { jobs: options.jobs, quiet, log, keepOrder: progressive, onRunDone: progressive ? onRunDone : undefined });
+  pending.forEach((dirs, i) => {
+    if (dirs.size === 0 && !announced.has(i)) {
+      announced.add(i);
+      options.onTableTrained?.(tables[i]);
+    }
+  });
   const results: TableResult[] = [];
   for (const table of tables) {
     const t1 = results.length === 0 ? t0 : Date.now();
@@ -427,6 +456,48 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
     results.push({ table, profile: settings.profile, seeds: allSeeds, cells, counts, seconds: (Date.now() - t1) / 1000 });
   }
   return results;
+}
+
+/**
+ * The runs of several tables in the order that finishes whole tables early: repeatedly the table
+ * whose runs not yet scheduled cost least (estimated step seconds x steps), its runs longest first.
+ */
+export function tableOrder(tables: TableSpec[], settings: ExperimentSettings): TrainConfig[] {
+  const cost = (c: TrainConfig) => estimatedStepSeconds(c) * c.steps;
+  const scheduled = new Set<string>();
+  const order: TrainConfig[] = [];
+  const remaining = tables.map((t) => distinctRuns([t], settings));
+  const left = new Set(remaining.keys());
+  while (left.size > 0) {
+    let best = -1;
+    let bestCost = Infinity;
+    for (const i of left) {
+      const c = remaining[i].filter((x) => !scheduled.has(configHash(x))).reduce((a, x) => a + cost(x), 0);
+      if (c < bestCost) [best, bestCost] = [i, c];
+    }
+    left.delete(best);
+    const runs = remaining[best].filter((x) => !scheduled.has(configHash(x))).sort((a, b) => cost(b) - cost(a));
+    for (const r of runs) {
+      scheduled.add(configHash(r));
+      order.push(r);
+    }
+  }
+  return order;
+}
+
+/** Pretrain (once, in this process) every backbone the runs start from, before workers need it. */
+async function ensurePretrainedBackbones(cfgs: TrainConfig[], log: (s: string) => void): Promise<void> {
+  const seen = new Set<string>();
+  for (const cfg of cfgs) {
+    const spec = cfg.initFrom?.weights;
+    if (!spec?.startsWith(PRETRAINED_PREFIX) || cfg.detector === 'yolov2') continue;
+    const model = modelConfig(cfg.preset, { ...cfg.model });
+    const key = `${spec}:${configHash(pretrainConfig(model, spec.slice(PRETRAINED_PREFIX.length)))}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    await initBackend();
+    await ensurePretrainedBackbone(spec, model, { log });
+  }
 }
 
 /**

@@ -156,7 +156,7 @@ function setLearningRate(opt: tf.Optimizer, lr: number): void {
 }
 
 /** Build the datasets, model and optimizer of a config. */
-async function buildRun(cfg: TrainConfig, log: (s: string) => void): Promise<RunParts> {
+async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boolean): Promise<RunParts> {
   let train = await loadDatasetSpec(cfg.train, 'train');
   const val = await loadDatasetSpec(cfg.val, 'val');
   if (stableJson(train.categories.map((c) => c.id)) !== stableJson(val.categories.map((c) => c.id))) {
@@ -178,7 +178,7 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void): Promise<Run
   });
   const detector = buildAnyDetector(model, { seed: cfg.seed, log });
   if (cfg.initFrom) {
-    const source = cfg.initFrom.weights.startsWith(PRETRAINED_PREFIX) ? await ensurePretrainedBackbone(cfg.initFrom.weights, model, { log }) : path.resolve(cfg.initFrom.weights);
+    const source = cfg.initFrom.weights.startsWith(PRETRAINED_PREFIX) ? await ensurePretrainedBackbone(cfg.initFrom.weights, model, { log, quiet }) : path.resolve(cfg.initFrom.weights);
     const n = initWeightsFrom(detector, source, cfg.initFrom.prefixes);
     log(`initialised ${n} parameters (${cfg.initFrom.prefixes.join(', ')}) from ${cfg.initFrom.weights}`);
   }
@@ -287,7 +287,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   }
   writeJsonAtomicSync(configPath, cfg);
 
-  const parts = await buildRun(cfg, log);
+  const parts = await buildRun(cfg, log, quiet);
   let state: TrainState = { step: 0, history: [], evals: [] };
   if (opts.resume && hasCheckpoint(dir)) {
     state = await restoreCheckpoint(dir, parts);

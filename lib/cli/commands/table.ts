@@ -9,6 +9,8 @@
 import { Command, Option } from 'commander';
 import { PROFILES } from '../../profile';
 import { UserError } from '../../util/errors';
+import { NotebookQueue, TABLE_NOTEBOOKS, allNotebooks } from '../../experiments/main-job';
+import { statusStream } from '../../util/log';
 import { describeResult, experimentSettings, formatTextTable, paperCommands, paperSettings, parseJobs, parseSeeds, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
 
 interface TableOpts {
@@ -19,6 +21,7 @@ interface TableOpts {
   seeds?: number[];
   json?: boolean;
   paperCommands?: boolean;
+  notebooks?: boolean;
 }
 
 export function register(program: Command): void {
@@ -33,6 +36,7 @@ export function register(program: Command): void {
     .option('--seeds <list>', "seeds per cell, comma-separated (default: env METAANCHOR_SEEDS or the profile's: quick 0, full 0,1,2); with 2 or more, differences get a within/beyond-noise verdict", parseSeeds)
     .option('--json', 'print the per-seed results as JSON')
     .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
+    .option('--notebooks', "the main job (npm start): train table by table, write each table's notebooks to outputs/ as soon as its runs are done, then the other notebooks")
     .action(async (given: string[], o: TableOpts) => {
       const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : given;
       if (o.paperCommands) {
@@ -51,7 +55,13 @@ export function register(program: Command): void {
         }
         tables = tables.map((t) => selectCells(t, { rows: rows.filter((r) => t.rows.includes(r)) })).filter((t) => t.cells.length > 0);
       }
-      const results = await runTables(tables, settings, { runsDir: o.runsDir, jobs: o.jobs });
+      const say = (line: string) => statusStream().write(`${line}\n`);
+      const queue = o.notebooks ? new NotebookQueue({ profile: settings.profile, log: say }) : undefined;
+      const results = await runTables(tables, settings, {
+        runsDir: o.runsDir,
+        jobs: o.jobs,
+        onTableTrained: queue ? (t) => queue.add(TABLE_NOTEBOOKS[t.id], `Table ${t.id}: every run trained`) : undefined,
+      });
       if (o.json) {
         const out = results.map((r) => ({ table: r.table.id, profile: r.profile, counts: r.counts, cells: r.cells }));
         console.log(JSON.stringify(out.length === 1 ? out[0] : out, null, 1));
@@ -61,6 +71,13 @@ export function register(program: Command): void {
         console.log(describeResult(result));
         console.log("ours [paper's]:");
         console.log(formatTextTable(tableRows(result, { compact: true })));
+      }
+      if (queue) {
+        queue.add(allNotebooks(), 'training done');
+        await queue.idle();
+        const failed = queue.outcomes.filter((n) => !n.ok);
+        say(`notebooks: ${queue.outcomes.length - failed.length} of ${queue.outcomes.length} written to outputs/ (executed .ipynb and .html)`);
+        if (failed.length) throw new UserError(`${failed.length} notebook(s) failed: ${failed.map((n) => n.notebook).join(', ')}`, 'rerun one with `npm run notebooks -- <name>` to see the failing cell');
       }
     });
 }
