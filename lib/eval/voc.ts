@@ -4,7 +4,7 @@
  * single GT box of highest IoU in their image (inclusive pixel coordinates, the "+1" convention);
  * IoU > 0.5 (strict) on an unmatched GT is a TP, on a matched GT a FP, on a difficult GT neither.
  * AP is the VOC2007 11-point interpolated AP (use_07_metric=True) or the VOC2010+ all-point AP.
- * eval-cases/README.txt section 4 states the rules in full.
+ * docs/eval-cases.md section 3 states the rules in full.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
