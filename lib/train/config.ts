@@ -15,8 +15,8 @@ import { DropRange } from '../data/stats';
 
 export type DatasetSpec =
   | { kind: 'mnist-det'; preset?: 'default' | 'shifted' }
-  | { kind: 'coco'; annotations: string; images: string }
-  | { kind: 'voc'; root: string; imageSet: string };
+  | { kind: 'coco'; annotations: string; images: string; skipInvalidBoxes?: boolean }
+  | { kind: 'voc'; root: string; imageSet: string; skipInvalidBoxes?: boolean };
 
 /**
  * Table 4: ground-truth boxes with sqrtMinPx < sqrt(wh) < sqrtMaxPx and logRatioMin < ln(w/h) <

@@ -167,6 +167,11 @@ function setLearningRate(opt: tf.Optimizer, lr: number): void {
 async function buildRun(cfg: TrainConfig, log: (s: string) => void): Promise<RunParts> {
   let train = await loadDatasetSpec(cfg.train, 'train');
   const val = await loadDatasetSpec(cfg.val, 'val');
+  for (const [ds, role, why] of [[train, 'training', 'nothing to learn'], [val, 'validation', 'nothing to score against (mmAP would print as -100)']] as const) {
+    if (!ds.images.some((im) => im.classIdx.length > 0)) {
+      throw new UserError(`the ${role} set ${ds.name} has no boxes: ${why}`, 'use an annotated dataset');
+    }
+  }
   if (stableJson(train.categories.map((c) => c.id)) !== stableJson(val.categories.map((c) => c.id))) {
     throw new UserError(`train (${train.name}) and validation (${val.name}) datasets have different categories`, 'use datasets with the same category list');
   }
