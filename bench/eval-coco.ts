@@ -1,12 +1,15 @@
 /**
- * Times COCO bbox evaluation on eval-cases/coco/perf_500img_80cat (500 images, 50,000 detections),
- * the case pycocotools (3.32 s) and faster-coco-eval (0.31 s) were timed on for evaluate + accumulate.
+ * Times COCO bbox evaluation on a case shaped like the perf_500img_80cat reference case (500 images,
+ * 80 categories, 50,000 detections; generated unless --case names a folder with gt.json and dt.json),
+ * the case pycocotools (3.32 s) and faster-coco-eval (0.31 s) were timed on for evaluate + accumulate
+ * (docs/eval-cases.md).
  *
  *   npx tsx bench/eval-coco.ts [--runs N] [--case <dir with gt.json and dt.json>] [--json]
  *
  * Prints the JSON.parse time once and the median of N runs for each stage.
  */
 import { benchCocoEval, formatCocoEvalBench } from '../lib/eval/bench';
+import { formatError } from '../lib/util/errors';
 
 async function run(): Promise<void> {
   const args = process.argv.slice(2);
@@ -21,6 +24,6 @@ async function run(): Promise<void> {
 }
 
 run().catch((err) => {
-  console.error(err);
+  console.error(formatError(err));
   process.exit(1);
 });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Notebook tooling (DESIGN.md section 5).
+// Notebook tooling (docs/DESIGN.md section 5).
 //
 //   npm run notebook  [-- --port 8888] [-- --profile quick]
 //       Jupyter Notebook on notebooks/, bound to 127.0.0.1 with a token; prints the URL to open.

@@ -1,7 +1,7 @@
 """Headless notebook runner: executes notebooks cell by cell and writes the executed .ipynb + .html.
 
 Called by `node scripts/notebook.js run` (npm run notebooks) with Debian's /usr/bin/python3, where
-apt installed nbclient/nbformat/nbconvert (DESIGN.md section 5). Not meant to be run by hand, but it
+apt installed nbclient/nbformat/nbconvert (docs/DESIGN.md section 5). Not meant to be run by hand, but it
 works on its own:
 
     JUPYTER_PATH=<repo> /usr/bin/python3 scripts/run_notebooks.py --out-dir outputs notebooks/00_quickstart.ipynb

@@ -11,7 +11,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-# Why each package (DESIGN.md section 5):
+# Why each package (docs/DESIGN.md section 5):
 #   jupyter-notebook jupyter-nbconvert jupyter-client  Jupyter Notebook 6 server, HTML export, kernel specs
 #   python3-nbclient python3-nbformat                  the headless runner (scripts/run_notebooks.py) and signing
 #   fonts-dejavu-core                                   a system font, so that sharp renders SVG text

@@ -4,7 +4,7 @@
  *   -> tfjs-node-gpu -> tfjs-node -> wasm -> cpu.
  * One line says what was chosen and why the others were skipped.
  *
- * Facts this relies on (DESIGN.md section 4):
+ * Facts this relies on (docs/DESIGN.md section 4):
  * - The native packages are optional: when their install could not download libtensorflow they are
  *   absent (MODULE_NOT_FOUND) or present without a binding (require throws).
  * - Never load both native packages in one process: once tfjs-node-gpu's module is found, tfjs-node

@@ -11,7 +11,7 @@
  *   that interpreting the list with the detector's weights reproduces Detector.forward).
  * - `referenceNetArch()`: a fixed small RetinaNet-like net (19 convs, ~0.84 M parameters:
  *   GroupNorm stem, max-pool, a residual block, FPN P3..P7, one-conv towers shared across levels,
- *   9 anchors x 10 classes), the net of DESIGN.md section 7's PyTorch-vs-tfjs comparison.
+ *   9 anchors x 10 classes), the net of docs/DESIGN.md section 7's PyTorch-vs-tfjs comparison.
  *
  * Activations are NHWC here and NCHW in PyTorch; parameter shapes are given framework-neutrally
  * (kernel size, in/out channels).
@@ -248,7 +248,7 @@ class ArchBuilder {
   }
 }
 
-/** Sizes of the reference net (DESIGN.md section 7: 19 convs, ~0.84 M parameters). */
+/** Sizes of the reference net (docs/DESIGN.md section 7: 19 convs, ~0.84 M parameters). */
 export const REFERENCE_NET = {
   // C5 width 216 puts the total at 0.843 M parameters.
   widths: [32, 64, 128, 216],

@@ -16,6 +16,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
 import { writeFileAtomicSync } from '../util/atomic';
+import { withFsErrors } from '../util/files';
+import { invalidBoxesError } from './validate-boxes';
 import { CategoryInfo, DetectionDataset, ImageEntry, LoadReport, emptyReport } from './types';
 
 export interface CocoLoadOptions {
@@ -72,7 +74,10 @@ function readJson(file: string): unknown {
   if (!fs.existsSync(file)) {
     throw new UserError(`annotation file not found: ${file}`, 'pass the path of a COCO instances json (e.g. annotations/instances_val2017.json)');
   }
-  const text = fs.readFileSync(file, 'utf8');
+  if (fs.statSync(file).isDirectory()) {
+    throw new UserError(`annotation file ${file} is a folder`, 'pass the COCO instances json inside it (e.g. annotations/instances_val2017.json)');
+  }
+  const text = withFsErrors(`cannot read the annotation file ${file}`, () => fs.readFileSync(file, 'utf8'));
   try {
     return JSON.parse(text);
   } catch (err) {
@@ -121,6 +126,9 @@ export function loadCoco(options: CocoLoadOptions): DetectionDataset {
     throw new UserError(`${where} is not a COCO instances file:\n  ${missingTop.join('\n  ')}`, 'see https://cocodataset.org/#format-data');
   }
   const rawImages = root.images as unknown[];
+  if (rawImages.length === 0) {
+    throw new UserError(`${where}: "images" is empty, so there is nothing to train on, detect in or evaluate`, 'check that this is the annotation file of your images');
+  }
   const rawCats = root.categories as unknown[];
   const rawAnns = (root.annotations as unknown[] | undefined) ?? [];
 
@@ -244,10 +252,7 @@ export function loadCoco(options: CocoLoadOptions): DetectionDataset {
     list.push({ box: [x1, y1, x2, y2], cls: indexOf.get(a.categoryId)!, crowd: a.crowd, id: a.id, area: a.area ?? w * h });
   }
   if (invalid.length && !options.skipInvalidBoxes) {
-    throw new UserError(
-      `${where}: ${invalid.length} box(es) with non-positive size:\n  ${listSome(invalid)}`,
-      'fix them, or skip them: skipInvalidBoxes: true in code, --skip-invalid-boxes on the command line',
-    );
+    throw invalidBoxesError(where, invalid, 'fix them, or skip them: skipInvalidBoxes: true in code, --skip-invalid-boxes on the command line');
   }
   if (invalid.length) {
     report.skippedInvalidBoxes = invalid.length;

@@ -1,8 +1,16 @@
 /**
  * Boxes and labels drawn on an image (ground truth or detections), as a PNG: an SVG overlay
  * composited with sharp. Text needs a system font (Debian: fonts-dejavu-core).
+ *
+ * The image is turned upright by its EXIF orientation first, as the loader does (pipeline.ts
+ * decodeResized), so boxes land where the annotations put them. Line width and font size grow
+ * with the image, so labels stay readable on a 200 px thumbnail and on a 2000 px photo.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import sharp from 'sharp';
+import { UserError } from '../util/errors';
+import { writeFileAtomicSync } from '../util/atomic';
 import { DetectionDataset } from './types';
 import { Batch } from './pipeline';
 
@@ -18,10 +26,27 @@ export interface DrawOptions {
   ignore?: ArrayLike<number>;
   /** Enlarge the image (and boxes) by this factor first, e.g. 3 for 160 px MNIST-Det images. */
   scale?: number;
-  /** Stroke width in output pixels (default 2). */
+  /** Stroke width in output pixels (default: drawSizes of the output size). */
   lineWidthPx?: number;
-  /** Font size in output pixels (default 12). */
+  /** Font size in output pixels (default: drawSizes of the output size). */
   fontSizePx?: number;
+}
+
+/**
+ * Default stroke width and font size for an output image: about 1/40 of the short side for text
+ * (at least 11 px, at most 48 px) and 1/300 for lines (2 to 8 px).
+ */
+export function drawSizes(widthPx: number, heightPx: number): { lineWidthPx: number; fontSizePx: number } {
+  const side = Math.min(widthPx, heightPx);
+  return {
+    lineWidthPx: Math.min(8, Math.max(2, Math.round(side / 300))),
+    fontSizePx: Math.min(48, Math.max(11, Math.round(side / 40))),
+  };
+}
+
+function unreadable(image: string | Buffer, err: unknown): UserError {
+  const what = typeof image === 'string' ? image : 'the image';
+  return new UserError(`cannot draw ${what}: ${(err as Error).message.trim()}`, 'the file may be truncated, corrupt or not an image');
 }
 
 function escapeXml(s: string): string {
@@ -34,15 +59,21 @@ function escapeXml(s: string): string {
  */
 export async function drawBoxes(image: string | Buffer, boxes: Float32Array | number[], options: DrawOptions = {}): Promise<Buffer> {
   const scale = options.scale ?? 1;
-  const meta = await sharp(image).metadata();
-  if (!meta.width || !meta.height) throw new Error('drawBoxes: cannot read the image size');
-  const width = Math.round(meta.width * scale);
-  const height = Math.round(meta.height * scale);
-  let base = sharp(image).removeAlpha().toColourspace('srgb');
+  const meta = await sharp(image).metadata().catch((err: unknown) => {
+    throw unreadable(image, err);
+  });
+  // Upright size: EXIF orientations 5-8 swap width and height.
+  const w0 = meta.autoOrient?.width ?? meta.width;
+  const h0 = meta.autoOrient?.height ?? meta.height;
+  if (!w0 || !h0) throw unreadable(image, new Error('no image size'));
+  const width = Math.round(w0 * scale);
+  const height = Math.round(h0 * scale);
+  let base = sharp(image).autoOrient().removeAlpha().toColourspace('srgb');
   // Nearest neighbour keeps small synthetic images crisp when enlarged.
   if (scale !== 1) base = base.resize(width, height, { fit: 'fill', kernel: scale > 1 ? 'nearest' : 'lanczos3' });
-  const lw = options.lineWidthPx ?? 2;
-  const fs = options.fontSizePx ?? 12;
+  const sizes = drawSizes(width, height);
+  const lw = options.lineWidthPx ?? sizes.lineWidthPx;
+  const fs = options.fontSizePx ?? sizes.fontSizePx;
   const n = boxes.length / 4;
   const parts: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -70,7 +101,9 @@ export async function drawBoxes(image: string | Buffer, boxes: Float32Array | nu
     }
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${parts.join('')}</svg>`;
-  const resized = await base.png().toBuffer();
+  const resized = await base.png().toBuffer().catch((err: unknown) => {
+    throw unreadable(image, err);
+  });
   return sharp(resized)
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
     .png()
@@ -87,6 +120,52 @@ export async function drawDatasetImage(ds: DetectionDataset, imageIndex: number,
     ignore: im.ignore,
     labels: Array.from(im.classIdx, (c) => ds.categories[c].name),
   });
+}
+
+/** A detection in COCO results form (lib/detect/postprocess.ts CocoResult). */
+export interface DrawnDetection {
+  image_id: number;
+  category_id: number;
+  bbox: readonly number[];
+  score: number;
+}
+
+/**
+ * Each of the first `maxImages` images of `ds` with its detections scoring >= `minScore`
+ * ("<class> 0.87" labels, coloured by class), written as `<outDir>/<image file name>.png`.
+ * Returns the files written.
+ */
+export async function drawDetections(
+  ds: DetectionDataset,
+  results: readonly DrawnDetection[],
+  outDir: string,
+  opts: { minScore?: number; maxImages?: number } = {},
+): Promise<string[]> {
+  const minScore = opts.minScore ?? 0.3;
+  const byImage = new Map<number, DrawnDetection[]>();
+  for (const r of results) {
+    if (r.score < minScore) continue;
+    let list = byImage.get(r.image_id);
+    if (!list) byImage.set(r.image_id, (list = []));
+    list.push(r);
+  }
+  const indexOf = new Map(ds.categories.map((c) => [c.id, c.index]));
+  fs.mkdirSync(outDir, { recursive: true });
+  const written: string[] = [];
+  for (const im of ds.images.slice(0, opts.maxImages ?? ds.images.length)) {
+    const dets = (byImage.get(im.id) ?? []).sort((a, b) => a.score - b.score); // best drawn last, on top
+    const boxes = new Float32Array(4 * dets.length);
+    dets.forEach((d, k) => boxes.set([d.bbox[0], d.bbox[1], d.bbox[0] + d.bbox[2], d.bbox[1] + d.bbox[3]], 4 * k));
+    const classIdx = dets.map((d) => indexOf.get(d.category_id) ?? 0);
+    const png = await drawBoxes(im.filePath, boxes, {
+      classIdx,
+      labels: dets.map((d, k) => `${ds.categories[classIdx[k]]?.name ?? d.category_id} ${d.score.toFixed(2)}`),
+    });
+    const file = path.join(outDir, `${path.basename(im.fileName).replace(/\.[^.]+$/, '')}.png`);
+    writeFileAtomicSync(file, png);
+    written.push(file);
+  }
+  return written;
 }
 
 /**

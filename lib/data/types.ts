@@ -1,7 +1,7 @@
 /**
  * The internal form every dataset is loaded into (COCO json, VOCdevkit, the embedded MNIST-Det).
  *
- * Boxes follow the shared convention (CONTRACT.md): Float32Array of length 4N holding
+ * Boxes follow the shared convention (docs/CONTRACT.md): Float32Array of length 4N holding
  * (x1, y1, x2, y2) in the pixels of the ORIGINAL image file, continuous coordinates
  * (width = x2 - x1, no "+1"). The input pipeline (pipeline.ts) maps them into input-image pixels.
  *

@@ -18,11 +18,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { XMLBuilder, XMLParser } from 'fast-xml-parser';
+import { XMLBuilder } from 'fast-xml-parser';
+import { parseVocAnnotation } from '../eval/voc-annotations';
 import { UserError } from '../util/errors';
 import { writeFileAtomicSync } from '../util/atomic';
 import { defaultWarn } from './coco';
 import { CategoryInfo, DetectionDataset, ImageEntry, emptyReport } from './types';
+import { invalidBoxesError, vocBoxProblem } from './validate-boxes';
 
 /** The 20 VOC classes in the devkit's order (detectron2 CLASS_NAMES). */
 export const VOC_CLASSES = [
@@ -63,58 +65,6 @@ function resolveYearFolder(root: string): string {
   );
 }
 
-/** Text of a parsed XML node (fast-xml-parser keeps attributes off, values as strings). */
-function text(v: unknown): string | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string' || typeof v === 'number') return String(v).trim();
-  return undefined;
-}
-
-interface ParsedObject { name: string; difficult: boolean; box: [number, number, number, number] }
-interface ParsedAnnotation { filename?: string; widthPx: number; heightPx: number; objects: ParsedObject[] }
-
-function parseAnnotation(xml: string, file: string, parser: XMLParser): ParsedAnnotation {
-  let doc: Record<string, unknown>;
-  try {
-    doc = parser.parse(xml, true) as Record<string, unknown>;
-  } catch (err) {
-    throw new UserError(`${file}: not well-formed XML: ${(err as Error).message}`);
-  }
-  const ann = doc.annotation as Record<string, unknown> | undefined;
-  if (!ann || typeof ann !== 'object') throw new UserError(`${file}: no <annotation> element`);
-  const size = ann.size as Record<string, unknown> | undefined;
-  const widthPx = Number(text(size?.width));
-  const heightPx = Number(text(size?.height));
-  if (!(widthPx > 0 && heightPx > 0)) {
-    throw new UserError(`${file}: <size><width>/<height> must be positive numbers, got ${text(size?.width)} x ${text(size?.height)}`);
-  }
-  const objects: ParsedObject[] = [];
-  const raw = (ann.object as unknown[] | undefined) ?? [];
-  raw.forEach((o, i) => {
-    const obj = o as Record<string, unknown>;
-    const name = text(obj.name);
-    if (!name) throw new UserError(`${file}: <object> #${i + 1} has no <name>`);
-    const bb = obj.bndbox as Record<string, unknown> | undefined;
-    const vals = ['xmin', 'ymin', 'xmax', 'ymax'].map((k) => Number(text(bb?.[k])));
-    if (!bb || vals.some((v) => !Number.isFinite(v))) {
-      throw new UserError(`${file}: <object> #${i + 1} (${name}): <bndbox> needs numeric xmin, ymin, xmax, ymax`);
-    }
-    const diff = text(obj.difficult);
-    objects.push({ name, difficult: diff === '1' || diff === 'true', box: [vals[0] - 1, vals[1] - 1, vals[2], vals[3]] });
-  });
-  return { filename: text(ann.filename), widthPx, heightPx, objects };
-}
-
-function makeParser(): XMLParser {
-  return new XMLParser({
-    ignoreAttributes: true,
-    // Keep values as strings: "000005" must stay a file key, not become 5.
-    parseTagValue: false,
-    trimValues: true,
-    isArray: (_name, jpath) => jpath === 'annotation.object',
-  });
-}
-
 /** Load a VOCdevkit image set. */
 export function loadVoc(options: VocLoadOptions): DetectionDataset {
   const year = resolveYearFolder(options.root);
@@ -132,14 +82,16 @@ export function loadVoc(options: VocLoadOptions): DetectionDataset {
     .split(/\r?\n/)
     .map((l) => l.trim().split(/\s+/)[0])
     .filter((k) => k && k.length > 0);
-  const parser = makeParser();
+  if (keys.length === 0) throw new UserError(`${setFile} lists no images`, 'pass an image set with one image key per line');
   const missingXml = keys.filter((k) => !fs.existsSync(path.join(year, 'Annotations', `${k}.xml`)));
   if (missingXml.length) {
     throw new UserError(`${missingXml.length} of ${keys.length} annotation file(s) listed in ${path.basename(setFile)} are missing from ${path.join(year, 'Annotations')}: ${listSome(missingXml.map((k) => `${k}.xml`))}`);
   }
+  // The evaluator's reader (one parser and one box check for VOC files in every command).
   const parsed = keys.map((k) => {
     const f = path.join(year, 'Annotations', `${k}.xml`);
-    return parseAnnotation(fs.readFileSync(f, 'utf8'), path.relative(year, f), parser);
+    const a = parseVocAnnotation(fs.readFileSync(f, 'utf8'), path.relative(year, f));
+    return { filename: a.filename || undefined, widthPx: a.width, heightPx: a.height, objects: a.objects };
   });
 
   // Class list.
@@ -179,17 +131,18 @@ export function loadVoc(options: VocLoadOptions): DetectionDataset {
     const areas: number[] = [];
     p.objects.forEach((o, j) => {
       annId++;
-      const [x, y, x2r, y2r] = o.box;
-      if (!(x2r > x && y2r > y)) {
-        invalid.push(`${key}.xml object #${j + 1} (${o.name}): xmin ${x + 1}, ymin ${y + 1}, xmax ${x2r}, ymax ${y2r}`);
+      const problem = vocBoxProblem(o.bbox);
+      if (problem) {
+        invalid.push(`${key}.xml object #${j} (${o.name}): ${problem}`);
         return;
       }
+      const [x, y, x2r, y2r] = [o.bbox[0] - 1, o.bbox[1] - 1, o.bbox[2], o.bbox[3]];
       const x1 = Math.max(0, x);
       const y1 = Math.max(0, y);
       const x2 = Math.min(p.widthPx, x2r);
       const y2 = Math.min(p.heightPx, y2r);
       if (!(x2 > x1 && y2 > y1)) {
-        invalid.push(`${key}.xml object #${j + 1} (${o.name}): box lies outside the ${p.widthPx}x${p.heightPx} image`);
+        invalid.push(`${key}.xml object #${j} (${o.name}): box lies outside the ${p.widthPx}x${p.heightPx} image`);
         return;
       }
       if (x1 !== x || y1 !== y || x2 !== x2r || y2 !== y2r) clipped++;
@@ -216,7 +169,7 @@ export function loadVoc(options: VocLoadOptions): DetectionDataset {
     throw new UserError(`${missing.length} of ${keys.length} image file(s) are missing from ${imageDir}: ${listSome(missing)}`, 'download the JPEGImages of this VOC year, or check the folder');
   }
   if (invalid.length && !options.skipInvalidBoxes) {
-    throw new UserError(`${invalid.length} box(es) with non-positive size:\n  ${listSome(invalid, '\n  ')}`, 'fix them, or skip them with skipInvalidBoxes / --skip-invalid-boxes');
+    throw invalidBoxesError(name, invalid, 'fix them, or skip them: skipInvalidBoxes: true in code, --skip-invalid-boxes on the command line');
   }
   if (invalid.length) {
     report.skippedInvalidBoxes = invalid.length;

@@ -1,11 +1,12 @@
 /**
  * Timing of the COCO evaluator on the reference performance case (500 images, 80 categories, 50,000
  * detections), comparable with the figures measured for pycocotools and faster-coco-eval on the same
- * kind of machine (eval-cases/README.txt section 5). Used by bench/eval-coco.ts and meant for a
- * `metaanchor bench` command.
+ * kind of machine (docs/eval-cases.md section 4). Used by bench/eval-coco.ts and
+ * `metaanchor bench`.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { UserError } from '../util/errors';
 import { makeRng, Rng } from '../util/seed';
 import { accumulateCoco, prepareCocoGroundTruth, readCocoResults, summarizeCoco } from './coco';
 import { CocoGroundTruthJson, CocoResultJson } from './coco-input';
@@ -14,7 +15,7 @@ import { CocoGroundTruthJson, CocoResultJson } from './coco-input';
 export const COCO_EVAL_REFERENCE_SEC = { pycocotools: 3.32, fasterCocoEval: 0.31 } as const;
 
 export interface CocoEvalBenchOptions {
-  /** Folder with gt.json and dt.json. Default: the shared perf_500img_80cat case, else a generated case of the same size. */
+  /** Folder with gt.json and dt.json (e.g. a copy of perf_500img_80cat). Default: a generated case of that size. */
   caseDir?: string;
   /** Timed repetitions after one cold (first, JIT-compiling) run; the median is reported. Default 7. */
   runs?: number;
@@ -49,12 +50,6 @@ export interface CocoEvalBenchResult {
   reference: typeof COCO_EVAL_REFERENCE_SEC;
 }
 
-/** The reference case folder: $METAANCHOR_EVAL_CASES/coco/perf_500img_80cat or ../shared/eval-cases beside the repo. */
-export function defaultPerfCaseDir(): string {
-  const root = process.env.METAANCHOR_EVAL_CASES ?? path.resolve(__dirname, '../../../shared/eval-cases');
-  return path.join(root, 'coco', 'perf_500img_80cat');
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -63,12 +58,15 @@ function median(xs: number[]): number {
 
 export async function benchCocoEval(options: CocoEvalBenchOptions = {}): Promise<CocoEvalBenchResult> {
   const runs = Math.max(1, options.runs ?? 7);
-  const caseDir = options.caseDir ?? defaultPerfCaseDir();
+  const caseDir = options.caseDir;
   let gtJson: CocoGroundTruthJson;
   let dtJson: CocoResultJson[];
   let jsonParseSec: number;
   let source: string;
-  if (fs.existsSync(path.join(caseDir, 'gt.json')) && fs.existsSync(path.join(caseDir, 'dt.json'))) {
+  if (caseDir !== undefined) {
+    for (const f of ['gt.json', 'dt.json']) {
+      if (!fs.existsSync(path.join(caseDir, f))) throw new UserError(`${caseDir} has no ${f}`, 'pass a folder holding gt.json (COCO instances) and dt.json (COCO results)');
+    }
     const gtText = await fs.promises.readFile(path.join(caseDir, 'gt.json'), 'utf8');
     const dtText = await fs.promises.readFile(path.join(caseDir, 'dt.json'), 'utf8');
     const t0 = performance.now();
@@ -76,8 +74,6 @@ export async function benchCocoEval(options: CocoEvalBenchOptions = {}): Promise
     dtJson = JSON.parse(dtText);
     jsonParseSec = (performance.now() - t0) / 1000;
     source = caseDir;
-  } else if (options.caseDir !== undefined) {
-    throw new Error(`benchCocoEval: ${caseDir} has no gt.json / dt.json`);
   } else {
     const generated = generatePerfCase(makeRng(500080));
     const gtText = JSON.stringify(generated.gt);
@@ -164,7 +160,7 @@ export function formatCocoEvalBench(r: CocoEvalBenchResult): string[] {
 }
 
 /**
- * A case shaped like perf_500img_80cat for machines without the shared reference cases: 500 images,
+ * A case shaped like the perf_500img_80cat reference case (not stored in the repository): 500 images,
  * the 80 official COCO category ids, ~7 GT per image (~1% crowd, area field 50-95% of w*h), and 100
  * detections per image (jittered GT, duplicates, false positives).
  */

@@ -2,7 +2,7 @@
  * COCO bbox evaluation with pycocotools' exact semantics (COCOeval, iouType='bbox', default Params):
  * per image+category greedy matching at 10 IoU thresholds and 4 area ranges, precision sampled at 101
  * recall thresholds for maxDets 1/10/100, and the 12 summary statistics. The rules are spelled out in
- * eval-cases/README.txt section 3; the comments below cite the pycocotools function each step mirrors.
+ * docs/eval-cases.md section 2; the comments below cite the pycocotools function each step mirrors.
  *
  * Usage:
  *   const gt = prepareCocoGroundTruth('instances_val.json');   // index once

@@ -4,12 +4,13 @@
  * single GT box of highest IoU in their image (inclusive pixel coordinates, the "+1" convention);
  * IoU > 0.5 (strict) on an unmatched GT is a TP, on a matched GT a FP, on a difficult GT neither.
  * AP is the VOC2007 11-point interpolated AP (use_07_metric=True) or the VOC2010+ all-point AP.
- * eval-cases/README.txt section 4 states the rules in full.
+ * docs/eval-cases.md section 3 states the rules in full.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
 import { formatFixed, numpySumChunked } from './py-compat';
+import { invalidBoxesError, vocBoxProblem } from '../data/validate-boxes';
 import { readVocAnnotation, readVocDetections, readVocImageSet } from './voc-annotations';
 
 export type VocMetric = 'voc07' | 'all-point';
@@ -75,11 +76,16 @@ export interface VocEvalResult {
   metric: VocMetric;
   iouThreshold: number;
   perClass: VocClassResult[];
-  /** Mean of per-class `ap` (np.mean over all classes, as py-faster-rcnn). */
+  /**
+   * Mean of per-class `ap` over the classes with ground truth (npos > 0). py-faster-rcnn averages
+   * every class, counting a class without ground truth as 0, which measures the image set rather
+   * than the detector (docs/eval-cases.md section 3); the classes left out are listed below.
+   */
   mAP: number;
   mAP11Point: number;
-  /** NaN if any class's all-point AP is NaN. */
   mAPAllPoint: number;
+  /** Classes without non-difficult ground truth in the image set: left out of the means. */
+  classesWithoutGroundTruth: string[];
 }
 
 /** np.arange(0., 1.1, 0.1): i*0.1, so 0.30000000000000004, 0.6000000000000001, 0.7000000000000001. */
@@ -166,14 +172,24 @@ export function evaluateVoc(input: VocEvalInput, options: VocEvalOptions = {}): 
 
   const perClass = input.classes.map((className) =>
     evaluateVocClass(className, gtByClass.get(className) ?? new Map(), detsByClass.get(className) ?? [], iouThreshold, metric));
-  const mean = (xs: number[]): number => (xs.length === 0 ? NaN : numpySumChunked(Float64Array.from(xs), xs.length) / xs.length);
+  const scored = perClass.filter((c) => c.npos > 0);
+  if (scored.length === 0) {
+    throw new UserError(
+      input.classes.length === 0
+        ? 'no classes to evaluate'
+        : `none of the ${input.classes.length} evaluated classes (${input.classes.slice(0, 8).join(', ')}${input.classes.length > 8 ? ', ...' : ''}) has ground truth in the ${images.size} images: there is nothing to average`,
+      'evaluate on an image set with annotated objects of these classes',
+    );
+  }
+  const mean = (xs: number[]): number => numpySumChunked(Float64Array.from(xs), xs.length) / xs.length;
   return {
     metric,
     iouThreshold,
     perClass,
-    mAP: mean(perClass.map((c) => c.ap)),
-    mAP11Point: mean(perClass.map((c) => c.ap11Point)),
-    mAPAllPoint: mean(perClass.map((c) => c.apAllPoint)),
+    mAP: mean(scored.map((c) => c.ap)),
+    mAP11Point: mean(scored.map((c) => c.ap11Point)),
+    mAPAllPoint: mean(scored.map((c) => c.apAllPoint)),
+    classesWithoutGroundTruth: perClass.filter((c) => c.npos === 0).map((c) => c.className),
   };
 }
 
@@ -297,10 +313,17 @@ export function evaluateVocDevkit(input: VocDevkitEvalInput, options: VocEvalOpt
     throw new UserError(`detections folder ${input.detectionsDir} does not exist`, 'pass --dets <folder with comp4_det_test_<class>.txt>');
   }
   const groundTruth: VocGroundTruthBox[] = [];
+  const invalid: string[] = [];
   for (const image of images) {
     const ann = readVocAnnotation(path.join(input.annotationsDir, `${image}.xml`), { requireSize: false });
-    for (const o of ann.objects) groundTruth.push({ image, className: o.name, bbox: o.bbox, difficult: o.difficult });
+    ann.objects.forEach((o, j) => {
+      // The loaders' check (lib/data/validate-boxes.ts): `evaluate --voc` rejects the same boxes.
+      const problem = vocBoxProblem(o.bbox);
+      if (problem) invalid.push(`${image}.xml object #${j} (${o.name}): ${problem}`);
+      groundTruth.push({ image, className: o.name, bbox: o.bbox, difficult: o.difficult });
+    });
   }
+  if (invalid.length) throw invalidBoxesError(input.annotationsDir, invalid, 'fix these objects in the annotation files');
   const classes = input.classes && input.classes.length > 0
     ? [...input.classes]
     : [...new Set(groundTruth.map((g) => g.className))].sort();
@@ -327,8 +350,10 @@ export function evaluateVocDevkit(input: VocDevkitEvalInput, options: VocEvalOpt
 /** Text report: one `AP for <class> = 0.xxxx` line per class and `Mean AP = 0.xxxx`, as py-faster-rcnn prints. */
 export function formatVocReport(result: VocEvalResult): string[] {
   const name = result.metric === 'voc07' ? 'VOC07 11-point' : 'all-point';
+  const without = result.classesWithoutGroundTruth;
   return [
-    ...result.perClass.map((c) => `AP for ${c.className} = ${formatFixed(c.ap, 4)}`),
-    `Mean AP = ${formatFixed(result.mAP, 4)}  (${name}, IoU > ${result.iouThreshold}, ${result.perClass.length} classes)`,
+    ...result.perClass.map((c) => `AP for ${c.className} = ${c.npos > 0 ? formatFixed(c.ap, 4) : '-     (no ground truth)'}`),
+    `Mean AP = ${formatFixed(result.mAP, 4)}  (${name}, IoU > ${result.iouThreshold}, ${result.perClass.length - without.length} classes with ground truth)`,
+    ...(without.length ? [`left out of the mean, no ground truth in the image set: ${without.join(', ')}`] : []),
   ];
 }

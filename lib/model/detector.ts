@@ -4,7 +4,7 @@
  * MetaAnchor). `Detector` takes the parts; `buildDetector(config)` maps a ModelConfig onto them.
  * Swapping the anchor function does not touch anything else.
  *
- * Output order (CONTRACT.md): anchors are level-major, then y, then x, then anchor index a, i.e.
+ * Output order (docs/CONTRACT.md): anchors are level-major, then y, then x, then anchor index a, i.e.
  * the head's [N, H, W, A*K] maps reshaped to [N, H*W*A, K] and concatenated over levels — the
  * order of lib/anchors/grid.ts `anchorGrid`.
  */

@@ -3,7 +3,7 @@
  * `ParamStore`. All activations are NHWC. Only ops whose gradients work on every backend we use
  * (cpu, and wasm with the project's kernels) appear here: conv2d (plain or fused with bias/ReLU),
  * pad, maxPool, reshape/concat, means/sums (GroupNorm's gradient is written out) — no resize ops
- * (DESIGN.md section 4: the cpu backend's nearest-neighbour resize gradient is wrong at batch > 1),
+ * (docs/DESIGN.md section 4: the cpu backend's nearest-neighbour resize gradient is wrong at batch > 1),
  * no comparisons on differentiated tensors.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -217,7 +217,7 @@ export function createFrozenBatchNorm(store: ParamStore, name: string, channels:
 /**
  * Nearest-neighbour 2x upsampling built from reshape + concat (each pixel copied to a 2x2 block),
  * then cropped to `(outH, outW)` when the finer map has odd size. No resize op: the cpu backend's
- * ResizeNearestNeighbor gradient is wrong for batch > 1 (DESIGN.md section 4); concat's gradient
+ * ResizeNearestNeighbor gradient is wrong for batch > 1 (docs/DESIGN.md section 4); concat's gradient
  * is a split, which is exact on every backend.
  */
 export function upsampleNearest2x(x: tf.Tensor4D, outH?: number, outW?: number): tf.Tensor4D {

@@ -4,7 +4,7 @@
  * plotly.js (plotly.js-dist-min 4.1.2, ~4.8 MB) is embedded in the notebook once per kernel session,
  * as its own output right before the first figure, so that figures render offline: in the HTML
  * export (nbconvert) and in Jupyter Notebook 6. plotly.js 4 always sets window.Plotly and never calls
- * require.js' define(), so it works with and without Notebook 6's require.js (DESIGN.md section 5).
+ * require.js' define(), so it works with and without Notebook 6's require.js (docs/DESIGN.md section 5).
  * Each figure output is a <div> plus a small script that draws it with window.Plotly.
  */
 import * as fs from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * HTML tables for notebook cells. danfojs has no HTML output (DESIGN.md section 5), so a DataFrame is
+ * HTML tables for notebook cells. danfojs has no HTML output (docs/DESIGN.md section 5), so a DataFrame is
  * rendered here from its columns, index and values; plain arrays of row objects work too.
  */
 import { display, escapeHtml } from './display';

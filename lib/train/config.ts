@@ -16,8 +16,8 @@ import type { MnistDetPreset } from '../data/mnist-det';
 
 export type DatasetSpec =
   | { kind: 'mnist-det'; preset?: MnistDetPreset }
-  | { kind: 'coco'; annotations: string; images: string }
-  | { kind: 'voc'; root: string; imageSet: string };
+  | { kind: 'coco'; annotations: string; images: string; skipInvalidBoxes?: boolean }
+  | { kind: 'voc'; root: string; imageSet: string; skipInvalidBoxes?: boolean };
 
 /**
  * Table 4: ground-truth boxes with sqrtMinPx < sqrt(wh) < sqrtMaxPx and logRatioMin < ln(w/h) <

@@ -17,9 +17,9 @@ export async function loadDatasetSpec(spec: DatasetSpec, split: 'train' | 'val')
       return loadMnistDet(paths, split);
     }
     case 'coco':
-      return loadCoco({ annotationFile: path.resolve(spec.annotations), imageDir: path.resolve(spec.images) });
+      return loadCoco({ annotationFile: path.resolve(spec.annotations), imageDir: path.resolve(spec.images), skipInvalidBoxes: spec.skipInvalidBoxes });
     case 'voc':
-      return loadVoc({ root: path.resolve(spec.root), imageSet: spec.imageSet });
+      return loadVoc({ root: path.resolve(spec.root), imageSet: spec.imageSet, skipInvalidBoxes: spec.skipInvalidBoxes });
   }
 }
 

@@ -10,7 +10,7 @@ import { readCheckpointMeta } from '../model';
 import { AnyDetector, loadAnyDetector } from '../model/yolo';
 import { UserError } from '../util/errors';
 import { TrainConfig } from './config';
-import { CHECKPOINT_DIR, CONFIG_FILE } from './trainer';
+import { CONFIG_FILE, findCheckpointDir } from './run-folder';
 
 export interface LoadedRun {
   dir: string;
@@ -25,13 +25,19 @@ export interface LoadedRun {
   categories: CategoryInfo[];
 }
 
-/** Accepts a run folder (holding checkpoint/) or a checkpoint folder itself. */
+/**
+ * Accepts a run folder (holding checkpoint/, or the complete checkpoint an interrupted swap left
+ * beside it, run-folder.ts) or a checkpoint folder itself.
+ */
 export function resolveCheckpointDir(dirOrCheckpoint: string): { runDir: string; checkpointDir: string } {
   const abs = path.resolve(dirOrCheckpoint);
-  if (fs.existsSync(path.join(abs, CHECKPOINT_DIR, 'weights.json'))) return { runDir: abs, checkpointDir: path.join(abs, CHECKPOINT_DIR) };
+  if (!fs.existsSync(abs)) throw new UserError(`--checkpoint ${dirOrCheckpoint} does not exist`, 'pass the --out folder of a `metaanchor train` run');
+  if (!fs.statSync(abs).isDirectory()) throw new UserError(`--checkpoint ${dirOrCheckpoint} is a file, not a folder`, 'pass the --out folder of a `metaanchor train` run');
   if (fs.existsSync(path.join(abs, 'weights.json'))) return { runDir: path.dirname(abs), checkpointDir: abs };
+  const found = findCheckpointDir(abs);
+  if (found && fs.existsSync(path.join(found, 'weights.json'))) return { runDir: abs, checkpointDir: found };
   throw new UserError(
-    `no checkpoint in ${abs}`,
+    found ? `the checkpoint ${found} has no weights.json: it is incomplete` : `no checkpoint in ${abs}`,
     fs.existsSync(path.join(abs, CONFIG_FILE))
       ? 'the run has not reached its first checkpoint yet: resume it with `metaanchor train ... --resume`'
       : 'pass the --out folder of a `metaanchor train` run',
@@ -51,7 +57,14 @@ export function loadRunAt(runDir: string, checkpointDir: string): LoadedRun {
     throw new UserError(`${checkpointDir} lacks the training anchors or categories`, 'it was not written by `metaanchor train`');
   }
   const configFile = path.join(runDir, CONFIG_FILE);
-  const config = fs.existsSync(configFile) ? (JSON.parse(fs.readFileSync(configFile, 'utf8')) as TrainConfig) : undefined;
+  let config: TrainConfig | undefined;
+  if (fs.existsSync(configFile)) {
+    try {
+      config = JSON.parse(fs.readFileSync(configFile, 'utf8')) as TrainConfig;
+    } catch (err) {
+      throw new UserError(`${configFile} is corrupt (${(err as Error).message})`, 'restore it from the run it belongs to');
+    }
+  }
   const trainAnchors = parseAnchorSpec(extra.anchors);
   return {
     dir: runDir,

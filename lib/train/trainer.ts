@@ -1,11 +1,13 @@
 /**
  * The training loop: RetinaNet (baseline) or MetaAnchor, on any dataset the loaders read.
  *
- * A run lives in one directory:
+ * A run lives in one directory (docs/CONTRACT.md "Run folders"; the rules that keep it from losing
+ * work are in run-folder.ts):
  *   config.json      the resolved TrainConfig (a resumed run must match it)
  *   checkpoint/      model weights + optimizer state + step + loss history, replaced atomically
  *   metrics.json     validation results (COCO stats) per evaluation, written atomically
- *   log.jsonl        one line per step: loss parts, learning rate, positives, seconds
+ *   log.jsonl        one line per step, appended as training goes: loss parts, learning rate, positives, seconds
+ *   training.lock    the pid of the trainer writing the run
  *
  * Resume continues exactly: the data order and flips are functions of (seed, epoch), MetaAnchor's
  * anchor jitter is a function of (seed, step), and the optimizer's momentum is checkpointed, so an
@@ -35,11 +37,25 @@ import { detectionLoss, initWeightsFrom, loadDetectorWeights, modelConfig, saveD
 import { AnyDetector, buildAnyDetector, isYoloDetector, priorTermSteps } from '../model/yolo';
 import { readWeights, writeWeights } from '../model/weights-file';
 import { replaceDirAtomicSync, writeJsonAtomicSync } from '../util/atomic';
-import { UserError } from '../util/errors';
+import { UserError, fsUserError, isFsError } from '../util/errors';
+import { checkWritableDir, withFsErrors } from '../util/files';
 import { Progress } from '../util/progress';
 import { TrainConfig, inputGeometry, validateTrainConfig } from './config';
 import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { learningRateAt } from './schedule';
+import {
+  CHECKPOINT_DIR,
+  CONFIG_FILE,
+  LOG_FILE,
+  METRICS_FILE,
+  STATE_FILE,
+  checkRunFolder,
+  findCheckpointDir,
+  lockRunFolder,
+  readCheckpointState,
+  recoverCheckpoint,
+  trimLog,
+} from './run-folder';
 import { statusStream } from '../util/log';
 import { yoloBatchLoss, yoloStepAnchors } from './yolo-step';
 import { saveSnapshot } from './snapshots';
@@ -84,12 +100,11 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Called after every step. */
   onStep?: (r: StepRecord) => void;
+  /** Receives the status lines (resume, recovered checkpoint, lock taken over ...) in addition to the console. */
+  onLog?: (line: string) => void;
 }
 
-export const CHECKPOINT_DIR = 'checkpoint';
-export const CONFIG_FILE = 'config.json';
-export const METRICS_FILE = 'metrics.json';
-const STATE_FILE = 'train-state.json';
+export { CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE };
 const OPTIMIZER_DIR = 'optimizer';
 
 interface TrainState {
@@ -130,19 +145,14 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Read a run's config.json. */
-export function readRunConfig(dir: string): TrainConfig {
-  const file = path.join(dir, CONFIG_FILE);
-  if (!fs.existsSync(file)) throw new UserError(`${dir} is not a training run (no ${CONFIG_FILE})`, 'pass the --out folder of a `metaanchor train` run');
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as TrainConfig;
-}
-
+/** The run has a checkpoint (possibly one an interrupted swap left aside, see run-folder.ts). */
 export function hasCheckpoint(dir: string): boolean {
-  return fs.existsSync(path.join(dir, CHECKPOINT_DIR, STATE_FILE));
+  return findCheckpointDir(dir) !== null;
 }
 
+/** The step, loss history and evaluations of the run's checkpoint; an error if it is unreadable. */
 export function readTrainState(dir: string): TrainState {
-  return JSON.parse(fs.readFileSync(path.join(dir, CHECKPOINT_DIR, STATE_FILE), 'utf8')) as TrainState;
+  return readCheckpointState(findCheckpointDir(dir) ?? path.join(dir, CHECKPOINT_DIR)) as TrainState;
 }
 
 function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
@@ -159,6 +169,11 @@ function setLearningRate(opt: tf.Optimizer, lr: number): void {
 async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boolean): Promise<RunParts> {
   let train = await loadDatasetSpec(cfg.train, 'train');
   const val = await loadDatasetSpec(cfg.val, 'val');
+  for (const [ds, role, why] of [[train, 'training', 'nothing to learn'], [val, 'validation', 'nothing to score against (mmAP would print as -100)']] as const) {
+    if (!ds.images.some((im) => im.classIdx.length > 0)) {
+      throw new UserError(`the ${role} set ${ds.name} has no boxes: ${why}`, 'use an annotated dataset');
+    }
+  }
   if (stableJson(train.categories.map((c) => c.id)) !== stableJson(val.categories.map((c) => c.id))) {
     throw new UserError(`train (${train.name}) and validation (${val.name}) datasets have different categories`, 'use datasets with the same category list');
   }
@@ -193,13 +208,23 @@ function optimizerDir(group: ParamGroup): string {
   return group.name === 'main' ? OPTIMIZER_DIR : `${OPTIMIZER_DIR}-${group.name}`;
 }
 
-async function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: TrainState): Promise<void> {
+async function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: TrainState, lastStep: number): Promise<void> {
   const perGroup = await Promise.all(parts.groups.map(async (g) => [...(await g.optimizer.getWeights()), ...optimizerExtraState(g.optimizer)]));
-  replaceDirAtomicSync(path.join(dir, CHECKPOINT_DIR), (staging) => {
-    saveDetector(parts.detector, staging, { step: state.step, anchors: cfg.anchors, standardBoxP3: parts.anchors.standardBoxP3, categories: parts.train.categories });
-    parts.groups.forEach((g, gi) => writeOptimizer(path.join(staging, optimizerDir(g)), perGroup[gi]));
-    fs.writeFileSync(path.join(staging, STATE_FILE), JSON.stringify(state) + '\n');
-  });
+  try {
+    replaceDirAtomicSync(path.join(dir, CHECKPOINT_DIR), (staging) => {
+      saveDetector(parts.detector, staging, { step: state.step, anchors: cfg.anchors, standardBoxP3: parts.anchors.standardBoxP3, categories: parts.train.categories });
+      parts.groups.forEach((g, gi) => writeOptimizer(path.join(staging, optimizerDir(g)), perGroup[gi]));
+      // Written last: a checkpoint folder with a readable state is complete (run-folder.ts).
+      fs.writeFileSync(path.join(staging, STATE_FILE), JSON.stringify(state) + '\n');
+    });
+  } catch (err) {
+    if (!isFsError(err)) throw err;
+    throw fsUserError(
+      err,
+      `cannot write the checkpoint of step ${state.step} into ${dir}`,
+      `${lastStep > 0 ? `the checkpoint of step ${lastStep} is kept; ` : ''}fix the cause (e.g. free disk space), then continue with --resume`,
+    );
+  }
 }
 
 function writeOptimizer(dirPath: string, optimizerWeights: NamedTensor[]): void {
@@ -268,32 +293,54 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   validateTrainConfig(cfg);
   const quiet = opts.quiet ?? process.env.METAANCHOR_QUIET === '1';
   const log = (s: string): void => {
+    opts.onLog?.(s);
     if (!quiet) statusStream().write(s + '\n');
   };
-  await initBackend();
-  fs.mkdirSync(dir, { recursive: true });
-  const configPath = path.join(dir, CONFIG_FILE);
-  if (fs.existsSync(configPath)) {
-    const old = readRunConfig(dir);
-    if (stableJson(old) !== stableJson(cfg)) {
-      throw new UserError(
-        `${dir} holds a run with a different configuration`,
-        opts.resume ? 'resume with the same settings, or train into a new --out folder' : 'choose a new --out folder, or delete the old run',
-      );
-    }
-    if (!opts.resume && hasCheckpoint(dir)) {
-      throw new UserError(`${dir} already holds a run (checkpoint at step ${readTrainState(dir).step})`, 'pass --resume to continue it, or choose a new --out folder');
-    }
+  // Nothing in the folder is touched before it is known to be a run of this configuration.
+  const folder = checkRunFolder(dir, cfg);
+  if (folder.kind === 'same' && !opts.resume && hasCheckpoint(dir)) {
+    throw new UserError(`${dir} already holds a run (checkpoint at step ${readTrainState(dir).step})`, 'pass --resume to continue it, or choose a new --out folder');
   }
-  writeJsonAtomicSync(configPath, cfg);
+  checkWritableDir(dir, '--out');
+  const unlock = lockRunFolder(dir, log);
+  try {
+    return await trainLocked(cfg, dir, opts, folder, log, quiet);
+  } finally {
+    unlock();
+  }
+}
 
+async function trainLocked(
+  cfg: TrainConfig,
+  dir: string,
+  opts: TrainOptions,
+  folder: ReturnType<typeof checkRunFolder>,
+  log: (s: string) => void,
+  quiet: boolean,
+): Promise<TrainResult> {
+  await initBackend();
+  const recovered = folder.kind === 'same' ? recoverCheckpoint(dir, log) : null;
+  if (folder.kind === 'restart') {
+    log(`${dir}: the run there never reached a checkpoint; starting it again with the new settings (${folder.changed.join('; ')})`);
+  }
+  // The datasets load (and fail) before config.json is written, so a bad --data leaves no run behind.
   const parts = await buildRun(cfg, log, quiet);
+  writeJsonAtomicSync(path.join(dir, CONFIG_FILE), cfg);
   let state: TrainState = { step: 0, history: [], evals: [] };
-  if (opts.resume && hasCheckpoint(dir)) {
+  const logPath = path.join(dir, LOG_FILE);
+  if (opts.resume && recovered) {
     state = await restoreCheckpoint(dir, parts);
-    log(`resuming ${dir} at step ${state.step}/${cfg.steps}`);
+    const dropped = trimLog(dir, state.step);
+    log(`resuming ${dir} at step ${state.step}/${cfg.steps}${dropped ? ` (${dropped} log line(s) after the checkpoint dropped)` : ''}`);
+  } else {
+    if (opts.resume) log(`${dir} has no checkpoint yet: training from step 0`);
+    withFsErrors(`cannot start the run in ${dir}`, () => {
+      fs.writeFileSync(logPath, '');
+      fs.rmSync(path.join(dir, METRICS_FILE), { force: true });
+    });
   }
   const resumedFrom = state.step;
+  let checkpointStep = state.step;
   const { detector, anchors, groups } = parts;
   const loader = new DetectionLoader(parts.train, {
     ...inputGeometry(cfg),
@@ -310,7 +357,6 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   const gridCache = new Map<string, ReturnType<typeof anchorsForConfig>>();
   const progress = new Progress({ label: `train ${path.basename(dir)}`, total: cfg.steps, quiet });
   const started = Date.now();
-  const logStream = fs.createWriteStream(path.join(dir, 'log.jsonl'), { flags: state.step > 0 ? 'a' : 'w' });
   let stepsThisCall = 0;
   const nb = loader.numBatches;
   const gt = prepareCocoGroundTruth(groundTruthOf(parts.val));
@@ -411,7 +457,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           if (!values.every(Number.isFinite)) {
             tf.dispose(Object.values(grads));
             throw new UserError(
-              `loss became ${values[0]} at step ${state.step} (cls ${values[1]}, box ${values[2]}); the last good checkpoint (step ${hasCheckpoint(dir) ? readTrainState(dir).step : 0}) is kept`,
+              `loss became ${values[0]} at step ${state.step} (cls ${values[1]}, box ${values[2]}); the last good checkpoint (step ${checkpointStep}) is kept`,
               `lower the learning rate (now ${lr.toExponential(2)}) or set clipNorm, then resume with --resume`,
             );
           }
@@ -447,7 +493,7 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           sec: (Date.now() - t0) / 1000,
         };
         state.history.push(rec);
-        logStream.write(JSON.stringify(rec) + '\n');
+        withFsErrors(`cannot append to ${logPath}`, () => fs.appendFileSync(logPath, JSON.stringify(rec) + '\n'), `fix the cause (e.g. free disk space), then continue with --resume from the checkpoint of step ${checkpointStep}`);
         opts.onStep?.(rec);
         progress.update(state.step, { loss: rec.loss, cls: rec.cls, box: rec.box, lr });
         if (cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0 && state.step < cfg.steps) {
@@ -459,7 +505,8 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
           saveSnapshot(dir, state.step, detector, { anchors: cfg.anchors, standardBoxP3: anchors.standardBoxP3, categories: parts.train.categories });
         }
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
-          await saveCheckpoint(dir, cfg, parts, state);
+          await saveCheckpoint(dir, cfg, parts, state, checkpointStep);
+          checkpointStep = state.step;
         }
       }
       if (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter) break;
@@ -467,12 +514,12 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
     if (state.step >= cfg.steps && !(state.evals.length && state.evals[state.evals.length - 1].step === state.step)) {
       state.evals.push(await evaluate());
       writeJsonAtomicSync(path.join(dir, METRICS_FILE), { evals: state.evals });
-      await saveCheckpoint(dir, cfg, parts, state);
+      await saveCheckpoint(dir, cfg, parts, state, checkpointStep);
+      checkpointStep = state.step;
       const s = state.evals[state.evals.length - 1].stats;
       log(`final: mmAP ${(100 * s[0]).toFixed(1)}  AP50 ${(100 * s[1]).toFixed(1)}  AP75 ${(100 * s[2]).toFixed(1)}  (${state.evals[state.evals.length - 1].images} val images)`);
     }
   } finally {
-    await new Promise<void>((resolve) => logStream.end(resolve));
     detector.dispose();
     for (const g of groups) g.optimizer.dispose();
   }

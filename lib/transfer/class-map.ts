@@ -62,7 +62,12 @@ export interface AlignedTarget {
  * UserError naming every evaluated target class that no detector class matches, and every class to
  * leave out that the target does not have.
  */
-export function alignTargetClasses(target: DetectionDataset, source: readonly CategoryInfo[], leaveOut: readonly string[] = []): AlignedTarget {
+export function alignTargetClasses(
+  target: DetectionDataset,
+  source: readonly CategoryInfo[],
+  leaveOut: readonly string[] = [],
+  opts: { missingHint?: string } = {},
+): AlignedTarget {
   const targetNames = target.categories.map((c) => c.name);
   const unknown = leaveOut.filter((c) => !targetNames.includes(c));
   if (unknown.length) throw new UserError(`class${unknown.length > 1 ? 'es' : ''} to leave out not in ${target.name}: ${unknown.join(', ')}`, `classes: ${targetNames.join(', ')}`);
@@ -79,7 +84,8 @@ export function alignTargetClasses(target: DetectionDataset, source: readonly Ca
   if (missing.length) {
     throw new UserError(
       `the detector has no class for ${missing.length} of ${target.name}'s classes: ${missing.join(', ')}`,
-      `its classes are ${source.map((c) => c.name).slice(0, 12).join(', ')}${source.length > 12 ? ', ...' : ''}; leave those classes out (--leave-out) or evaluate a detector trained on them`,
+      opts.missingHint ??
+        `its classes are ${source.map((c) => c.name).slice(0, 12).join(', ')}${source.length > 12 ? ', ...' : ''}; leave those classes out (--leave-out) or evaluate a detector trained on them`,
     );
   }
   const twice = sourceIdx.filter((s, k) => s >= 0 && sourceIdx.indexOf(s) !== k);

@@ -94,6 +94,9 @@ export function transferTarget(target: DetectionDataset, numClasses: number, opt
       "pass the run's categories (sourceCategories) to match the target's classes by name",
     );
   }
+  if (classes.length === 0) {
+    throw new UserError(`every class of ${target.name} is left out (${opts.leaveOut.join(', ')}): there is no class to average`, 'leave out fewer classes (--leave-out)');
+  }
   const dataset = opts.maxImages && opts.maxImages < target.images.length ? { ...target, images: target.images.slice(0, opts.maxImages) } : target;
   return { dataset, classes, ...(matches ? { matches } : {}) };
 }

@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 
-export const COCO8_DIR = '/work/shared/realdata/coco8';
+/** Four real photos with hand-drawn boxes and COCO's 80 categories (test/fixtures/photos/README.md). */
+export const PHOTOS_DIR = path.resolve(__dirname, '../fixtures/photos');
 
 const created: string[] = [];
 process.on('exit', () => {

@@ -6,7 +6,7 @@ import { loadCoco } from '../../lib/data/coco';
 import { VOC_CLASSES, loadVoc, writeVoc } from '../../lib/data/voc';
 import { generateMnistDet, mnistDetConfig } from '../../lib/data/mnist-det';
 import { UserError } from '../../lib/util/errors';
-import { COCO8_DIR, tempDir, writeCoordImage, writeEdgeCaseCoco } from './helpers';
+import { PHOTOS_DIR, tempDir, writeCoordImage, writeEdgeCaseCoco } from './helpers';
 
 const VOC_XML = `<annotation>
 	<folder>VOC2007</folder>
@@ -79,14 +79,14 @@ test('VOC writer + loader round trip (MNIST-Det PNGs copied, integer boxes exact
   }
 });
 
-test('VOC writer: coco8 JPEGs and fractional boxes (2 decimals), JPEG re-encoding of PNGs', async () => {
-  const coco8 = loadCoco({ annotationFile: path.join(COCO8_DIR, 'annotations.json') });
-  const dir = tempDir('voc-coco8-');
-  await writeVoc(coco8, { outDir: path.join(dir, 'COCO8'), imageSet: 'train' });
-  const back = loadVoc({ root: path.join(dir, 'COCO8'), imageSet: 'train' });
+test('VOC writer: real JPEG photos and fractional boxes (2 decimals), JPEG re-encoding of PNGs', async () => {
+  const photos = loadCoco({ annotationFile: path.join(PHOTOS_DIR, 'annotations.json') });
+  const dir = tempDir('voc-photos-');
+  await writeVoc(photos, { outDir: path.join(dir, 'PHOTOS'), imageSet: 'train' });
+  const back = loadVoc({ root: path.join(dir, 'PHOTOS'), imageSet: 'train' });
   assert.equal(back.categories.length, 80);
   let maxErr = 0;
-  coco8.images.forEach((im, i) => {
+  photos.images.forEach((im, i) => {
     assert.equal(back.images[i].classIdx.length, im.classIdx.length);
     assert.deepEqual(Array.from(back.images[i].classIdx), Array.from(im.classIdx));
     for (let j = 0; j < im.boxes.length; j++) maxErr = Math.max(maxErr, Math.abs(back.images[i].boxes[j] - im.boxes[j]));

@@ -1,19 +1,19 @@
 /**
- * Locates the reference evaluation cases (eval-cases/coco/<case>/{gt,dt,expected}.json and
- * eval-cases/voc/<case>/{case,expected}.json, produced by pycocotools and py-faster-rcnn's voc_eval)
+ * Locates the reference evaluation cases (test/fixtures/eval-cases/coco/<case>/{gt,dt,expected}.json and
+ * test/fixtures/eval-cases/voc/<case>/{case,expected}.json, produced by pycocotools and py-faster-rcnn's voc_eval)
  * and compares numbers against them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import assert from 'node:assert/strict';
 
-/** $METAANCHOR_EVAL_CASES, else the shared folder beside the repository. */
-export const EVAL_CASES_ROOT = process.env.METAANCHOR_EVAL_CASES ?? path.resolve(__dirname, '../../../shared/eval-cases');
+/** The cases shipped in test/fixtures/eval-cases (its README says where they came from). */
+export const EVAL_CASES_ROOT = path.resolve(__dirname, '../fixtures/eval-cases');
 
 /** Case folders under eval-cases/<kind>, sorted; fails loudly when the reference cases are missing. */
 export function listCases(kind: 'coco' | 'voc'): string[] {
   const dir = path.join(EVAL_CASES_ROOT, kind);
-  assert.ok(fs.existsSync(dir), `reference cases not found at ${dir} (set METAANCHOR_EVAL_CASES to the eval-cases folder)`);
+  assert.ok(fs.existsSync(dir), `reference cases not found at ${dir}`);
   const names = fs.readdirSync(dir)
     .filter((name) => fs.statSync(path.join(dir, name)).isDirectory() && fs.existsSync(path.join(dir, name, 'expected.json')))
     .sort();

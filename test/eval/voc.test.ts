@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { evaluateVoc, VOC07_RECALL_THRESHOLDS, VocDetection, VocGroundTruthBox } from '../../lib/eval/voc';
+import { evaluateVoc, formatVocReport, VOC07_RECALL_THRESHOLDS, VocDetection, VocGroundTruthBox } from '../../lib/eval/voc';
 import { parseVocDetections, readVocAnnotation, readVocImageSet } from '../../lib/eval/voc-annotations';
 import { UserError } from '../../lib/util/errors';
 import { assertClose, listCases, readJson } from './reference-cases';
@@ -86,11 +86,12 @@ test('IoU uses inclusive pixels and must exceed 0.5 strictly; a second detection
   assert.deepEqual(dup.perClass[0].detOutcome, ['tp', 'fp']);
 });
 
-test('classes without detections score 0; classes without non-difficult GT score 0 (all-point NaN)', () => {
+test('classes without detections score 0; classes without non-difficult GT are left out of the mean and named', () => {
   const r = evaluateVoc({
     classes: ['cat', 'dog', 'bird'],
     groundTruth: [
       { image: 'a', className: 'cat', bbox: [0, 0, 10, 10], difficult: 0 },
+      { image: 'a', className: 'dog', bbox: [70, 70, 90, 90], difficult: 0 },
       { image: 'a', className: 'bird', bbox: [20, 20, 40, 40], difficult: 1 },
     ],
     detections: [
@@ -104,7 +105,19 @@ test('classes without detections score 0; classes without non-difficult GT score
   assert.equal(r.perClass[2].npos, 0);
   assert.equal(r.perClass[2].ap, 0);
   assert.ok(Number.isNaN(r.perClass[2].apAllPoint));
-  assertClose(r.mAP, (1 + 2.220446049250313e-16) / 3, 'mAP averages all classes');
+  assertClose(r.mAP, (1 + 2.220446049250313e-16) / 2, 'mAP averages the classes with ground truth');
+  assertClose(r.mAPAllPoint, 0.5, 'all-point mAP over the same classes');
+  assert.deepEqual(r.classesWithoutGroundTruth, ['bird']);
+  assert.deepEqual(formatVocReport(r).slice(2), [
+    'AP for bird = -     (no ground truth)',
+    'Mean AP = 0.5000  (VOC07 11-point, IoU > 0.5, 2 classes with ground truth)',
+    'left out of the mean, no ground truth in the image set: bird',
+  ]);
+  // No class with ground truth at all: an error, not "Mean AP = NaN".
+  assert.throws(
+    () => evaluateVoc({ classes: ['bird'], groundTruth: [{ image: 'a', className: 'bird', bbox: [1, 1, 5, 5], difficult: 1 }], detections: [] }),
+    (err: unknown) => err instanceof UserError && err.message === 'none of the 1 evaluated classes (bird) has ground truth in the 1 images: there is nothing to average',
+  );
 });
 
 test('a detection on an image outside the image set is a UserError', () => {

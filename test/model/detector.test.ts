@@ -1,6 +1,6 @@
 /**
  * Detector assembly: output shapes and anchor counts per level for several image sizes (cross-checked
- * with lib/anchors' grid), the anchor order of CONTRACT.md, ResNet backbones, and the parameter
+ * with lib/anchors' grid), the anchor order of docs/CONTRACT.md, ResNet backbones, and the parameter
  * counts of the presets against the architecture written out as arithmetic.
  */
 import { before, describe, test } from 'node:test';
@@ -41,7 +41,7 @@ describe('output shapes and anchors per level', () => {
   }
 });
 
-test('anchor order is level-major, then y, then x, then anchor a; classes last (CONTRACT.md)', () => {
+test('anchor order is level-major, then y, then x, then anchor a; classes last (docs/CONTRACT.md)', () => {
   const K = 3;
   const A = 2;
   const det = buildDetector(tinyConfig({ method: 'baseline', numAnchors: A, numClasses: K }), silent);

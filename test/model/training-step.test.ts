@@ -1,7 +1,7 @@
 /**
  * Forward + backward through the whole detector and the losses: every trainable parameter gets a
  * gradient, SGD steps lower the loss on a fixed batch, and no tensor leaks across steps
- * (tf.memory().numTensors flat, DESIGN.md section 4).
+ * (tf.memory().numTensors flat, docs/DESIGN.md section 4).
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -43,5 +43,5 @@ test('CLI: train -> evaluate (other anchors) -> search -> detect --anchors searc
   assert.match(badIou.stderr, /invalid IoU thresholds "0.4\/0.5"/);
   const noRun = cli('evaluate', '--checkpoint', path.join(dir, 'missing'));
   assert.equal(noRun.status, 1);
-  assert.match(noRun.stderr, /no checkpoint in/);
+  assert.match(noRun.stderr, /error: --checkpoint .*missing does not exist\n  hint: pass the --out folder of a `metaanchor train` run/);
 });

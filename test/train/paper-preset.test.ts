@@ -6,13 +6,12 @@ import * as path from 'node:path';
 import { trainConfig } from '../../lib/train/config';
 import { train } from '../../lib/train/trainer';
 
-const coco8 = path.resolve(__dirname, '..', '..', '..', 'shared', 'realdata', 'coco8');
+const photos = path.resolve(__dirname, '..', 'fixtures', 'photos');
 
 // The paper preset (ResNet-50-FPN, 4x256 towers, m = 128, 80 COCO classes, SGD) is meant for a GPU;
-// here it is built and takes one real training step on real COCO images at a small input size.
-test('paper preset: builds ResNet-50-FPN MetaAnchor on COCO data and takes one training step', async () => {
-  assert.ok(fs.existsSync(path.join(coco8, 'annotations.json')), `real COCO sample missing at ${coco8}`);
-  const data = { kind: 'coco' as const, annotations: path.join(coco8, 'annotations.json'), images: path.join(coco8, 'images') };
+// here it is built and takes one real training step on real photos at a small input size.
+test('paper preset: builds ResNet-50-FPN MetaAnchor on COCO-format real photos and takes one training step', async () => {
+  const data = { kind: 'coco' as const, annotations: path.join(photos, 'annotations.json'), images: path.join(photos, 'images') };
   const cfg = trainConfig('paper', {
     method: 'metaanchor',
     train: data,

@@ -61,5 +61,5 @@ test('a run folder is not overwritten: another config or a finished run needs a 
   const cfg = trainConfig('smoke', { steps: 2, evalImages: 1 });
   await train(cfg, dir, { quiet: true });
   await assert.rejects(train(cfg, dir, { quiet: true }), /already holds a run \(checkpoint at step 2\)/);
-  await assert.rejects(train({ ...cfg, steps: 3 }, dir, { quiet: true, resume: true }), /holds a run with a different configuration/);
+  await assert.rejects(train({ ...cfg, steps: 3 }, dir, { quiet: true, resume: true }), /holds a run with another configuration; it differs in 1 setting\(s\): steps: 2 -> 3/);
 });

@@ -4,7 +4,7 @@
  *
  * tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter, and its Conv2DBackpropInput is a scalar C++
  * loop (2-3 GFLOP/s against ~30 GFLOP/s for XNNPACK's forward conv). Its Conv3D gradients are
- * numerically wrong for stride > 1, so nothing here builds on them (DESIGN.md section 4).
+ * numerically wrong for stride > 1, so nothing here builds on them (docs/DESIGN.md section 4).
  *
  * Filter gradient, dW[kh,kw,ci,co] = sum_{n,oh,ow} xPad[n, oh*sh+kh, ow*sw+kw, ci] * dy[n,oh,ow,co]:
  *   one GEMM  colsT[KH*KW*Ci, P] @ dy[P, Co] = dW as [KH*KW*Ci, Co], i.e. already in tfjs' HWIO
@@ -16,7 +16,7 @@
  *   im2col matrix on the right instead (dy^T @ cols) makes the packing and the long reduction
  *   memory-bound (measured 4-10 GFLOP/s against ~25 for this form). wasm's Transpose (~0.4 GB/s)
  *   and Slice (copies its whole input out of the heap first) are avoided for the same reason.
- *   The one-hot depthwise im2col of DESIGN.md section 4 is correct but slower here: XNNPACK runs a
+ *   The one-hot depthwise im2col of docs/DESIGN.md section 4 is correct but slower here: XNNPACK runs a
  *   depthwise conv with channel multiplier KH*KW as many tiny GEMMs.
  *   Batches whose colsT would exceed DEFAULT_COLS_BUDGET_BYTES are processed in chunks of images
  *   (the wasm heap never shrinks, so one huge temporary would cost memory for the rest of the

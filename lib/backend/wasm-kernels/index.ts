@@ -1,5 +1,5 @@
 /**
- * Kernels the wasm backend needs to train conv nets (DESIGN.md section 4), registered by
+ * Kernels the wasm backend needs to train conv nets (docs/DESIGN.md section 4), registered by
  * `initBackend` when wasm is chosen: the missing gradients (conv filter, gather), and faster
  * versions of wasm kernels that training leans on. Each file says why; every kernel is checked
  * against the cpu backend (and the gradients against finite differences) in

@@ -6,32 +6,17 @@
  *   data draw  [--data <json> | --voc <dir>] (--index i | --image-id id) --out <png> [--scale f]
  *   data export-voc [--data <json> | --voc <dir>] --out <dir> [--set name] [--jpeg]
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command } from 'commander';
 import { UserError } from '../../util/errors';
+import { intOption, numberOption } from '../options';
+import { writeFileAtomicSync } from '../../util/atomic';
+import { checkReadableDir, checkReadableFile, checkWritableDir, checkWritableFile } from '../../util/files';
 import { parseAnchorSpec } from '../../anchors';
 import { BOX_DISTRIBUTIONS, BoxDistribution, MnistDetPreset, generateMnistDet, mnistDetConfig } from '../../data/mnist-det';
 import { DatasetSpec, InputGeometry, openDataset } from '../../data/open';
 import { datasetStats, formatStats } from '../../data/stats';
 import { drawDatasetImage } from '../../data/draw';
 import { writeVoc } from '../../data/voc';
-
-function intOption(name: string, min = 0): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be an integer >= ${min}, got "${v}"`);
-    return n;
-  };
-}
-
-function numberOption(name: string): (v: string) => number {
-  return (v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new UserError(`${name} must be a number, got "${v}"`);
-    return n;
-  };
-}
 
 interface SourceOpts {
   data?: string;
@@ -54,7 +39,14 @@ function addSourceOptions(cmd: Command): Command {
 
 function specOf(o: SourceOpts): DatasetSpec {
   if (o.split !== 'train' && o.split !== 'val') throw new UserError(`--split must be train or val, got "${o.split}"`);
-  return { coco: o.data, images: o.images, voc: o.voc, vocSet: o.set, split: o.split, skipInvalidBoxes: o.skipInvalidBoxes };
+  return {
+    coco: o.data && checkReadableFile(o.data, '--data'),
+    images: o.images && checkReadableDir(o.images, '--images'),
+    voc: o.voc && checkReadableDir(o.voc, '--voc'),
+    vocSet: o.set,
+    split: o.split,
+    skipInvalidBoxes: o.skipInvalidBoxes,
+  };
 }
 
 export function register(program: Command): void {
@@ -90,10 +82,11 @@ export function register(program: Command): void {
         seed: o.seed,
         boxes,
       });
+      const out = checkWritableDir(o.out, '--out');
       const t0 = Date.now();
-      const m = await generateMnistDet(path.resolve(o.out), cfg);
+      const m = await generateMnistDet(out, cfg);
       console.log(
-        `MNIST-Det written to ${path.resolve(o.out)} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ` +
+        `MNIST-Det written to ${out} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ` +
           `train ${m.splits.train.images} images / ${m.splits.train.boxes} boxes, val ${m.splits.val.images} images / ${m.splits.val.boxes} boxes ` +
           `(${cfg.imageSizePx} px, preset ${o.preset}, seed ${cfg.seed})`,
       );
@@ -148,8 +141,9 @@ export function register(program: Command): void {
     .option('--index <i>', 'image position in the dataset', intOption('--index'))
     .option('--image-id <id>', 'image id', intOption('--image-id'))
     .requiredOption('--out <png>', 'output PNG')
-    .option('--scale <f>', 'enlarge by this factor (e.g. 3 for MNIST-Det)', numberOption('--scale'))
+    .option('--scale <f>', 'enlarge by this factor (e.g. 3 for MNIST-Det)', numberOption('--scale', { positive: true }))
     .action(async (o: SourceOpts & { index?: number; imageId?: number; out: string; scale?: number }) => {
+      const out = checkWritableFile(o.out, '--out');
       const { dataset } = await openDataset(specOf(o));
       let index = o.index ?? 0;
       if (o.imageId !== undefined) {
@@ -158,8 +152,7 @@ export function register(program: Command): void {
       }
       if (index >= dataset.images.length) throw new UserError(`--index ${index} is out of range: ${dataset.name} has ${dataset.images.length} images`);
       const png = await drawDatasetImage(dataset, index, { scale: o.scale });
-      fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
-      fs.writeFileSync(o.out, png);
+      writeFileAtomicSync(out, png);
       const im = dataset.images[index];
       console.log(`${o.out}: ${im.fileName} (id ${im.id}) with ${im.classIdx.length} boxes`);
     });
@@ -169,6 +162,7 @@ export function register(program: Command): void {
     .option('--out-set <name>', 'image set name to write', 'trainval')
     .option('--jpeg', 're-encode non-JPEG images as JPEG (default: copy files as they are, PNG stays PNG)')
     .action(async (o: SourceOpts & { out: string; outSet: string; jpeg?: boolean }) => {
+      checkWritableDir(o.out, '--out');
       const { dataset } = await openDataset(specOf(o));
       const dir = await writeVoc(dataset, { outDir: o.out, imageSet: o.outSet, images: o.jpeg ? 'jpeg' : 'copy' });
       console.log(`${dataset.name}: ${dataset.images.length} images written to ${dir} (set ${o.outSet})`);

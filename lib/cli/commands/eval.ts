@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
 import { evaluateVocDevkit, formatVocReport } from '../../eval/voc';
+import { checkReadableFile } from '../../util/files';
 
 export function register(program: Command): void {
   const evalCommand = program
@@ -19,7 +20,7 @@ export function register(program: Command): void {
     .requiredOption('--dt <results.json>', 'detections, COCO results format: [{image_id, category_id, bbox: [x, y, w, h], score}]')
     .option('--json', 'print {"stats": [12 numbers], "per_category": [{category_id, ap, ap50, ap75, ar100}]}')
     .action((opts: { gt: string; dt: string; json?: boolean }) => {
-      const result = evaluateCoco(opts.gt, opts.dt);
+      const result = evaluateCoco(checkReadableFile(opts.gt, '--gt'), checkReadableFile(opts.dt, '--dt'));
       if (opts.json) {
         console.log(JSON.stringify({
           stats: result.stats,
@@ -39,7 +40,7 @@ export function register(program: Command): void {
     .requiredOption('--imageset <file>', 'ImageSets/Main/<set>.txt, one image id per line')
     .requiredOption('--dets <dir>', 'folder with comp4_det_test_<class>.txt files: "<image_id> <score> <xmin> <ymin> <xmax> <ymax>" per line')
     .option('--classes <names>', 'comma-separated classes to evaluate (default: every class in the annotations, sorted)')
-    .option('--json', 'print {"per_class": [{class, ap}], "mAP": number}')
+    .option('--json', 'print {"per_class": [{class, ap}], "mAP": number, "classes_without_ground_truth": [...]}')
     .option('--all-point', 'VOC2010+ all-point AP instead of the VOC2007 11-point AP')
     .action((opts: { annotations: string; imageset: string; dets: string; classes?: string; json?: boolean; allPoint?: boolean }) => {
       const classes = opts.classes ? opts.classes.split(',').map((c) => c.trim()).filter((c) => c.length > 0) : undefined;
@@ -51,6 +52,7 @@ export function register(program: Command): void {
         console.log(JSON.stringify({
           per_class: result.perClass.map((c) => ({ class: c.className, ap: c.ap })),
           mAP: result.mAP,
+          classes_without_ground_truth: result.classesWithoutGroundTruth,
         }));
       } else {
         console.log(formatVocReport(result).join('\n'));

@@ -1,16 +1,23 @@
 /**
- * `metaanchor train`, `metaanchor detect`, `metaanchor evaluate`.
+ * `metaanchor train`, `metaanchor detect`, `metaanchor evaluate`, `metaanchor search`.
+ *
+ * Every count, size and path is checked while the command line is parsed or before the first
+ * image is read (lib/cli/options.ts, lib/util/files.ts); outputs are checked writable before the
+ * long work that fills them.
  */
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { parseAnchorSpec, ANCHOR_SPEC_HELP, AnchorConfig } from '../../anchors';
 import { initBackend } from '../../backend';
 import { table4DropRange } from '../../data/stats';
+import { toCocoJson } from '../../data/coco';
+import { drawDetections } from '../../data/draw';
 import { DetectionDataset } from '../../data/types';
 import { detectDataset } from '../../detect/detect';
 import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
 import { formatVocReport } from '../../eval/voc';
 import { loadVoc } from '../../data/voc';
+import { alignTargetClasses } from '../../transfer/class-map';
 import { scoreVocTransfer, transferTarget } from '../../transfer/voc-transfer';
 import { DatasetSpec, TrainConfig, YOLOV2_TRAIN_OVERRIDES, parseIouPair, trainConfig } from '../../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
@@ -20,19 +27,19 @@ import { writeJsonAtomicSync } from '../../util/atomic';
 import { greedyAnchorSearch } from '../../search/greedy';
 import { SEARCH_FILE, writeSearchResult } from '../../search/result';
 import { UserError } from '../../util/errors';
+import { checkReadableDir, checkReadableFile, checkWritableDir, checkWritableFile } from '../../util/files';
+import { intOption, numberOption } from '../options';
 
-function num(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new UserError(`--${name} expects a number, got "${v}"`);
-    return n;
-  };
-}
-
-function datasetFrom(data: string | undefined, images: string | undefined, what: string): DatasetSpec | undefined {
+/** A COCO dataset from --data/--images (or --val-data/--val-images), both checked to exist. */
+function datasetFrom(data: string | undefined, images: string | undefined, flags: [string, string], skipInvalidBoxes?: boolean): DatasetSpec | undefined {
   if (!data && !images) return undefined;
-  if (!data || !images) throw new UserError(`${what}: give both the COCO json and the image folder`, 'e.g. --data annotations/instances_train.json --images train/');
-  return { kind: 'coco', annotations: path.resolve(data), images: path.resolve(images) };
+  if (!data || !images) throw new UserError(`give both ${flags[0]} (COCO json) and ${flags[1]} (image folder)`, `e.g. ${flags[0]} annotations/instances_train.json ${flags[1]} train/`);
+  return {
+    kind: 'coco',
+    annotations: checkReadableFile(data, flags[0]),
+    images: checkReadableDir(images, flags[1]),
+    ...(skipInvalidBoxes ? { skipInvalidBoxes: true } : {}),
+  };
 }
 
 interface TrainOpts {
@@ -54,9 +61,26 @@ interface TrainOpts {
   images?: string;
   valData?: string;
   valImages?: string;
+  voc?: string;
+  set?: string;
+  valSet?: string;
+  skipInvalidBoxes?: boolean;
   dropBoxes?: boolean;
   out: string;
   resume?: boolean;
+}
+
+/** `train --voc <year folder> --set <name> [--val-set <name>]`: both sets of one VOCdevkit year folder. */
+function vocSpecs(o: TrainOpts): { train: DatasetSpec; val: DatasetSpec } | undefined {
+  if (!o.voc) {
+    if (o.set || o.valSet) throw new UserError('--set and --val-set name image sets of a --voc folder', 'add --voc <VOCdevkit year folder>');
+    return undefined;
+  }
+  if (o.data || o.images || o.valData || o.valImages) throw new UserError('--voc trains on a VOC folder; --data / --images / --val-data / --val-images name a COCO set', 'give one of them');
+  const root = checkReadableDir(o.voc, '--voc');
+  const skip = o.skipInvalidBoxes ? { skipInvalidBoxes: true } : {};
+  const set = o.set ?? 'trainval';
+  return { train: { kind: 'voc', root, imageSet: set, ...skip }, val: { kind: 'voc', root, imageSet: o.valSet ?? set, ...skip } };
 }
 
 export function trainConfigFromCli(o: TrainOpts): TrainConfig {
@@ -85,14 +109,12 @@ export function trainConfigFromCli(o: TrainOpts): TrainConfig {
   if (o.seed !== undefined) overrides.seed = o.seed;
   if (o.evalEvery !== undefined) overrides.evalEvery = o.evalEvery;
   if (o.evalImages !== undefined) overrides.evalImages = o.evalImages;
-  const tr = datasetFrom(o.data, o.images, 'training data');
-  if (tr) {
-    overrides.train = tr;
-    overrides.val = datasetFrom(o.valData, o.valImages, 'validation data') ?? tr;
-  } else {
-    const va = datasetFrom(o.valData, o.valImages, 'validation data');
-    if (va) overrides.val = va;
-  }
+  const voc = vocSpecs(o);
+  const tr = datasetFrom(o.data, o.images, ['--data', '--images'], o.skipInvalidBoxes);
+  const va = datasetFrom(o.valData, o.valImages, ['--val-data', '--val-images'], o.skipInvalidBoxes);
+  if (voc) Object.assign(overrides, voc);
+  if (tr) overrides.train = tr;
+  if (tr || va) overrides.val = va ?? tr;
   if (o.dropBoxes) overrides.dropBoxes = table4DropRange();
   if (o.detector === 'yolov2') overrides.detector = 'yolov2';
   return trainConfig(o.preset, overrides);
@@ -109,15 +131,24 @@ export function inferenceAnchors(run: LoadedRun, spec: string | undefined): Anch
   return parseAnchorSpec(spec);
 }
 
-async function datasetForRun(run: LoadedRun, data: string | undefined, images: string | undefined): Promise<DetectionDataset> {
-  const spec = datasetFrom(data, images, 'data') ?? run.config?.val;
+/**
+ * The dataset to detect on, in the model's class order: its classes are matched to the run's by
+ * name (never by id or position alone), so a dataset with other classes is an error naming them.
+ * `gt` is its ground truth in that order.
+ */
+async function datasetForRun(run: LoadedRun, data: string | undefined, images: string | undefined, skipInvalidBoxes?: boolean): Promise<{ ds: DetectionDataset; gt: ReturnType<typeof groundTruthOf> }> {
+  const spec = datasetFrom(data, images, ['--data', '--images'], skipInvalidBoxes) ?? run.config?.val;
   if (!spec) throw new UserError(`the run ${run.dir} has no config.json to take the validation set from`, 'pass --data <coco json> --images <dir>');
   const ds = await loadDatasetSpec(spec, 'val');
-  const want = run.categories.map((c) => c.id).join(',');
-  if (ds.categories.map((c) => c.id).join(',') !== want) {
-    throw new UserError(`${ds.name} has other categories than the ones the model was trained on`, 'detect on a dataset with the training category list');
+  const modelNames = run.categories.map((c) => c.name);
+  if (ds.categories.map((c) => c.name).join('\n') === modelNames.join('\n')) {
+    // Same classes in the same order: class i of the model is category i of the dataset.
+    return { ds, gt: groundTruthOf(ds) };
   }
-  return ds;
+  const aligned = alignTargetClasses(ds, run.categories, [], {
+    missingHint: `the model knows ${modelNames.slice(0, 12).join(', ')}${modelNames.length > 12 ? ', ...' : ''}: detect on a dataset of those classes, or train a model on this one`,
+  });
+  return { ds: aligned.dataset, gt: toCocoJson(aligned.dataset) as unknown as ReturnType<typeof groundTruthOf> };
 }
 
 function inputOf(run: LoadedRun) {
@@ -130,6 +161,7 @@ interface DetectCliOptions {
   images?: string;
   anchors?: string;
   maxImages?: number;
+  skipInvalidBoxes?: boolean;
 }
 
 interface VocCliOptions {
@@ -144,7 +176,7 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
   if (o.data || o.images) throw new UserError('--voc evaluates on a VOC folder; --data / --images name a COCO set', 'give one of them');
   await initBackend();
   const run = loadRun(o.checkpoint);
-  const target = loadVoc({ root: o.voc!, imageSet: o.imageSet });
+  const target = loadVoc({ root: checkReadableDir(o.voc!, '--voc'), imageSet: o.imageSet, skipInvalidBoxes: o.skipInvalidBoxes });
   const leaveOut = (o.leaveOut ?? '').split(',').map((c) => c.trim()).filter(Boolean);
   const anchors = inferenceAnchors(run, o.anchors);
   const t = transferTarget(target, run.detector.config.numClasses, { leaveOut, sourceCategories: run.categories, maxImages: o.maxImages });
@@ -154,20 +186,26 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
   const results = await detectDataset(run.detector, t.dataset, { anchors, standardBoxP3: run.standardBoxP3, input: inputOf(run), progressLabel: 'detect' });
   const r = scoreVocTransfer(t, results, o.allPoint ? 'all-point' : 'voc07');
   if (o.json) {
-    console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: matches }));
+    console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, classes_without_ground_truth: r.classesWithoutGroundTruth, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: matches }));
     return;
   }
   console.log(`${run.detector.config.method} ${run.trainAnchors.name} -> inference anchors ${anchors.name}, ${target.name}, ${n} images`);
   if (renamed.length) console.log(`classes matched under other names (detector -> target): ${renamed.map((m) => `${m.source} -> ${m.target}`).join(', ')}`);
   if (leaveOut.length) console.log(`left out of the mean: ${leaveOut.join(', ')}`);
   console.log(formatVocReport(r).join('\n'));
+
 }
 
 /** Shared by `detect` and `evaluate`: load the run, pick data and anchors, detect. */
-async function detectForCli(o: DetectCliOptions) {
+async function detectForCli(o: DetectCliOptions, needBoxes: boolean) {
   await initBackend();
   const run = loadRun(o.checkpoint);
-  const ds = await datasetForRun(run, o.data, o.images);
+  const { ds, gt } = await datasetForRun(run, o.data, o.images, o.skipInvalidBoxes);
+  const n = Math.min(o.maxImages ?? Infinity, ds.images.length);
+  if (n === 0) throw new UserError(`${ds.name} has no images`, 'pass a dataset with images (--data, --images)');
+  if (needBoxes && !ds.images.slice(0, n).some((im) => im.classIdx.length > 0)) {
+    throw new UserError(`${ds.name} has no boxes${n < ds.images.length ? ` in its first ${n} images` : ''}: there is nothing to score against`, 'evaluate on an annotated dataset (--data, --images)');
+  }
   const anchors = inferenceAnchors(run, o.anchors);
   const results = await detectDataset(run.detector, ds, {
     anchors,
@@ -176,7 +214,7 @@ async function detectForCli(o: DetectCliOptions) {
     maxImages: o.maxImages,
     progressLabel: 'detect',
   });
-  return { run, ds, anchors, results, numImages: Math.min(o.maxImages ?? Infinity, ds.images.length) };
+  return { run, ds, gt, anchors, results, numImages: n };
 }
 
 export function register(program: Command): void {
@@ -189,17 +227,21 @@ export function register(program: Command): void {
     .addOption(new Option('--generator <g>', 'MetaAnchor generator: Eq. 4 or Eq. 6').choices(['independent', 'dependent']).default('independent'))
     .option('--anchors <spec>', `anchor configuration (default 3x3); ${ANCHOR_SPEC_HELP[0] ?? ''}`)
     .option('--iou <pos/neg>', 'matcher thresholds, e.g. 0.5/0.4 or 0.6/0.5')
-    .option('--steps <n>', 'training steps (schedule scales with it)', num('steps'))
-    .option('--batch <n>', 'images per step', num('batch'))
-    .option('--lr <x>', 'base learning rate', num('lr'))
-    .option('--image-size <px>', 'input side in pixels', num('image-size'))
-    .option('--seed <n>', 'seed of init, data order, augmentation, jitter', num('seed'))
-    .option('--eval-every <n>', 'validate every n steps (0: at the end only)', num('eval-every'))
-    .option('--eval-images <n>', 'validation images (0: all)', num('eval-images'))
+    .option('--steps <n>', 'training steps (schedule scales with it)', intOption('--steps', 1))
+    .option('--batch <n>', 'images per step', intOption('--batch', 1))
+    .option('--lr <x>', 'base learning rate', numberOption('--lr', { positive: true }))
+    .option('--image-size <px>', 'input side in pixels', intOption('--image-size', 32))
+    .option('--seed <n>', 'seed of init, data order, augmentation, jitter', intOption('--seed'))
+    .option('--eval-every <n>', 'validate every n steps (0: at the end only)', intOption('--eval-every'))
+    .option('--eval-images <n>', 'validation images (0: all)', intOption('--eval-images'))
     .option('--data <json>', 'training COCO instances json (default: MNIST-Det)')
     .option('--images <dir>', 'training image folder')
     .option('--val-data <json>', 'validation COCO instances json (default: the training set\'s val split / itself)')
     .option('--val-images <dir>', 'validation image folder')
+    .option('--voc <dir>', 'train on a VOCdevkit year folder (Annotations/, JPEGImages/, ImageSets/Main/) instead')
+    .option('--set <name>', 'with --voc: training image set, ImageSets/Main/<name>.txt (default trainval)')
+    .option('--val-set <name>', 'with --voc: validation image set (default: the --set)')
+    .option('--skip-invalid-boxes', 'drop boxes with non-positive size instead of failing')
     .option('--drop-boxes', "Table 4: boxes with 50 < sqrt(wh) < 100 input px, |ln(w/h)| < 1 (the sizes P4's anchors cover) get no loss")
     .requiredOption('--out <dir>', 'run folder, e.g. runs/baseline-3x3')
     .option('--resume', 'continue the run in --out from its last checkpoint')
@@ -220,12 +262,21 @@ export function register(program: Command): void {
     .option('--data <json>', 'COCO instances json (default: the run\'s validation set)')
     .option('--images <dir>', 'image folder of --data')
     .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search"); default: the training anchors')
-    .option('--max-images <n>', 'only the first n images', num('max-images'))
+    .option('--max-images <n>', 'only the first n images', intOption('--max-images', 1))
+    .option('--skip-invalid-boxes', 'drop boxes with non-positive size in --data instead of failing')
     .requiredOption('--out <file>', 'results json')
-    .action(async (o: DetectCliOptions & { out: string }) => {
-      const { results, numImages } = await detectForCli(o);
-      writeJsonAtomicSync(path.resolve(o.out), results);
-      console.log(`${results.length} detections on ${numImages} images -> ${path.resolve(o.out)}`);
+    .option('--draw <dir>', 'also draw each image with its detections into this folder (<image name>.png)')
+    .option('--draw-score <x>', 'with --draw: draw detections scoring at least this', numberOption('--draw-score'), 0.3)
+    .action(async (o: DetectCliOptions & { out: string; draw?: string; drawScore: number }) => {
+      const out = checkWritableFile(o.out, '--out');
+      const drawDir = o.draw ? checkWritableDir(o.draw, '--draw') : undefined;
+      const { ds, results, numImages } = await detectForCli(o, false);
+      writeJsonAtomicSync(out, results);
+      console.log(`${results.length} detections on ${numImages} images -> ${out}`);
+      if (drawDir) {
+        const files = await drawDetections(ds, results, drawDir, { minScore: o.drawScore, maxImages: numImages });
+        console.log(`${files.length} images with detections scoring >= ${o.drawScore} -> ${drawDir}`);
+      }
     });
 
   program
@@ -239,12 +290,13 @@ export function register(program: Command): void {
     .option('--leave-out <classes>', 'with --voc: comma-separated classes left out of the mean (Table 5: sofa)')
     .option('--all-point', 'with --voc: all-point AP instead of VOC07 11-point')
     .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search")')
-    .option('--max-images <n>', 'only the first n images', num('max-images'))
+    .option('--max-images <n>', 'only the first n images', intOption('--max-images', 1))
+    .option('--skip-invalid-boxes', 'drop boxes with non-positive size in --data / --voc instead of failing')
     .option('--json', 'print JSON')
     .action(async (o: DetectCliOptions & VocCliOptions & { json?: boolean }) => {
       if (o.voc) return evaluateVocCli(o);
-      const { run, ds, anchors, results, numImages: n } = await detectForCli(o);
-      const r = evaluateCoco(groundTruthOf(ds), results, { imageIds: ds.images.slice(0, n).map((im) => im.id) });
+      const { run, ds, gt, anchors, results, numImages: n } = await detectForCli(o, true);
+      const r = evaluateCoco(gt, results, { imageIds: ds.images.slice(0, n).map((im) => im.id) });
       if (o.json) {
         const perCategory = r.perCategory.map((c) => ({ category_id: c.categoryId, ap: c.ap, ap50: c.ap50, ap75: c.ap75, ar100: c.ar100 }));
         console.log(JSON.stringify({ anchors: anchors.name, images: n, stats: r.stats, per_category: perCategory }));
@@ -258,18 +310,20 @@ export function register(program: Command): void {
     .command('search')
     .description('greedy search of inference anchors for a MetaAnchor run (Sec. 4.1.2, Table 8 grid)')
     .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train --method metaanchor`')
-    .option('--steps <n>', 'candidates to try (default: all of the grid: Table 8 161, YOLOv2 460)', num('steps'))
-    .option('--subset <n>', 'training images to evaluate on', num('subset'), 200)
+    .option('--steps <n>', 'candidates to try (default: all of the grid: Table 8 161, YOLOv2 460)', intOption('--steps', 1))
+    .option('--subset <n>', 'training images to evaluate on', intOption('--subset', 1), 200)
     .option('--start <spec>', 'starting anchors (default: the training configuration)')
-    .option('--seed <n>', 'seed of the subset and the candidate order', num('seed'), 0)
+    .option('--seed <n>', 'seed of the subset and the candidate order', intOption('--seed'), 0)
     .option('--out <file>', `result json (default: <run>/${SEARCH_FILE}, which \`detect --anchors search\` reads)`)
     .action(async (o: { checkpoint: string; steps?: number; subset: number; start?: string; seed: number; out?: string }) => {
       await initBackend();
       const run = loadRun(o.checkpoint);
       if (!run.config) throw new UserError(`${run.dir} has no config.json`, 'search needs the run folder of `metaanchor train`');
+      const out = checkWritableFile(o.out ?? path.join(run.dir, SEARCH_FILE), '--out');
+      const start = o.start ? parseAnchorSpec(o.start) : run.trainAnchors;
       const trainSet = await loadDatasetSpec(run.config.train, 'train');
       const result = await greedyAnchorSearch(run.detector, trainSet, {
-        start: o.start ? parseAnchorSpec(o.start) : run.trainAnchors,
+        start,
         standardBoxP3: run.standardBoxP3,
         steps: o.steps,
         subset: o.subset,
@@ -277,7 +331,6 @@ export function register(program: Command): void {
         input: inputOf(run),
         progressLabel: 'search',
       });
-      const out = path.resolve(o.out ?? path.join(run.dir, SEARCH_FILE));
       writeSearchResult(out, result);
       const kept = result.trace.filter((t) => t.kept).length;
       console.log(

@@ -1,0 +1,107 @@
+/**
+ * Paths checked before any work, and file-system errors turned into `UserError`s.
+ *
+ * A command checks every path it reads (exists, right kind) and every path it writes (can be
+ * created and written, probed with a real file so that a read-only mount or a permission problem
+ * shows up before an hour of training, not after it). Node's own errors ("EROFS: read-only file
+ * system, open '...'") become one sentence saying what could not be done, plus a hint.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError, fsUserError, isFsError } from './errors';
+
+/** Run `fn`; a file-system error it throws becomes a UserError (see fsUserError). */
+export function withFsErrors<T>(what: string, fn: () => T, hint?: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isFsError(err)) throw fsUserError(err, what, hint);
+    throw err;
+  }
+}
+
+/** `option` names where the path came from, e.g. "--data"; it starts the message. */
+function label(option: string, p: string): string {
+  return option ? `${option} ${p}` : p;
+}
+
+/** An existing, readable file. */
+export function checkReadableFile(p: string, option = ''): string {
+  const abs = path.resolve(p);
+  const st = statOrNull(abs);
+  if (!st) throw new UserError(`${label(option, p)} does not exist`, 'check the path');
+  if (st.isDirectory()) throw new UserError(`${label(option, p)} is a folder, not a file`, 'give the file inside it');
+  try {
+    fs.accessSync(abs, fs.constants.R_OK);
+  } catch {
+    throw new UserError(`${label(option, p)} cannot be read (permission denied)`, 'change its permissions');
+  }
+  return abs;
+}
+
+/** An existing, readable folder. */
+export function checkReadableDir(p: string, option = ''): string {
+  const abs = path.resolve(p);
+  const st = statOrNull(abs);
+  if (!st) throw new UserError(`${label(option, p)} does not exist`, 'check the path');
+  if (!st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, 'give a folder');
+  try {
+    fs.accessSync(abs, fs.constants.R_OK | fs.constants.X_OK);
+  } catch {
+    throw new UserError(`${label(option, p)} cannot be read (permission denied)`, 'change its permissions');
+  }
+  return abs;
+}
+
+/**
+ * A folder that can be written: created if missing, then probed by writing and removing a file.
+ * Returns the absolute path.
+ */
+export function checkWritableDir(p: string, option = ''): string {
+  const abs = path.resolve(p);
+  const st = statOrNull(abs);
+  if (st && !st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, `give ${option || 'the path'} a folder (new or one this command wrote)`);
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    const probe = path.join(abs, `.write-test.${process.pid}`);
+    fs.writeFileSync(probe, '');
+    fs.rmSync(probe, { force: true });
+  } catch (err) {
+    if (isFsError(err)) {
+      if (err.path?.includes('.write-test.')) err.path = abs;
+      throw fsUserError(err, `${option ? option + ' ' : ''}cannot be written`);
+    }
+    throw err;
+  }
+  return abs;
+}
+
+/**
+ * A file path that can be written: not a folder, its folder writable (created if missing). The
+ * file itself is not created.
+ */
+export function checkWritableFile(p: string, option = ''): string {
+  const abs = path.resolve(p);
+  const st = statOrNull(abs);
+  if (st?.isDirectory()) throw new UserError(`${label(option, p)} is a folder`, `give ${option || 'the path'} a file name, e.g. ${path.join(p, 'out.json')}`);
+  checkWritableDir(path.dirname(abs), option ? `the folder of ${option}` : '');
+  if (st) {
+    try {
+      fs.accessSync(abs, fs.constants.W_OK);
+    } catch {
+      throw new UserError(`${label(option, p)} exists and cannot be overwritten (permission denied)`, 'choose another path, or change its permissions');
+    }
+  }
+  return abs;
+}
+
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UserError(`${p}: a part of the path is a file, not a folder`, 'check the path');
+    if (isFsError(err)) throw fsUserError(err);
+    throw err;
+  }
+}
