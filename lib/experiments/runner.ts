@@ -35,7 +35,8 @@ import { canonicalJson, configHash } from './key';
 import { ExperimentSettings, SearchSettings, seedsFor } from './settings';
 import { estimatedStepSeconds, trainRuns } from './parallel';
 import { modelConfig } from '../model/config';
-import { PRETRAINED_PREFIX, ensurePretrainedBackbone, pretrainConfig } from '../train/pretrain';
+import { PRETRAINED_PREFIX } from '../train/pretrain';
+import { ensurePretrained } from '../train/pretrain-trunk';
 import { RunStatus, runDirOf, seededConfig } from './run-cache';
 import { CellSpec, Inference, METRIC_INDEX, MetricName, TableEvaluation, TableSpec, cellTrainConfigs } from './tables';
 import { evaluateVocTransfer, shiftedVocTarget } from '../transfer/voc-transfer';
@@ -485,18 +486,18 @@ export function tableOrder(tables: TableSpec[], settings: ExperimentSettings): T
   return order;
 }
 
-/** Pretrain (once, in this process) every backbone the runs start from, before workers need it. */
+/** Make (once, in this process) every pretrained initialisation the runs start from, before workers need it. */
 async function ensurePretrainedBackbones(cfgs: TrainConfig[], log: (s: string) => void): Promise<void> {
   const seen = new Set<string>();
   for (const cfg of cfgs) {
     const spec = cfg.initFrom?.weights;
     if (!spec?.startsWith(PRETRAINED_PREFIX) || cfg.detector === 'yolov2') continue;
     const model = modelConfig(cfg.preset, { ...cfg.model });
-    const key = `${spec}:${configHash(pretrainConfig(model, spec.slice(PRETRAINED_PREFIX.length)))}`;
+    const key = `${spec}:${configHash(model)}`;
     if (seen.has(key)) continue;
     seen.add(key);
     await initBackend();
-    await ensurePretrainedBackbone(spec, model, { log });
+    await ensurePretrained(spec, model, { log });
   }
 }
 

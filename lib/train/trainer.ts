@@ -59,7 +59,7 @@ import {
 import { statusStream } from '../util/log';
 import { yoloBatchLoss, yoloStepAnchors } from './yolo-step';
 import { saveSnapshot } from './snapshots';
-import { PRETRAINED_PREFIX, ensurePretrainedBackbone } from './pretrain';
+import { PRETRAINED_PREFIX } from './pretrain';
 
 export interface StepRecord {
   step: number;
@@ -193,7 +193,10 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boole
   });
   const detector = buildAnyDetector(model, { seed: cfg.seed, log });
   if (cfg.initFrom) {
-    const source = cfg.initFrom.weights.startsWith(PRETRAINED_PREFIX) ? await ensurePretrainedBackbone(cfg.initFrom.weights, model, { log, quiet }) : path.resolve(cfg.initFrom.weights);
+    // Loaded on use: pretrain-trunk trains a run itself (it imports this module).
+    const source = cfg.initFrom.weights.startsWith(PRETRAINED_PREFIX)
+      ? await (await import('./pretrain-trunk')).ensurePretrained(cfg.initFrom.weights, model, { log, quiet })
+      : path.resolve(cfg.initFrom.weights);
     const n = initWeightsFrom(detector, source, cfg.initFrom.prefixes);
     log(`initialised ${n} parameters (${cfg.initFrom.prefixes.join(', ')}) from ${cfg.initFrom.weights}`);
   }
