@@ -1,61 +1,33 @@
 /**
  * How big a table's runs are, per profile (lib/profile.ts). Every table cell trains on top of the
- * profile's TrainConfig preset (lib/train/config.ts) with these changes:
+ * profile's TrainConfig preset (lib/train/config.ts) with the cell's method, anchors and thresholds:
  *
  *   smoke  the smoke preset (64 px, batch 2, 4 steps), 1 seed, 4 validation images, a 3-candidate
  *          search on 4 images: proves every code path; each table notebook runs in about a minute.
- *   quick  the quick training preset (batch 8, Adam 2e-3, generator lr x0.1) at 128 px for 800
- *          steps (schedule scaled: warm-up 50, decay at 600 and 733), 1 seed, 200 validation
- *          images, a 40-candidate search on 100 training images. 128 px shrinks MNIST-Det's 160 px
- *          images by 0.8; Table 4's drop range scales with the input side (paperDropRange). This is
- *          the cheapest setting measured that learns enough to compare methods (baseline 3x3
- *          0.5/0.4, 200 val images, mmAP; seconds for one run alone on this 2-core machine):
- *            160 px, 600 steps (the quick preset)  27.2  (MetaAnchor 29.5)  ~330 s, 1.6-1.8 steps/s
- *            160 px, 450 steps                     16.9                     375 s (machine busy)
- *            128 px, 600 steps                     17.1                     181 s, 3.3 steps/s
- *            128 px, 800 steps (this setting)      30.9  (MetaAnchor 26.9)
- *            batch 4, 300 steps, 160 px (before)    2.6  (MetaAnchor 1.9)   ~115 s
- *          Settings at about half the cost of a run learn far less (MetaAnchor / RetinaNet 9x9,
- *          0.5/0.4, 200 val images, mmAP; BENCHMARKS.md "Cheaper quick settings"):
- *            batch 8 @ 128 px, 800 steps (this setting)   28.0 / 24.8
- *            batch 4 @ 128 px, 800 steps                  13.4
- *            batch 6 @ 112 px, 800 steps                  19.5
- *            batch 8 @  96 px, 800 steps                  12.8 / 10.7
- *          so the quick tables keep this setting. Their 30 runs (Tables 2, 4 and 6 here, Table 7
- *          below) take ~12,000 s of training in one process; with two workers the main job is
- *          about 2 h on 2 cores (README, "Notebooks", has the measured time). The 3x3 runs are the
- *          cheapest (~0.27 s/step); a 9x9 step is ~0.65 s, a data-dependent 9x9 step ~1 s.
- *          Single-seed numbers at this length still move by several points between settings
- *          (baseline vs MetaAnchor swapped order between the 160 px / 600 and 128 px / 800 rows
- *          above): use full for settled differences.
- *   full   the full preset (160 px, batch 8, 3000 steps), 3 seeds, all validation images, the whole
- *          161-candidate Table 8 grid on 200 training images. At ~0.95 s/step (busy 2-core CPU) a
- *          run takes ~47 min, so Table 2 (48 runs) needs ~38 h there: a job for a faster machine.
+ *   quick  the quick proxy (docs/quick-proxy.md): MNIST-Det's default dataset (96 px canvases, four
+ *          digit classes, box shapes spread like COCO's, so that anchors matter), the small
+ *          GroupNorm detector started from the detection trunk pretrained on six other digits,
+ *          batch 8, QUICK_STEPS steps, scored on all 500 validation images. Runs are trained long
+ *          enough to be converged (doubling the steps changes mmAP by less than a point:
+ *          `metaanchor converge`). One seed per cell, three (0, 1, 2) for the headline cells —
+ *          Table 2's 3x3 and 9x9 rows at both thresholds, wherever other tables reuse them — so
+ *          that the paper's main claim gets a mean ± sd and a noise verdict. A 40-candidate search
+ *          on 100 training images.
+ *   full   the full preset (the wider GroupNorm detector, twice the steps), 3 seeds for every
+ *          cell, all validation images, the whole 161-candidate Table 8 grid on 200 training images.
  *
  * Table 7 (the YOLOv2 port, lib/model/yolo) starts from its own TrainConfig and search (`yolo`):
  *   smoke  yoloTrainConfig('smoke'): 64 px, batch 2, 4 steps, the smallest darknet-style net;
- *          search 3 candidates of the YOLOv2 grid on 4 images. A few seconds per run.
- *   quick  the YOLOv2 quick preset (256 px, batch 8, the quick optimizer) for 500 steps (schedule
- *          scaled: warm-up 42, decay at 375 and 458), 200 validation images. Measured here with
- *          two other training processes on the 2 cores (the load of a two-worker table run):
- *          0.7-0.87 s per MetaAnchor step (1.1 steps/s), 6 s for the final validation on 200
- *          images. 500 steps = ~400 s of training + validation ≈ 7 min per run, so Table 7's two
- *          runs take ~7-8 min with two workers (~14 min with one). At 400 steps (0.8 s/step) the
- *          baseline reached 11.8 and MetaAnchor 11.6 mmAP on 200 val images; 500 steps gives the
- *          decayed phase 25% more steps within the 6-8 min budget per run.
- *          Search: 115 of the grid's 460 candidates (a quarter, as 40 of 161 is for the other
- *          tables) on the same 100 training images. A candidate is one generated 1x1 conv on
- *          cached stride-32 features plus decoding, NMS and COCO scoring: a 20-candidate search on
- *          100 images took 6.7 s in all (30-step model; 10 candidates/s once the features were
- *          cached). A trained model keeps more detections per image; even at the RetinaNet
- *          searches' ~0.7 s per candidate, 115 candidates cost under 1.5 min.
- *   full   yoloTrainConfig('full') (256 px, batch 8, 3000 steps, the wider darknet-style net),
- *          3 seeds, all validation images, the whole 460-candidate grid on 200 training images.
- *          2.1-2.2 s per MetaAnchor step under the same load: ~1.8 h per run, 6 runs ≈ 5.5 h with
- *          two workers.
+ *          search 3 candidates of the YOLOv2 grid on 4 images.
+ *   quick  the YOLOv2 quick preset at 192 px (the 96 px canvases twice over: a 6x6 region grid whose
+ *          cells hold digits of 0.6 to 5 cells, inside darknet's anchors) for YOLO_QUICK_STEPS,
+ *          trained from scratch (the pretrained trunks are the RetinaNet detector's); 115 of the
+ *          grid's 460 candidates (a quarter, as 40 of 161 is for the other tables) on 100 images.
+ *   full   yoloTrainConfig('full') (the wider darknet-style net), 3 seeds, all validation images,
+ *          the whole 460-candidate grid on 200 training images.
  *
  * The learning-rate schedule keeps its shape when the step count changes: warm-up and decay points
- * scale with it (as `metaanchor train --steps` does).
+ * scale with it (as `metaanchor train --steps` and `metaanchor converge` do).
  */
 import { getProfile, Profile, parseProfile } from '../profile';
 import { UserError } from '../util/errors';
@@ -111,19 +83,18 @@ export function scaledSchedule(base: TrainConfig, steps: number): LrScheduleConf
 }
 
 function quickBase(): TrainConfig {
-  const steps = 800;
-  return trainConfig('quick', { imageSizePx: 128, steps, lr: scaledSchedule(trainConfig('quick'), steps), evalImages: 200 });
+  return trainConfig('quick');
 }
 
-/** Table 7's quick runs: the YOLOv2 quick preset (256 px, batch 8) for this many steps. */
-export const YOLO_QUICK_STEPS = 500;
+/** Table 7's quick runs: the YOLOv2 quick preset (192 px, batch 8) for this many steps. */
+export const YOLO_QUICK_STEPS = 2000;
 
 /** Table 7's quick search: a quarter of the YOLOv2 grid, as 40 of 161 is for Table 8's grid. */
 export const YOLO_QUICK_SEARCH_STEPS = 115;
 
 function yoloQuickBase(): TrainConfig {
   const steps = YOLO_QUICK_STEPS;
-  return yoloTrainConfig('quick', { steps, lr: scaledSchedule(yoloTrainConfig('quick'), steps), evalImages: 200 });
+  return yoloTrainConfig('quick', { steps, lr: scaledSchedule(yoloTrainConfig('quick'), steps), evalImages: 500, snapshotEvery: steps / 4 });
 }
 
 /**
@@ -187,7 +158,7 @@ function profileSettings(p: Profile): ExperimentSettings {
       };
     case 'quick':
       return {
-        profile: p, seeds: [0], base: quickBase(), evalImages: 200, search: { steps: 40, subset: 100, seed: 0 },
+        profile: p, seeds: [0], headlineSeeds: [0, 1, 2], base: quickBase(), evalImages: 500, search: { steps: 40, subset: 100, seed: 0 },
         yolo: { base: yoloQuickBase(), search: { steps: YOLO_QUICK_SEARCH_STEPS, subset: 100, seed: 0 } },
       };
     case 'full':

@@ -97,7 +97,24 @@ export interface TrainConfig {
 
 const MNIST: DatasetSpec = { kind: 'mnist-det' };
 
-/** The quick preset: the reference point every other preset is written against. */
+/**
+ * Steps of a quick run. The quick tables compare converged models: doubling these steps changes a
+ * run's mmAP by less than a point (docs/quick-proxy.md has the learning curves; `metaanchor
+ * converge` measures it for any table).
+ */
+export const QUICK_STEPS = 2000;
+
+/** Where the quick runs start: the detection trunk pretrained on other digits (lib/train/pretrain-trunk.ts). */
+export const QUICK_INIT: NonNullable<TrainConfig['initFrom']> = {
+  weights: 'pretrained:mnist-det-trunk',
+  prefixes: ['backbone.', 'fpn.', 'head.clsTower.', 'head.boxTower.'],
+};
+
+/**
+ * The quick preset: one run of the quick tables, and the reference point every other preset is
+ * written against. MNIST-Det's default proxy at its own 96 px, the small GroupNorm detector,
+ * started from the pretrained detection trunk (the anchor functions start fresh), Adam.
+ */
 const QUICK: TrainConfig = {
   preset: 'quick',
   method: 'baseline',
@@ -110,17 +127,17 @@ const QUICK: TrainConfig = {
   dropBoxes: null,
   train: MNIST,
   val: MNIST,
-  imageSizePx: 160,
+  imageSizePx: 96,
   flipProb: 0,
   minSizePx: null,
   batchSize: 8,
-  steps: 600,
-  // Adam, not RetinaNet's SGD, for the short from-scratch CPU schedules. Measured on MNIST-Det
-  // (quick, 600 steps, baseline 3x3, 200 val images): SGD 0.02 + momentum 0.9 4.2 mmAP (its
-  // classifier had not yet separated the digits), Adam 1e-3 21.9, Adam 2e-3 27.2. The paper preset
-  // keeps RetinaNet's SGD schedule.
+  steps: QUICK_STEPS,
+  // Adam, not RetinaNet's SGD, for the short CPU schedules. Measured on the classic MNIST-Det
+  // (600 steps, baseline 3x3, 200 val images): SGD 0.02 + momentum 0.9 4.2 mmAP (its classifier
+  // had not yet separated the digits), Adam 1e-3 21.9, Adam 2e-3 27.2; on the proxy, 2e-3 and 4e-3
+  // end equal (38.2, 38.3 after 1000 steps). The paper preset keeps RetinaNet's SGD schedule.
   optimizer: 'adam',
-  lr: { baseLr: 0.002, warmupSteps: 50, warmupFactor: 0.01, decaySteps: [450, 550], gamma: 0.1 },
+  lr: { baseLr: 0.002, warmupSteps: 50, warmupFactor: 0.01, decaySteps: [Math.round(0.75 * QUICK_STEPS), Math.round(0.917 * QUICK_STEPS)], gamma: 0.1 },
   momentum: 0.9,
   generatorLrMult: 0.1,
   weightDecay: 1e-4,
@@ -130,11 +147,12 @@ const QUICK: TrainConfig = {
   boxLoss: 'smooth-l1',
   smoothL1Beta: 0.1,
   evalEvery: 0,
-  evalImages: 200,
+  evalImages: 500,
   checkpointEvery: 100,
-  snapshotEvery: 0,
+  snapshotEvery: QUICK_STEPS / 4,
   seed: 0,
   model: {},
+  initFrom: QUICK_INIT,
 };
 
 export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
@@ -147,16 +165,18 @@ export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
     lr: { baseLr: 0.001, warmupSteps: 2, warmupFactor: 0.1, decaySteps: [3], gamma: 0.1 },
     evalImages: 4,
     checkpointEvery: 2,
+    snapshotEvery: 2,
+    initFrom: undefined,
   },
   quick: QUICK,
   full: {
     ...QUICK,
     preset: 'full',
-    steps: 3000,
-    lr: { baseLr: 0.002, warmupSteps: 100, warmupFactor: 0.01, decaySteps: [2250, 2750], gamma: 0.1 },
-    evalEvery: 1000,
+    steps: 2 * QUICK_STEPS,
+    lr: { baseLr: 0.002, warmupSteps: 100, warmupFactor: 0.01, decaySteps: [Math.round(1.5 * QUICK_STEPS), Math.round(1.833 * QUICK_STEPS)], gamma: 0.1 },
     evalImages: 0,
     checkpointEvery: 250,
+    snapshotEvery: QUICK_STEPS / 2,
   },
   // RetinaNet 1x at batch 16 (Lin et al. 2017; detectron2 retinanet_R_50_FPN_1x), 600 px (paper Sec. 4).
   paper: {
@@ -174,6 +194,8 @@ export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
     evalEvery: 10000,
     evalImages: 0,
     checkpointEvery: 1000,
+    snapshotEvery: 10000,
+    initFrom: undefined,
     train: { kind: 'coco', annotations: 'data/coco/annotations/instances_train2017.json', images: 'data/coco/train2017' },
     val: { kind: 'coco', annotations: 'data/coco/annotations/instances_val2017.json', images: 'data/coco/val2017' },
   },
@@ -181,24 +203,22 @@ export const TRAIN_PRESETS: Readonly<Record<ModelPresetName, TrainConfig>> = {
 
 /**
  * What a YOLOv2 run changes on top of a preset (`yoloTrainConfig`).
- * - Input 256 px for the CPU presets: MNIST-Det digits (sqrt(wh) 8..128 px at 160 px) become
- *   0.4..6.4 cells of the stride-32 grid, inside darknet's COCO anchors (sqrt(wh) 0.62..9.5 cells,
- *   made for COCO at 416 px). Measured on MNIST-Det train (sqrt(wh) in cells, p5 / median / p95;
- *   share below the smallest anchor; mean best-anchor shape IoU): 160 px (5x5 grid) 0.50 / 1.29 /
- *   2.99, 9.7%, 0.554; 256 px (8x8) 0.80 / 2.07 / 4.78, 1.7%, 0.588; 320 px 1.00 / 2.59 / 5.97,
- *   0.4%, 0.598; 416 px 1.30 / 3.37 / 7.77, 0%, 0.611. No two digits share a cell and anchor at
- *   256 px or more (0.5% at 160 px). 256 px keeps nearly all digits inside the anchors' range at
- *   (256/320)^2 = 0.64 of 320 px's cost per step.
+ * - Input 192 px for the CPU presets: the default MNIST-Det's 96 px canvases twice over, a 6x6
+ *   region grid. Its digits (sqrt(wh) 17 / 32 / 68 px at p5 / median / p95 of 96 px) become 1.1 /
+ *   2.0 / 4.3 cells of the stride-32 grid, inside darknet's COCO anchors (sqrt(wh) 0.62..9.5 cells,
+ *   made for COCO at 416 px). (The classic 160 px dataset took 256 px: 0.80 / 2.07 / 4.78 cells.)
+ * - No pretrained initialisation: the pretrained trunks are the RetinaNet detector's.
  * - paper: yolov2.cfg's training (416 px, batch 64, SGD lr 0.001 momentum 0.9, decay 0.0005,
  *   burn-in 1000 (here a linear warm-up; darknet's is (i/1000)^4), steps 400k/450k of 500200,
  *   flips). Multi-scale training (random=1) and darknet's colour/jitter augmentation are not
  *   implemented.
  */
 export const YOLOV2_TRAIN_OVERRIDES: Readonly<Record<ModelPresetName, Partial<TrainConfig>>> = {
-  smoke: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 64 },
-  quick: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 256 },
-  full: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 256 },
+  smoke: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 64, initFrom: undefined },
+  quick: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 192, initFrom: undefined },
+  full: { detector: 'yolov2', anchors: 'yolov2', imageSizePx: 192, initFrom: undefined },
   paper: {
+    initFrom: undefined,
     detector: 'yolov2',
     anchors: 'yolov2',
     imageSizePx: 416,
