@@ -28,7 +28,7 @@ function label(option: string, p: string): string {
 /** An existing, readable file. */
 export function checkReadableFile(p: string, option = ''): string {
   const abs = path.resolve(p);
-  const st = statOrNull(abs);
+  const st = statOrNull(abs, option, p);
   if (!st) throw new UserError(`${label(option, p)} does not exist`, 'check the path');
   if (st.isDirectory()) throw new UserError(`${label(option, p)} is a folder, not a file`, 'give the file inside it');
   try {
@@ -42,7 +42,7 @@ export function checkReadableFile(p: string, option = ''): string {
 /** An existing, readable folder. */
 export function checkReadableDir(p: string, option = ''): string {
   const abs = path.resolve(p);
-  const st = statOrNull(abs);
+  const st = statOrNull(abs, option, p);
   if (!st) throw new UserError(`${label(option, p)} does not exist`, 'check the path');
   if (!st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, 'give a folder');
   try {
@@ -59,7 +59,7 @@ export function checkReadableDir(p: string, option = ''): string {
  */
 export function checkWritableDir(p: string, option = ''): string {
   const abs = path.resolve(p);
-  const st = statOrNull(abs);
+  const st = statOrNull(abs, option, p);
   if (st && !st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, `give ${option || 'the path'} a folder (new or one this command wrote)`);
   try {
     fs.mkdirSync(abs, { recursive: true });
@@ -82,7 +82,7 @@ export function checkWritableDir(p: string, option = ''): string {
  */
 export function checkWritableFile(p: string, option = ''): string {
   const abs = path.resolve(p);
-  const st = statOrNull(abs);
+  const st = statOrNull(abs, option, p);
   if (st?.isDirectory()) throw new UserError(`${label(option, p)} is a folder`, `give ${option || 'the path'} a file name, e.g. ${path.join(p, 'out.json')}`);
   checkWritableDir(path.dirname(abs), option ? `the folder of ${option}` : '');
   if (st) {
@@ -95,12 +95,12 @@ export function checkWritableFile(p: string, option = ''): string {
   return abs;
 }
 
-function statOrNull(p: string): fs.Stats | null {
+function statOrNull(p: string, option: string, given: string): fs.Stats | null {
   try {
     return fs.statSync(p);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UserError(`${p}: a part of the path is a file, not a folder`, 'check the path');
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UserError(`${label(option, given)}: a part of the path is a file, not a folder`, 'check the path');
     if (isFsError(err)) throw fsUserError(err);
     throw err;
   }
