@@ -127,8 +127,8 @@ export function lockRunFolder(dir: string, log: (s: string) => void = () => unde
       const pid = readLockPid(file);
       if (pid !== null && processAlive(pid)) {
         throw new UserError(
-          `${dir} is being trained by process ${pid}${pid === process.pid ? ' (this one)' : ''}: two trainers would overwrite each other's checkpoints`,
-          `wait for it to finish, or stop it; if no trainer runs, delete ${file}`,
+          `${dir} is being trained by process ${pid}${pid === process.pid ? ' (this one)' : ''}`,
+          `two trainers would overwrite each other's checkpoints: wait for it to finish, or stop it; if no trainer runs, delete ${file}`,
         );
       }
       log(`${dir}: taking over the lock of process ${pid ?? '(unreadable)'}, which no longer runs`);

@@ -322,7 +322,8 @@ async function trainLocked(
   quiet: boolean,
 ): Promise<TrainResult> {
   await initBackend();
-  const recovered = folder.kind === 'same' ? recoverCheckpoint(dir, log) : null;
+  // A run that never checkpointed may still hold the staging folder of a swap killed mid-write.
+  const recovered = folder.kind === 'new' ? null : recoverCheckpoint(dir, log);
   if (folder.kind === 'restart') {
     log(`${dir}: the run there never reached a checkpoint; starting it again with the new settings (${folder.changed.join('; ')})`);
   }

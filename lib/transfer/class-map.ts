@@ -83,7 +83,7 @@ export function alignTargetClasses(
   const missing = targetNames.filter((n, k) => sourceIdx[k] < 0 && !leaveOut.includes(n));
   if (missing.length) {
     throw new UserError(
-      `the detector has no class for ${missing.length} of ${target.name}'s classes: ${missing.join(', ')}`,
+      `the detector has no class for ${missing.length} of ${target.name}'s ${targetNames.length} classes: ${missing.slice(0, 12).join(', ')}${missing.length > 12 ? ', ...' : ''}`,
       opts.missingHint ??
         `its classes are ${source.map((c) => c.name).slice(0, 12).join(', ')}${source.length > 12 ? ', ...' : ''}; leave those classes out (--leave-out) or evaluate a detector trained on them`,
     );

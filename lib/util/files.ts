@@ -25,28 +25,25 @@ function label(option: string, p: string): string {
   return option ? `${option} ${p}` : p;
 }
 
-/** An existing, readable file. */
+/** An existing, readable file. Returns the absolute path. */
 export function checkReadableFile(p: string, option = ''): string {
-  const abs = path.resolve(p);
-  const st = statOrNull(abs);
-  if (!st) throw new UserError(`${label(option, p)} does not exist`, 'check the path');
-  if (st.isDirectory()) throw new UserError(`${label(option, p)} is a folder, not a file`, 'give the file inside it');
-  try {
-    fs.accessSync(abs, fs.constants.R_OK);
-  } catch {
-    throw new UserError(`${label(option, p)} cannot be read (permission denied)`, 'change its permissions');
-  }
-  return abs;
+  return checkReadable(p, option, 'file');
 }
 
-/** An existing, readable folder. */
+/** An existing, readable folder. Returns the absolute path. */
 export function checkReadableDir(p: string, option = ''): string {
+  return checkReadable(p, option, 'folder');
+}
+
+function checkReadable(p: string, option: string, kind: 'file' | 'folder'): string {
   const abs = path.resolve(p);
-  const st = statOrNull(abs);
+  const st = statOrNull(abs, option, p);
   if (!st) throw new UserError(`${label(option, p)} does not exist`, 'check the path');
-  if (!st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, 'give a folder');
+  if (st.isDirectory() !== (kind === 'folder')) {
+    throw new UserError(`${label(option, p)} is a ${kind === 'file' ? 'folder, not a file' : 'file, not a folder'}`, kind === 'file' ? 'give the file inside it' : 'give a folder');
+  }
   try {
-    fs.accessSync(abs, fs.constants.R_OK | fs.constants.X_OK);
+    fs.accessSync(abs, kind === 'file' ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.X_OK);
   } catch {
     throw new UserError(`${label(option, p)} cannot be read (permission denied)`, 'change its permissions');
   }
@@ -59,7 +56,7 @@ export function checkReadableDir(p: string, option = ''): string {
  */
 export function checkWritableDir(p: string, option = ''): string {
   const abs = path.resolve(p);
-  const st = statOrNull(abs);
+  const st = statOrNull(abs, option, p);
   if (st && !st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, `give ${option || 'the path'} a folder (new or one this command wrote)`);
   try {
     fs.mkdirSync(abs, { recursive: true });
@@ -82,7 +79,7 @@ export function checkWritableDir(p: string, option = ''): string {
  */
 export function checkWritableFile(p: string, option = ''): string {
   const abs = path.resolve(p);
-  const st = statOrNull(abs);
+  const st = statOrNull(abs, option, p);
   if (st?.isDirectory()) throw new UserError(`${label(option, p)} is a folder`, `give ${option || 'the path'} a file name, e.g. ${path.join(p, 'out.json')}`);
   checkWritableDir(path.dirname(abs), option ? `the folder of ${option}` : '');
   if (st) {
@@ -95,12 +92,12 @@ export function checkWritableFile(p: string, option = ''): string {
   return abs;
 }
 
-function statOrNull(p: string): fs.Stats | null {
+function statOrNull(p: string, option: string, given: string): fs.Stats | null {
   try {
     return fs.statSync(p);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UserError(`${p}: a part of the path is a file, not a folder`, 'check the path');
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UserError(`${label(option, given)}: a part of the path is a file, not a folder`, 'check the path');
     if (isFsError(err)) throw fsUserError(err);
     throw err;
   }

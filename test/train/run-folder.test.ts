@@ -87,7 +87,11 @@ test('a second trainer on the same folder is refused; a lock left by a dead proc
   const sleeper = spawn('sleep', ['60']);
   try {
     fs.writeFileSync(path.join(dir, 'training.lock'), String(sleeper.pid));
-    await assert.rejects(train(cfg6, dir, { quiet: true }), new RegExp(`is being trained by process ${sleeper.pid}: two trainers would overwrite each other's checkpoints`));
+    await assert.rejects(train(cfg6, dir, { quiet: true }), (err: UserError) => {
+      assert.equal(err.message, `${dir} is being trained by process ${sleeper.pid}`);
+      assert.equal(err.hint, `two trainers would overwrite each other's checkpoints: wait for it to finish, or stop it; if no trainer runs, delete ${path.join(dir, 'training.lock')}`);
+      return true;
+    });
     assert.equal(fs.existsSync(path.join(dir, 'config.json')), false);
   } finally {
     sleeper.kill();

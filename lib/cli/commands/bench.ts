@@ -3,12 +3,12 @@
  * same layer lists, inference, evaluator and greedy-search throughput, peak memory (lib/bench/run.ts).
  * Progress goes to stderr; the table (or with --json one JSON object) to stdout and to --out.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { Command } from 'commander';
 import { runBench } from '../../bench/run';
 import { formatBenchReport } from '../../bench/report';
-import { UserError } from '../../util/errors';
+import { writeFileAtomicSync } from '../../util/atomic';
+import { checkWritableFile } from '../../util/files';
+import { intOption } from '../options';
 
 export function register(program: Command): void {
   program
@@ -18,17 +18,13 @@ export function register(program: Command): void {
     .option('--json', 'print one JSON object instead of the table')
     .option('--out <file>', 'also write the output (table or JSON) to this file')
     .option('--python <path>', 'Python interpreter with torch for bench/torch_reference.py', '/usr/bin/python3')
-    .option('--torch-threads <n>', 'PyTorch threads', '2')
+    .option('--torch-threads <n>', 'PyTorch threads', intOption('--torch-threads', 1), 2)
     .option('--no-torch', 'skip the PyTorch side')
-    .action(async (opts: { quick?: boolean; json?: boolean; out?: string; python: string; torchThreads: string; torch: boolean }) => {
-      const threads = Number(opts.torchThreads);
-      if (!(Number.isInteger(threads) && threads >= 1)) throw new UserError(`--torch-threads ${opts.torchThreads} is invalid`, 'give a positive integer, e.g. 2');
-      if (opts.out && !fs.existsSync(path.dirname(path.resolve(opts.out)))) {
-        throw new UserError(`cannot write ${opts.out}: its folder does not exist`, 'create the folder first or choose another --out path');
-      }
-      const result = await runBench({ quick: opts.quick, python: opts.python, torchThreads: threads, noTorch: !opts.torch });
+    .action(async (opts: { quick?: boolean; json?: boolean; out?: string; python: string; torchThreads: number; torch: boolean }) => {
+      const out = opts.out ? checkWritableFile(opts.out, '--out') : undefined;
+      const result = await runBench({ quick: opts.quick, python: opts.python, torchThreads: opts.torchThreads, noTorch: !opts.torch });
       const text = opts.json ? JSON.stringify(result, null, 2) : formatBenchReport(result).join('\n');
       console.log(text);
-      if (opts.out) fs.writeFileSync(opts.out, text + '\n');
+      if (out) writeFileAtomicSync(out, text + '\n');
     });
 }

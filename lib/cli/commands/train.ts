@@ -30,16 +30,20 @@ import { UserError } from '../../util/errors';
 import { checkReadableDir, checkReadableFile, checkWritableDir, checkWritableFile } from '../../util/files';
 import { intOption, numberOption } from '../options';
 
-/** A COCO dataset from --data/--images (or --val-data/--val-images), both checked to exist. */
+/** A COCO dataset from --data/--images (or --val-data/--val-images); paths as given, resolved. */
 function datasetFrom(data: string | undefined, images: string | undefined, flags: [string, string], skipInvalidBoxes?: boolean): DatasetSpec | undefined {
   if (!data && !images) return undefined;
   if (!data || !images) throw new UserError(`give both ${flags[0]} (COCO json) and ${flags[1]} (image folder)`, `e.g. ${flags[0]} annotations/instances_train.json ${flags[1]} train/`);
-  return {
-    kind: 'coco',
-    annotations: checkReadableFile(data, flags[0]),
-    images: checkReadableDir(images, flags[1]),
-    ...(skipInvalidBoxes ? { skipInvalidBoxes: true } : {}),
-  };
+  return { kind: 'coco', annotations: path.resolve(data), images: path.resolve(images), ...(skipInvalidBoxes ? { skipInvalidBoxes: true } : {}) };
+}
+
+/** The data paths of `train` exist and have the right kind (before the backend starts or data loads). */
+function checkTrainPaths(o: TrainOpts): void {
+  if (o.data) checkReadableFile(o.data, '--data');
+  if (o.valData) checkReadableFile(o.valData, '--val-data');
+  if (o.images) checkReadableDir(o.images, '--images');
+  if (o.valImages) checkReadableDir(o.valImages, '--val-images');
+  if (o.voc) checkReadableDir(o.voc, '--voc');
 }
 
 interface TrainOpts {
@@ -77,7 +81,7 @@ function vocSpecs(o: TrainOpts): { train: DatasetSpec; val: DatasetSpec } | unde
     return undefined;
   }
   if (o.data || o.images || o.valData || o.valImages) throw new UserError('--voc trains on a VOC folder; --data / --images / --val-data / --val-images name a COCO set', 'give one of them');
-  const root = checkReadableDir(o.voc, '--voc');
+  const root = path.resolve(o.voc);
   const skip = o.skipInvalidBoxes ? { skipInvalidBoxes: true } : {};
   const set = o.set ?? 'trainval';
   return { train: { kind: 'voc', root, imageSet: set, ...skip }, val: { kind: 'voc', root, imageSet: o.valSet ?? set, ...skip } };
@@ -137,6 +141,8 @@ export function inferenceAnchors(run: LoadedRun, spec: string | undefined): Anch
  * `gt` is its ground truth in that order.
  */
 async function datasetForRun(run: LoadedRun, data: string | undefined, images: string | undefined, skipInvalidBoxes?: boolean): Promise<{ ds: DetectionDataset; gt: ReturnType<typeof groundTruthOf> }> {
+  if (data) checkReadableFile(data, '--data');
+  if (images) checkReadableDir(images, '--images');
   const spec = datasetFrom(data, images, ['--data', '--images'], skipInvalidBoxes) ?? run.config?.val;
   if (!spec) throw new UserError(`the run ${run.dir} has no config.json to take the validation set from`, 'pass --data <coco json> --images <dir>');
   const ds = await loadDatasetSpec(spec, 'val');
@@ -246,6 +252,7 @@ export function register(program: Command): void {
     .requiredOption('--out <dir>', 'run folder, e.g. runs/baseline-3x3')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .action(async (o: TrainOpts) => {
+      checkTrainPaths(o);
       const cfg = trainConfigFromCli(o);
       const r = await train(cfg, path.resolve(o.out), { resume: o.resume });
       const last = r.evals[r.evals.length - 1];
