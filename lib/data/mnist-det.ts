@@ -101,6 +101,8 @@ export interface MnistDetPresetSpec {
   boxes: BoxDistribution;
   /** Default seed of the preset (DEFAULT_SEED when absent). */
   seed?: number;
+  /** Default training images of the preset (DEFAULT_TRAIN_IMAGES when absent). */
+  trainImages?: number;
 }
 
 /**
@@ -115,8 +117,8 @@ export interface MnistDetPresetSpec {
  * 'shifted': another box distribution with the same classes, for train-on-one, test-on-another
  * (Table 5): boxes ~1.25x larger, skewed wide (median w/h ~1.5), fewer objects per image.
  * 'pretrain': the default's canvases and boxes with the six other digits (3, 5, 6, 7, 8, 9), for the
- * detection pretraining the quick runs start from (lib/train/pretrain-trunk.ts); seed 1, so its
- * images differ from the default's even where digit samples repeat.
+ * detection pretraining the quick runs start from (lib/train/pretrain-trunk.ts); 4000 training
+ * images, seed 1.
  * 'classic' / 'classic-shifted': the earlier 160 px, ten-digit datasets (most boxes near square:
  * 3.7% beyond 1:3, and 3x3 and 9x9 anchors cover nearly the same boxes).
  */
@@ -161,6 +163,7 @@ export const PRESETS: Record<MnistDetPreset, MnistDetPresetSpec> = {
     imageSizePx: 96,
     digits: [3, 5, 6, 7, 8, 9],
     seed: 1,
+    trainImages: 4000,
     boxes: {
       sizeMedianFrac: 0.36,
       sizeLogSigma: 0.45,
@@ -256,7 +259,7 @@ export function mnistDetConfig(options: MnistDetOptions = {}): MnistDetConfig {
   const cfg: MnistDetConfig = {
     imageSizePx: options.imageSizePx ?? spec.imageSizePx,
     digits: [...(options.digits ?? spec.digits)].sort((a, b) => a - b),
-    trainImages: options.trainImages ?? DEFAULT_TRAIN_IMAGES,
+    trainImages: options.trainImages ?? spec.trainImages ?? DEFAULT_TRAIN_IMAGES,
     valImages: options.valImages ?? DEFAULT_VAL_IMAGES,
     seed: options.seed ?? spec.seed ?? DEFAULT_SEED,
     boxes: { ...spec.boxes, ...(options.boxes ?? {}) },

@@ -60,23 +60,24 @@ export async function defaultJobs(): Promise<number> {
 
 /**
  * Relative seconds per training step of a run, for scheduling and the ETA only: a fit to quick-
- * preset steps on the wasm backend (2-core machine, one process; bench/profile-train.ts):
- * RetinaNet at batch 8 @ 128 px 0.26 s + 4.8 ms per anchor per location (the head's last convs
- * and the loss grow with it) — 0.30 s at 3x3, 0.65 s at 9x9 — the data-dependent generator
- * 0.36 s + 9.7 ms per anchor, YOLOv2 0.6 s at batch 8 @ 256 px; all scaled by batch size and
- * pixel count. Only ratios matter.
+ * preset steps on the wasm backend (2-core machine with the other core busy; bench/profile-train.ts,
+ * the quick detector at batch 8 @ 96 px): RetinaNet 0.12 s + 1.9 ms per anchor per location (the
+ * head's last convs and the loss grow with it) — 0.14 s at 3x3, 0.28 s at 9x9 —, MetaAnchor's
+ * data-independent generator 0.19 s + 1.9 ms per anchor, the data-dependent one 0.30 s + 4.2 ms per
+ * anchor, YOLOv2 0.65 s at batch 8 @ 192 px; all scaled by batch size and pixel count. Only ratios
+ * matter.
  */
 export function estimatedStepSeconds(cfg: TrainConfig): number {
-  if (cfg.detector === 'yolov2') return 0.6 * (cfg.batchSize / 8) * (cfg.imageSizePx / 256) ** 2;
-  const scale = (cfg.batchSize / 8) * (cfg.imageSizePx / 128) ** 2;
+  if (cfg.detector === 'yolov2') return 0.65 * (cfg.batchSize / 8) * (cfg.imageSizePx / 192) ** 2;
+  const scale = (cfg.batchSize / 8) * (cfg.imageSizePx / 96) ** 2;
   let A = 9;
   try {
     A = parseAnchorSpec(cfg.anchors).shapes.length;
   } catch {
     // An anchor spec this cannot read only makes the estimate rougher.
   }
-  const dependent = cfg.method === 'metaanchor' && cfg.generator === 'dependent';
-  return scale * (dependent ? 0.36 + 0.0097 * A : 0.26 + 0.0048 * A);
+  if (cfg.method !== 'metaanchor') return scale * (0.12 + 0.0019 * A);
+  return scale * (cfg.generator === 'dependent' ? 0.3 + 0.0042 * A : 0.19 + 0.0019 * A);
 }
 
 /** Checks a user-given worker count. */

@@ -87,7 +87,7 @@ function quickBase(): TrainConfig {
 }
 
 /** Table 7's quick runs: the YOLOv2 quick preset (192 px, batch 8) for this many steps. */
-export const YOLO_QUICK_STEPS = 2000;
+export const YOLO_QUICK_STEPS = 4000;
 
 /** Table 7's quick search: a quarter of the YOLOv2 grid, as 40 of 161 is for Table 8's grid. */
 export const YOLO_QUICK_SEARCH_STEPS = 115;

@@ -131,7 +131,7 @@ export type ModelPresetName = 'smoke' | 'quick' | 'full' | 'paper';
 export const MODEL_PRESETS: Readonly<Record<ModelPresetName, Partial<ModelConfig>>> = Object.freeze({
   // Seconds per step on the cpu backend: exercises every code path, learns little.
   smoke: { backbone: 'small', smallWidths: [8, 8, 16, 16, 24], fpnChannels: 16, towerDepth: 1, towerWidth: 16, hiddenM: 16 },
-  // The quick tables' detector (docs/quick-proxy.md): ~0.2 M parameters in the baseline; GroupNorm
+  // The quick tables' detector (docs/quick-proxy.md): ~0.25 M parameters in the baseline; GroupNorm
   // in the narrow towers, which otherwise learn far more slowly from scratch (17.5 -> 25.3 mmAP
   // after 500 steps with it).
   quick: { backbone: 'small', smallWidths: [8, 16, 32, 48, 64], fpnChannels: 32, towerDepth: 2, towerWidth: 32, towerNorm: 'gn' },

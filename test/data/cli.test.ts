@@ -19,13 +19,13 @@ async function run(args: string[]): Promise<string> {
 
 test('CLI: data mnist-det, stats, draw, export-voc', async () => {
   const dir = tempDir('cli-data-');
-  const out = await run(['data', 'mnist-det', '--out', dir, '--train', '8', '--val', '2', '--seed', '3', '--dist', '{"objectsMin":2,"objectsMax":2}']);
-  assert.match(out, /train 8 images \/ 16 boxes, val 2 images \/ 4 boxes \(160 px, preset default, seed 3\)/);
+  const out = await run(['data', 'mnist-det', '--out', dir, '--preset', 'classic', '--train', '8', '--val', '2', '--seed', '3', '--dist', '{"objectsMin":2,"objectsMax":2}']);
+  assert.match(out, /train 8 images \/ 16 boxes, val 2 images \/ 4 boxes \(160 px, preset classic, seed 3\)/);
   const json = path.join(dir, 'annotations', 'instances_train.json');
   const stats = await run(['data', 'stats', '--data', json, '--anchors', '3x3|9x9']);
   assert.match(stats, /instances_train: 8 images, 16 boxes, measured in input px \(long side 160, square padding to x32\)/);
   assert.match(stats, /objects\/image mean 2\.00, min 2, max 2/);
-  assert.match(stats, /Table 4 drop range 13\.3 < sqrt\(wh\) < 26\.7 px/);
+  assert.match(stats, /Table 4 drop range 50\.0 < sqrt\(wh\) < 100\.0 px/);
   assert.match(stats, /\n\s+3x3\s+9\s+0\.\d{3}/);
   assert.match(stats, /\n\s+9x9\s+81\s+0\.\d{3}/);
   const js = JSON.parse(await run(['data', 'stats', '--data', json, '--json', '--anchors', '3x3']));

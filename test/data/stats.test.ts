@@ -141,7 +141,8 @@ test('histogram figures are plain plotly JSON whose counts add up', () => {
   assert.equal(ratioData.y[k], 1);
   const ds = dataset([entry(1, 160, 160, [0, 0, 20, 20, 0, 0, 40, 40, 0, 0, 5, 5], [0, 1, 0], [0, 0, 1])]);
   const figs = boxFigures(ds, { maxSizePx: 160, pad: 'square', sizeDivisor: 32 });
+  // Table 4's range in anchor units: the paper's 50..100 px at any input size (table4DropRange).
   assert.equal((figs.size.data[0] as { y: number[] }).y.reduce((a, b) => a + b, 0), 2, 'ignore boxes left out');
   const shaded = (figs.size.layout.shapes as { type: string; x0: number; x1: number }[]).find((sh) => sh.type === 'rect')!;
-  assert.ok(Math.abs(shaded.x0 - 40 / 3) < 1e-9 && Math.abs(shaded.x1 - 80 / 3) < 1e-9, 'Table 4 range at 160 px');
+  assert.ok(shaded.x0 === 50 && shaded.x1 === 100, 'Table 4 range, 50..100 px');
 });

@@ -42,8 +42,8 @@ test('VOC transfer and training-subset evaluations: real numbers, cached, reused
   const voc = await evaluateRun(dir, cfg, 'train', settings, evaluation);
   assert.equal(voc.reused, false);
   const r = voc.record.voc!;
-  assert.deepEqual(r.perClass.map((c) => c.className), ['0', '1', '2', '3', '4', '6', '7', '8', '9']);
-  assert.ok(Math.abs(r.mAP - r.perClass.reduce((a, c) => a + c.ap, 0) / 9) < 1e-12);
+  assert.deepEqual(r.perClass.map((c) => c.className), ['0', '1', '2']);
+  assert.ok(Math.abs(r.mAP - r.perClass.reduce((a, c) => a + c.ap, 0) / r.perClass.length) < 1e-12);
   assert.ok(r.mAP > 0, `mAP ${r.mAP}`);
   assert.equal(voc.record.images, 16);
   assert.deepEqual(voc.record.stats, []);
@@ -51,7 +51,7 @@ test('VOC transfer and training-subset evaluations: real numbers, cached, reused
   const run = loadRun(dir);
   try {
     const direct = await evaluateVocTransfer(run.detector, await shiftedVocTarget(), {
-      anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: { maxSizePx: cfg.imageSizePx, pad: 'square', sizeDivisor: 32 }, leaveOut: ['5'], maxImages: 16,
+      anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: { maxSizePx: cfg.imageSizePx, pad: 'square', sizeDivisor: 32 }, leaveOut: ['4'], maxImages: 16,
     });
     assert.equal(r.mAP, direct.mAP);
     assert.deepEqual(r.perClass.map((c) => c.ap), direct.perClass.map((c) => c.ap));

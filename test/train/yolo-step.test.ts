@@ -27,7 +27,7 @@ test('YOLOv2 configs: the detector field only where asked; CLI and yoloTrainConf
   const y = yoloTrainConfig('quick', { method: 'metaanchor' });
   assert.equal(y.detector, 'yolov2');
   assert.equal(y.anchors, 'yolov2');
-  assert.equal(y.imageSizePx, 256);
+  assert.equal(y.imageSizePx, 192);
   assert.deepEqual(trainConfigFromCli({ preset: 'quick', detector: 'yolov2', method: 'metaanchor', generator: 'independent', out: 'x' }), y);
   assert.throws(() => yoloTrainConfig('quick', { imageSizePx: 250 }), (e: Error & { hint?: string }) => /imageSizePx = 250/.test(e.message) && /multiple of 32/.test(e.hint ?? ''));
   assert.equal(priorTermSteps(50), 10);
