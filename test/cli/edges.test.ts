@@ -173,7 +173,7 @@ test('a trained run: classes matched by name, every class left out, detect --dra
   assert.equal(files.length, 2);
   for (const f of files) {
     const meta = await sharp(path.join(drawDir, f)).metadata();
-    assert.deepEqual([meta.width, meta.height, meta.format], [160, 160, 'png']);
+    assert.deepEqual([meta.width, meta.height, meta.format], [96, 96, 'png']);
   }
 
   // A corrupt train-state.json stops --resume with an error, not a silent restart from step 0.
