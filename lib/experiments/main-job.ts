@@ -35,6 +35,10 @@ export interface NotebookOutcome {
 
 export interface NotebookQueueOptions {
   profile: string;
+  /** The results cache the notebooks read (the table command's --runs-dir), as METAANCHOR_RUNS_DIR. */
+  runsDir?: string;
+  /** Seeds given to the table command (--seeds), as METAANCHOR_SEEDS. */
+  seeds?: readonly number[];
   /** Folder the executed notebooks go to (scripts/notebook.js default: outputs/). */
   outDir?: string;
   log: (line: string) => void;
@@ -90,7 +94,10 @@ export class NotebookQueue {
     const args = [path.join(root, 'scripts', 'notebook.js'), 'run', '--profile', this.options.profile, '--out', outDir, name];
     const t0 = Date.now();
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+      const env = { ...process.env };
+      if (this.options.runsDir) env.METAANCHOR_RUNS_DIR = path.resolve(this.options.runsDir);
+      if (this.options.seeds) env.METAANCHOR_SEEDS = this.options.seeds.join(',');
+      const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env });
       let tail = '';
       const keep = (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-3000));
       child.stdout.on('data', keep);

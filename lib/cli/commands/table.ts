@@ -56,7 +56,7 @@ export function register(program: Command): void {
         tables = tables.map((t) => selectCells(t, { rows: rows.filter((r) => t.rows.includes(r)) })).filter((t) => t.cells.length > 0);
       }
       const say = (line: string) => statusStream().write(`${line}\n`);
-      const queue = o.notebooks ? new NotebookQueue({ profile: settings.profile, log: say }) : undefined;
+      const queue = o.notebooks ? new NotebookQueue({ profile: settings.profile, runsDir: o.runsDir, seeds: o.seeds, log: say }) : undefined;
       const results = await runTables(tables, settings, {
         runsDir: o.runsDir,
         jobs: o.jobs,
