@@ -193,9 +193,11 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boole
   });
   const detector = buildAnyDetector(model, { seed: cfg.seed, log });
   if (cfg.initFrom) {
-    // Loaded on use: pretrain-trunk trains a run itself (it imports this module).
+    // Required on use: pretrain-trunk trains a run itself (it imports this module), and a static
+    // import cycle is what tslab cannot load.
+    const { ensurePretrained } = require('./pretrain-trunk') as typeof import('./pretrain-trunk');
     const source = cfg.initFrom.weights.startsWith(PRETRAINED_PREFIX)
-      ? await (await import('./pretrain-trunk')).ensurePretrained(cfg.initFrom.weights, model, { log, quiet })
+      ? await ensurePretrained(cfg.initFrom.weights, model, { log, quiet })
       : path.resolve(cfg.initFrom.weights);
     const n = initWeightsFrom(detector, source, cfg.initFrom.prefixes);
     log(`initialised ${n} parameters (${cfg.initFrom.prefixes.join(', ')}) from ${cfg.initFrom.weights}`);
