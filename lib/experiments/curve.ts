@@ -174,11 +174,11 @@ function labelOf(cfg: TrainConfig): string {
  * Train (or reuse) every configuration at its own steps and at twice them, for each seed, and
  * report the change of the final mmAP. Doubled runs live in the same cache as table runs.
  */
-export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir: string, options: { jobs?: number; quiet?: boolean; log?: (s: string) => void } = {}): Promise<ConvergenceRow[]> {
+export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir: string, options: { jobs?: number; quiet?: boolean; log?: (s: string) => void; waitForLock?: boolean } = {}): Promise<ConvergenceRow[]> {
   const pairs = cfgs.map((cfg) => ({ cfg, doubled: stretchedConfig(cfg, 2) }));
   const all: TrainConfig[] = [];
   for (const p of pairs) for (const s of seeds) all.push(seededConfig(p.cfg, s), seededConfig(p.doubled, s));
-  await trainRuns(all, runsDir, { jobs: options.jobs, quiet: options.quiet, log: options.log });
+  await trainRuns(all, runsDir, { jobs: options.jobs, quiet: options.quiet, log: options.log, waitForLock: options.waitForLock });
   return pairs.map(({ cfg, doubled }) => {
     const runDirs = seeds.map((s) => runDirOf(runsDir, seededConfig(cfg, s)));
     const doubledRunDirs = seeds.map((s) => runDirOf(runsDir, seededConfig(doubled, s)));

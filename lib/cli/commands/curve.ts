@@ -94,7 +94,8 @@ export function register(program: Command): void {
       }
       if (cfgs.size === 0) throw new UserError(`no configuration matches rows ${o.rows}`, 'check the row names with `metaanchor table <id>`');
       const runsDir = path.resolve(o.runsDir ?? defaultRunsDir());
-      const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs });
+      // Beside a running main job: runs it trains are waited for, not trained twice.
+      const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs, waitForLock: true });
       if (o.html) {
         const curves = [];
         for (const r of result) for (const d of [...r.runDirs, ...r.doubledRunDirs]) curves.push(await learningCurve(d));
