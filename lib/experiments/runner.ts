@@ -384,7 +384,7 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
   const log = options.log ?? ((s: string) => (quiet ? undefined : statusStream().write(s + '\n')));
   const progressive = options.onTableTrained !== undefined;
   const cfgs = progressive ? tableOrder(tables, settings) : distinctRuns(tables, settings);
-  await ensurePretrainedBackbones(cfgs, log);
+  await ensurePretrainedFor(cfgs, log);
   // Progressive: announce each table once all of its runs are finished.
   const pending = tables.map((t) => new Set(distinctRuns([t], settings).map((c) => runDirOf(runsDir, c))));
   const announced = new Set<number>();
@@ -487,7 +487,7 @@ export function tableOrder(tables: TableSpec[], settings: ExperimentSettings): T
 }
 
 /** Make (once, in this process) every pretrained initialisation the runs start from, before workers need it. */
-async function ensurePretrainedBackbones(cfgs: TrainConfig[], log: (s: string) => void): Promise<void> {
+export async function ensurePretrainedFor(cfgs: TrainConfig[], log: (s: string) => void): Promise<void> {
   const seen = new Set<string>();
   for (const cfg of cfgs) {
     const spec = cfg.initFrom?.weights;

@@ -9,7 +9,7 @@ import { Command, Option } from 'commander';
 import { PROFILES } from '../../profile';
 import { CONVERGED_DELTA, ConvergenceRow, convergence, learningCurve, learningCurveFigure } from '../../experiments/curve';
 import { configHash } from '../../experiments/key';
-import { defaultRunsDir } from '../../experiments/runner';
+import { defaultRunsDir, ensurePretrainedFor } from '../../experiments/runner';
 import { experimentSettings, parseSeeds } from '../../experiments/settings';
 import { parseJobs } from '../../experiments/parallel';
 import { TABLE_IDS, cellTrainConfigs, selectCells, tableSpec } from '../../experiments/tables';
@@ -94,6 +94,7 @@ export function register(program: Command): void {
       }
       if (cfgs.size === 0) throw new UserError(`no configuration matches rows ${o.rows}`, 'check the row names with `metaanchor table <id>`');
       const runsDir = path.resolve(o.runsDir ?? defaultRunsDir());
+      await ensurePretrainedFor([...cfgs.values()], (line) => console.error(line));
       // Beside a running main job: runs it trains are waited for, not trained twice.
       const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs, waitForLock: true });
       if (o.html) {
