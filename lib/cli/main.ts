@@ -9,12 +9,13 @@ import * as data from './commands/data';
 import * as trainCommands from './commands/train';
 import * as bench from './commands/bench';
 import * as tableCommand from './commands/table';
+import * as analyze from './commands/analyze';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [info, evalCommand, data, trainCommands, tableCommand, bench];
+const COMMANDS: CommandModule[] = [info, evalCommand, analyze, data, trainCommands, tableCommand, bench];
 
 export function buildProgram(): Command {
   const program = new Command();
