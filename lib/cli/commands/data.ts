@@ -2,7 +2,8 @@
  * `metaanchor data ...`: datasets.
  *   data mnist-det --out <dir> [--train N] [--val M] [--size S] [--seed K] [--preset default|shifted] [--dist <json>]
  *   data stats [--data <instances.json> [--images <dir>] | --voc <dir> [--set <name>]] [--split train|val]
- *              [--input-size S] [--min-size S] [--pad square|batch] [--divisor D] [--anchors <spec|spec>] [--json]
+ *              [--input-size S] [--min-size S] [--pad square|batch] [--divisor D] [--anchors <spec|spec>]
+ *              [--pos-iou 0.5] [--anchor-t 4] [--json] [--html <file>]
  *   data draw  [--data <json> | --voc <dir>] (--index i | --image-id id) --out <png> [--scale f]
  *   data export-voc [--data <json> | --voc <dir>] --out <dir> [--set name] [--jpeg]
  */
@@ -10,10 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
 import { UserError } from '../../util/errors';
-import { parseAnchorSpec } from '../../anchors';
+import { coverageFigure } from '../../anchors/coverage-figure';
+import { anchorSetFromArg } from '../../search/anchor-set';
+import { htmlPage } from '../../notebook/page';
 import { BOX_DISTRIBUTIONS, BoxDistribution, MnistDetPreset, generateMnistDet, mnistDetConfig } from '../../data/mnist-det';
 import { DatasetSpec, InputGeometry, openDataset } from '../../data/open';
-import { datasetStats, formatStats } from '../../data/stats';
+import { boxFigures, datasetStats, formatStats } from '../../data/stats';
 import { drawDatasetImage } from '../../data/draw';
 import { writeVoc } from '../../data/voc';
 
@@ -108,10 +111,13 @@ export function register(program: Command): void {
     .option('--min-size <S>', 'input short side in px (paper: 600)', intOption('--min-size', 16))
     .option('--pad <mode>', 'square | batch')
     .option('--divisor <D>', 'pad sides to a multiple of D', intOption('--divisor', 1))
-    .option('--anchors <specs>', 'anchor configurations separated by "|" (default: 3x3|5x5|7x7|9x9)')
+    .option('--anchors <specs>', 'anchor sets separated by "|": specs or anchor-search result files (search.json, anchors kmeans|evolve --out); default 3x3|5x5|7x7|9x9')
+    .option('--pos-iou <iou>', 'the matcher\'s positive IoU threshold for BPR and positives per box', numberOption('--pos-iou'), 0.5)
+    .option('--anchor-t <t>', 'YOLOv5\'s anchor_t for the ratio-metric BPR and AAT', numberOption('--anchor-t'), 4)
+    .option('--html <file>', 'also write a self-contained HTML page: box histograms and the anchor coverage figure')
     .option('--drop <range>', 'Table 4 range "sqrtMin,sqrtMax,logMin,logMax" in input px (default: paper range scaled to the input)')
     .option('--json', 'print the statistics as JSON')
-    .action(async (o: SourceOpts & { inputSize?: number; minSize?: number; pad?: string; divisor?: number; anchors?: string; drop?: string; json?: boolean }) => {
+    .action(async (o: SourceOpts & { inputSize?: number; minSize?: number; pad?: string; divisor?: number; anchors?: string; drop?: string; json?: boolean; html?: string; posIou: number; anchorT: number }) => {
       const { dataset, input } = await openDataset(specOf(o));
       const geom: InputGeometry = { ...input };
       if (o.inputSize !== undefined) {
@@ -124,7 +130,9 @@ export function register(program: Command): void {
         geom.pad = o.pad;
       }
       if (o.divisor !== undefined) geom.sizeDivisor = o.divisor;
-      const anchorConfigs = o.anchors ? o.anchors.split('|').map((s) => parseAnchorSpec(s.trim())) : undefined;
+      const anchorConfigs = o.anchors ? o.anchors.split('|').map((s) => anchorSetFromArg(s)) : undefined;
+      if (!(o.posIou > 0 && o.posIou <= 1)) throw new UserError(`--pos-iou must be in (0, 1], got ${o.posIou}`, 'the matcher uses 0.5 (or 0.6, Table 2)');
+      if (!(o.anchorT > 1)) throw new UserError(`--anchor-t must be > 1, got ${o.anchorT}`, 'YOLOv5 uses 4');
       let dropRange;
       if (o.drop) {
         const v = o.drop.split(',').map(numberOption('--drop'));
@@ -132,7 +140,17 @@ export function register(program: Command): void {
         dropRange = { sqrtMinPx: v[0], sqrtMaxPx: v[1], logRatioMin: v[2], logRatioMax: v[3] };
       }
       const full = { pad: 'square' as const, sizeDivisor: 128, ...geom };
-      const stats = datasetStats(dataset, { input: full, anchorConfigs, dropRange });
+      const stats = datasetStats(dataset, { input: full, anchorConfigs, dropRange, coverage: { posIou: o.posIou, anchorT: o.anchorT } });
+      if (o.html) {
+        const figs = boxFigures(dataset, full);
+        const out = path.resolve(o.html);
+        fs.mkdirSync(path.dirname(out), { recursive: true });
+        fs.writeFileSync(out, htmlPage(`${dataset.name}: boxes and anchor coverage`, [
+          { text: formatStats(stats).split('\n')[0] },
+          { figure: figs.size }, { figure: figs.ratio },
+          ...(stats.anchorCoverage ? [{ figure: coverageFigure(stats.anchorCoverage, { title: `${dataset.name}: anchor coverage` }), heightPx: 760 }] : []),
+        ]));
+      }
       if (o.json) {
         console.log(JSON.stringify(stats, null, 1));
         return;
@@ -142,6 +160,7 @@ export function register(program: Command): void {
           ? `input px (short side ${full.minSizePx}, long side <= ${full.maxSizePx})`
           : `input px (long side ${full.maxSizePx}, ${full.pad === 'square' ? 'square' : 'per-batch'} padding to x${full.sizeDivisor})`;
       console.log(formatStats(stats, note));
+      if (o.html) console.log(`-> ${path.resolve(o.html)}`);
     });
 
   addSourceOptions(data.command('draw').description('draw an image of a dataset with its ground-truth boxes and labels (PNG)'))
