@@ -10,12 +10,13 @@ import * as trainCommands from './commands/train';
 import * as bench from './commands/bench';
 import * as tableCommand from './commands/table';
 import * as analyze from './commands/analyze';
+import * as anchors from './commands/anchors';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [info, evalCommand, analyze, data, trainCommands, tableCommand, bench];
+const COMMANDS: CommandModule[] = [info, evalCommand, analyze, data, anchors, trainCommands, tableCommand, bench];
 
 export function buildProgram(): Command {
   const program = new Command();

@@ -36,7 +36,7 @@ function numberOption(name: string): (v: string) => number {
   };
 }
 
-interface SourceOpts {
+export interface SourceOpts {
   data?: string;
   images?: string;
   voc?: string;
@@ -45,7 +45,7 @@ interface SourceOpts {
   skipInvalidBoxes?: boolean;
 }
 
-function addSourceOptions(cmd: Command): Command {
+export function addSourceOptions(cmd: Command): Command {
   return cmd
     .option('--data <instances.json>', 'COCO instances json (default: the embedded MNIST-Det, generated on first use)')
     .option('--images <dir>', 'image folder of --data (default: looked for next to the json)')
@@ -55,9 +55,47 @@ function addSourceOptions(cmd: Command): Command {
     .option('--skip-invalid-boxes', 'drop boxes with non-positive size instead of failing');
 }
 
-function specOf(o: SourceOpts): DatasetSpec {
+export function specOf(o: SourceOpts): DatasetSpec {
   if (o.split !== 'train' && o.split !== 'val') throw new UserError(`--split must be train or val, got "${o.split}"`);
   return { coco: o.data, images: o.images, voc: o.voc, vocSet: o.set, split: o.split, skipInvalidBoxes: o.skipInvalidBoxes };
+}
+
+export interface GeometryOpts {
+  inputSize?: number;
+  minSize?: number;
+  pad?: string;
+  divisor?: number;
+}
+
+export function addGeometryOptions(cmd: Command): Command {
+  return cmd
+    .option('--input-size <S>', 'input long side (or square side) in px; default: the dataset\'s (MNIST-Det) or the paper\'s 600/1000', intOption('--input-size', 16))
+    .option('--min-size <S>', 'input short side in px (paper: 600)', intOption('--min-size', 16))
+    .option('--pad <mode>', 'square | batch')
+    .option('--divisor <D>', 'pad sides to a multiple of D', intOption('--divisor', 1));
+}
+
+/** The input geometry boxes are measured in: the dataset's default with the command-line changes. */
+export function geometryOf(input: InputGeometry, o: GeometryOpts) {
+  const geom: InputGeometry = { ...input };
+  if (o.inputSize !== undefined) {
+    geom.maxSizePx = o.inputSize;
+    if (o.minSize === undefined) delete geom.minSizePx;
+  }
+  if (o.minSize !== undefined) geom.minSizePx = o.minSize;
+  if (o.pad !== undefined) {
+    if (o.pad !== 'square' && o.pad !== 'batch') throw new UserError(`--pad must be square or batch, got "${o.pad}"`);
+    geom.pad = o.pad;
+  }
+  if (o.divisor !== undefined) geom.sizeDivisor = o.divisor;
+  return { pad: 'square' as const, sizeDivisor: 128, ...geom };
+}
+
+/** "input px (...)": how boxes were measured, for printed reports. */
+export function geometryNote(full: ReturnType<typeof geometryOf>): string {
+  return full.minSizePx !== undefined
+    ? `input px (short side ${full.minSizePx}, long side <= ${full.maxSizePx})`
+    : `input px (long side ${full.maxSizePx}, ${full.pad === 'square' ? 'square' : 'per-batch'} padding to x${full.sizeDivisor})`;
 }
 
 export function register(program: Command): void {
@@ -102,34 +140,19 @@ export function register(program: Command): void {
       );
     });
 
-  addSourceOptions(
+  addGeometryOptions(addSourceOptions(
     data
       .command('stats')
       .description('box statistics: objects per image, size and ratio quantiles, anchor coverage per Table 1 config, Table 4 dropped fraction'),
-  )
-    .option('--input-size <S>', 'input long side (or square side) in px; default: the dataset\'s (MNIST-Det) or the paper\'s 600/1000', intOption('--input-size', 16))
-    .option('--min-size <S>', 'input short side in px (paper: 600)', intOption('--min-size', 16))
-    .option('--pad <mode>', 'square | batch')
-    .option('--divisor <D>', 'pad sides to a multiple of D', intOption('--divisor', 1))
+  ))
     .option('--anchors <specs>', 'anchor sets separated by "|": specs or anchor-search result files (search.json, anchors kmeans|evolve --out); default 3x3|5x5|7x7|9x9')
     .option('--pos-iou <iou>', 'the matcher\'s positive IoU threshold for BPR and positives per box', numberOption('--pos-iou'), 0.5)
     .option('--anchor-t <t>', 'YOLOv5\'s anchor_t for the ratio-metric BPR and AAT', numberOption('--anchor-t'), 4)
     .option('--html <file>', 'also write a self-contained HTML page: box histograms and the anchor coverage figure')
     .option('--drop <range>', 'Table 4 range "sqrtMin,sqrtMax,logMin,logMax" in input px (default: paper range scaled to the input)')
     .option('--json', 'print the statistics as JSON')
-    .action(async (o: SourceOpts & { inputSize?: number; minSize?: number; pad?: string; divisor?: number; anchors?: string; drop?: string; json?: boolean; html?: string; posIou: number; anchorT: number }) => {
+    .action(async (o: SourceOpts & GeometryOpts & { anchors?: string; drop?: string; json?: boolean; html?: string; posIou: number; anchorT: number }) => {
       const { dataset, input } = await openDataset(specOf(o));
-      const geom: InputGeometry = { ...input };
-      if (o.inputSize !== undefined) {
-        geom.maxSizePx = o.inputSize;
-        if (o.minSize === undefined) delete geom.minSizePx;
-      }
-      if (o.minSize !== undefined) geom.minSizePx = o.minSize;
-      if (o.pad !== undefined) {
-        if (o.pad !== 'square' && o.pad !== 'batch') throw new UserError(`--pad must be square or batch, got "${o.pad}"`);
-        geom.pad = o.pad;
-      }
-      if (o.divisor !== undefined) geom.sizeDivisor = o.divisor;
       const anchorConfigs = o.anchors ? o.anchors.split('|').map((s) => anchorSetFromArg(s)) : undefined;
       if (!(o.posIou > 0 && o.posIou <= 1)) throw new UserError(`--pos-iou must be in (0, 1], got ${o.posIou}`, 'the matcher uses 0.5 (or 0.6, Table 2)');
       if (!(o.anchorT > 1)) throw new UserError(`--anchor-t must be > 1, got ${o.anchorT}`, 'YOLOv5 uses 4');
@@ -139,7 +162,7 @@ export function register(program: Command): void {
         if (v.length !== 4) throw new UserError('--drop needs 4 numbers: sqrtMin,sqrtMax,logMin,logMax');
         dropRange = { sqrtMinPx: v[0], sqrtMaxPx: v[1], logRatioMin: v[2], logRatioMax: v[3] };
       }
-      const full = { pad: 'square' as const, sizeDivisor: 128, ...geom };
+      const full = geometryOf(input, o);
       const stats = datasetStats(dataset, { input: full, anchorConfigs, dropRange, coverage: { posIou: o.posIou, anchorT: o.anchorT } });
       if (o.html) {
         const figs = boxFigures(dataset, full);
@@ -155,11 +178,7 @@ export function register(program: Command): void {
         console.log(JSON.stringify(stats, null, 1));
         return;
       }
-      const note =
-        full.minSizePx !== undefined
-          ? `input px (short side ${full.minSizePx}, long side <= ${full.maxSizePx})`
-          : `input px (long side ${full.maxSizePx}, ${full.pad === 'square' ? 'square' : 'per-batch'} padding to x${full.sizeDivisor})`;
-      console.log(formatStats(stats, note));
+      console.log(formatStats(stats, geometryNote(full)));
       if (o.html) console.log(`-> ${path.resolve(o.html)}`);
     });
 
