@@ -137,8 +137,7 @@ function ratioBin(w: number, h: number, edges: readonly number[]): number {
 }
 
 /**
- * AP per aspect-ratio bin of w/h (edges ascending), with COCO's range rules (see the header). Each
- * evaluation serves three bins, one per area slot (small, medium, large).
+ * AP per aspect-ratio bin of w/h (edges ascending), with COCO's range rules (see the header).
  */
 export function apByRatio(inputs: AnalysisInputs, edges: readonly number[] = DEFAULT_RATIO_EDGES_WH): RangeAp[] {
   for (let i = 0; i < edges.length; i++) {
@@ -146,13 +145,23 @@ export function apByRatio(inputs: AnalysisInputs, edges: readonly number[] = DEF
       throw new UserError(`aspect-ratio bin edges must be positive and increasing, got [${edges.join(', ')}]`, 'e.g. 1/3,2/3,3/2,3');
     }
   }
+  const bounds = [0, ...edges, Infinity];
+  const labels = Array.from({ length: edges.length + 1 }, (_, b) => ratioLabel(bounds[b], bounds[b + 1]));
+  return apByBoxBins(inputs, labels, (w, h) => ratioBin(w, h, edges));
+}
+
+/**
+ * AP per bin of any box attribute, with COCO's area-range rules in place of the area: `binOf` maps a
+ * box (w, h in px, its image id) to a bin 0..labels.length-1 or -1 (in no bin). Each evaluation
+ * serves three bins, one per area slot (small, medium, large).
+ */
+export function apByBoxBins(inputs: AnalysisInputs, labels: readonly string[], binOf: (w: number, h: number, imageId: number) => number): RangeAp[] {
   const { gt, dets } = inputs;
-  const gtBin = Int32Array.from({ length: gt.count }, (_, g) => ratioBin(gt.boxXYWH[4 * g + 2], gt.boxXYWH[4 * g + 3], edges));
-  const dtBin = Int32Array.from({ length: dets.count }, (_, j) => ratioBin(dets.boxXYWH[4 * j + 2], dets.boxXYWH[4 * j + 3], edges));
+  const gtBin = Int32Array.from({ length: gt.count }, (_, g) => binOf(gt.boxXYWH[4 * g + 2], gt.boxXYWH[4 * g + 3], gt.imageId[g]));
+  const dtBin = Int32Array.from({ length: dets.count }, (_, j) => binOf(dets.boxXYWH[4 * j + 2], dets.boxXYWH[4 * j + 3], dets.imageId[j]));
   // A value inside exactly one of COCO's small / medium / large ranges; -1 is outside all of them.
   const SLOT_VALUE = [0.5 * 32 * 32, 0.5 * (32 * 32 + 96 * 96), 4 * 96 * 96];
-  const bins = edges.length + 1;
-  const bounds = [0, ...edges, Infinity];
+  const bins = labels.length;
   const out: RangeAp[] = [];
   for (let first = 0; first < bins; first += 3) {
     const slotOf = (b: number) => (b >= first && b < first + 3 ? b - first : -1);
@@ -163,7 +172,7 @@ export function apByRatio(inputs: AnalysisInputs, edges: readonly number[] = DEF
     for (let b = first; b < Math.min(first + 3, bins); b++) {
       let numGt = 0;
       for (const list of inputs.gtByImage.values()) for (const g of list) if (gtBin[g] === b) numGt++;
-      out.push(rangeAp(r, slotOf(b) + 1, ratioLabel(bounds[b], bounds[b + 1]), numGt));
+      out.push(rangeAp(r, slotOf(b) + 1, labels[b], numGt));
     }
   }
   return out;

@@ -11,3 +11,4 @@ export * from './figures';
 export * from './figure2';
 export * from './paper-commands';
 export * from './anchor-search';
+export * from './analysis';
