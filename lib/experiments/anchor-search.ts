@@ -22,6 +22,7 @@ import { AnchorSearchFile, searchAnchorsFromBoxes } from '../search/kmeans';
 import { TrainConfig, inputGeometry, trainConfig, validateTrainConfig } from '../train/config';
 import { describeDatasetSpec, loadDatasetSpec } from '../train/datasets';
 import { UserError } from '../util/errors';
+import { statusStream } from '../util/log';
 import { searchResultsOf } from './figures';
 import { RunTableOptions, TableResult, metricValue, runTable } from './runner';
 import { ExperimentSettings } from './settings';
@@ -119,6 +120,10 @@ const mmapOf = (r: TableResult, row: string, group: string): number => {
 
 /** Find the anchor sets, train / evaluate what is missing, and collect coverage, mmAP and cost. */
 export async function anchorSearchComparison(settings: ExperimentSettings, options: AnchorSearchComparisonOptions = {}): Promise<AnchorSearchComparison> {
+  // The cells are labelled "Table 3" by the runner's log lines; they are this comparison's.
+  const quiet = options.run?.quiet ?? process.env.METAANCHOR_QUIET === '1';
+  const sink = options.run?.log ?? ((line: string) => (quiet ? undefined : statusStream().write(line + '\n')));
+  const run: RunTableOptions = { ...options.run, log: (line) => sink(line.replace(/^Table 3 /, 'anchor sets ')) };
   const data: Partial<TrainConfig> = options.coco
     ? { train: { kind: 'coco', annotations: options.coco.annotations, images: options.coco.images }, val: { kind: 'coco', annotations: options.coco.valAnnotations, images: options.coco.valImages } }
     : {};
@@ -137,7 +142,7 @@ export async function anchorSearchComparison(settings: ExperimentSettings, optio
     ['k-means', kmeans.anchors],
     ['k-means + evolution', evolve.anchors],
   ];
-  const metaResult = await runTable(comparisonTable('MetaAnchor 3x3 (0.6/0.5) with each anchor set', inference.map(([row, inf]) => ({ row, group: 'MetaAnchor', train: meta, inference: inf }))), settings, options.run);
+  const metaResult = await runTable(comparisonTable('MetaAnchor 3x3 (0.6/0.5) with each anchor set', inference.map(([row, inf]) => ({ row, group: 'MetaAnchor', train: meta, inference: inf }))), settings, run);
   const search = searchResultsOf(metaResult)[0]?.search;
   if (!search) throw new Error('the greedy search cell produced no search result');
 
@@ -152,7 +157,7 @@ export async function anchorSearchComparison(settings: ExperimentSettings, optio
   if (options.baselines ?? true) {
     const trained = sets.filter((s) => s.name === '3x3' || s.name === '9x9' || s.method !== 'Table 1');
     baselineResult = await runTable(comparisonTable('RetinaNet (0.6/0.5) trained with each anchor set',
-      trained.map((s) => ({ row: s.name, group: 'baseline', train: cellConfig(settings, { ...data, method: 'baseline', anchors: s.spec, posIou: 0.6, negIou: 0.5 }), inference: 'train' }))), settings, options.run);
+      trained.map((s) => ({ row: s.name, group: 'baseline', train: cellConfig(settings, { ...data, method: 'baseline', anchors: s.spec, posIou: 0.6, negIou: 0.5 }), inference: 'train' }))), settings, run);
   }
   const entries = sets.map((s) => {
     const config = { ...parseAnchorSpec(s.spec), name: s.name };
