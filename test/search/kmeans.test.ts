@@ -10,6 +10,7 @@ import { trainConfigFromCli } from '../../lib/cli/commands/train';
 import { anchorFitness, evolveAnchors, foldToP3, kmeansIou, searchAnchorsFromBoxes, shapesToSpec, whIou } from '../../lib/search/kmeans';
 import { anchorSetFromArg } from '../../lib/search/anchor-set';
 import { openDataset } from '../../lib/data/open';
+import { UserError } from '../../lib/util/errors';
 import { collectInputBoxes } from '../../lib/data/stats';
 import { geometryOf } from '../../lib/cli/commands/data';
 
@@ -115,6 +116,10 @@ test('searchAnchorsFromBoxes: k-means then evolution on boxes in px; the verb pr
       const lib = searchAnchorsFromBoxes(collectInputBoxes(dataset, geometryOf(input, {})).boxes, 'kmeans', { k: 3 });
       assert.deepEqual({ ...printed, seconds: 0 }, { ...lib, seconds: 0, dataset: printed.dataset });
       assert.equal(printed.method, 'kmeans');
+      for (const bad of [['--k', '0'], ['--anchor-t', '1'], ['--pos-iou', '2']]) {
+        await assert.rejects(program().parseAsync(['node', 'metaanchor', 'anchors', 'kmeans', '--data', data, ...bad]),
+          (err: unknown) => err instanceof UserError && typeof err.hint === 'string', bad.join(' '));
+      }
     } finally {
       console.log = log;
     }

@@ -13,7 +13,7 @@ import { UserError } from '../../util/errors';
 function number(name: string) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n)) throw new UserError(`--${name} expects a number, got "${v}"`);
+    if (!Number.isFinite(n)) throw new UserError(`--${name} expects a number, got "${v}"`, 'defaults: --tf 0.5 --tb 0.1 --score 0.3');
     return n;
   };
 }

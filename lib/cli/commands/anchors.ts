@@ -19,7 +19,7 @@ import { GeometryOpts, SourceOpts, addGeometryOptions, addSourceOptions, geometr
 function whole(name: string, min: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be a whole number >= ${min}, got "${v}"`);
+    if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be a whole number >= ${min}, got "${v}"`, `e.g. ${name} ${name === '--k' ? 9 : name === '--generations' ? 1000 : 0}`);
     return n;
   };
 }
@@ -36,6 +36,7 @@ interface AnchorsCliOptions extends SourceOpts, GeometryOpts {
 
 async function run(method: AnchorSearchMethod, o: AnchorsCliOptions): Promise<void> {
   if (!(o.anchorT > 1)) throw new UserError(`--anchor-t must be > 1, got ${o.anchorT}`, 'YOLOv5 uses 4');
+  if (!(o.posIou > 0 && o.posIou <= 1)) throw new UserError(`--pos-iou must be in (0, 1], got ${o.posIou}`, 'the matcher uses 0.5 (or 0.6, Table 2)');
   const { dataset, input } = await openDataset(specOf(o));
   const full = geometryOf(input, o);
   const ib = collectInputBoxes(dataset, full);
