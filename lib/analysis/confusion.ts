@@ -10,8 +10,11 @@
  *      box) gives the diagonal: a true positive counts at (its class, its class);
  *   2. each remaining detection, in score order, takes the unmatched box of another class it
  *      overlaps most (IoU >= threshold): counted at (box class, detected class);
- *   3. detections still unmatched count in the background row (duplicates included), boxes still
- *      unmatched in the background column.
+ *   3. detections still unmatched count in the background row, boxes still unmatched in the
+ *      background column.
+ * So the background row holds every false positive without a box of its own: detections on
+ * nothing, duplicates, and wrong-class detections on a box that its own class already found (TIDE
+ * counts the last as Cls errors; here the box is counted once, on the diagonal).
  * So row k sums to the number of class-k boxes and column k to the number of class-k detections
  * counted. Detections matched to a crowd region, and those past the evaluator's 100 per image and
  * class, are left out.
