@@ -18,7 +18,7 @@
  * Boxes are in input pixels with their images' input sizes (lib/data/stats.ts collectInputBoxes).
  */
 import { isDegenerate } from '../box/iou';
-import { anchorCoverage } from './coverage';
+import { CoverageOptions, anchorCoverage } from './coverage';
 import { AnchorConfig, anchorSizePx, baseSizePx } from './config';
 import { DEFAULT_ANCHOR_OFFSET, FPN_LEVELS, featureLevels, strideOfLevel } from './grid';
 
@@ -33,13 +33,12 @@ export interface BoxesOnInputs {
   inputWidthPx: Int32Array;
 }
 
-export interface CoverageReportOptions {
+/** Grid levels and anchor offset as in anchorCoverage (default P3-P7, cell centres). */
+export interface CoverageReportOptions extends Pick<CoverageOptions, 'levels' | 'offset'> {
   /** The matcher's positive IoU threshold (Table 2: 0.5 or 0.6). Default 0.5. */
   posIou?: number;
   /** YOLOv5's anchor_t. Default 4. */
   anchorT?: number;
-  levels?: readonly number[];
-  offset?: number;
   /** sqrt(w·h) bin edges in px (default: 32·2^(k-0.5), the midpoints between the levels' base sizes). */
   sizeEdgesPx?: readonly number[];
   /** w/h bin edges (default 1/3, 2/3, 3/2, 3). */
