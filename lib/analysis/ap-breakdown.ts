@@ -124,7 +124,7 @@ function ratioLabel(lo: number, hi: number): string {
   };
   if (lo === 0) return `w/h < ${f(hi)}`;
   if (hi === Infinity) return `w/h >= ${f(lo)}`;
-  return `${f(lo)} <= w/h < ${f(hi)}`;
+  return `${f(lo)} .. ${f(hi)}`;
 }
 
 /** Bin of w/h in [0, e0), [e0, e1), ..., [eN, inf); -1 for boxes without area. */

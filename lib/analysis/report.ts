@@ -151,16 +151,16 @@ export function rangeApFigure(a: Pick<DetectionAnalysis, 'apBySize' | 'apByRatio
   [a.apBySize, a.apByRatio].forEach((ranges, i) => {
     metrics.forEach(([key, label], m) => data.push({
       type: 'bar', name: label, legendgroup: label, showlegend: i === 0, xaxis: i ? 'x2' : 'x', yaxis: i ? 'y2' : 'y',
-      x: ranges.map((r) => `${r.label} (${r.numGt})`), y: ranges.map((r) => (r[key] < 0 ? null : 100 * r[key])) as number[],
+      x: ranges.map((r) => `${r.label.replace(' (', '<br>(')}<br>${r.numGt} boxes`), y: ranges.map((r) => (r[key] < 0 ? null : 100 * r[key])) as number[],
       marker: { color: PALETTE[m] },
     }));
   });
   return {
     data,
     layout: {
-      title: { text: title }, barmode: 'group', legend: { orientation: 'h', y: -0.35 },
-      xaxis: { domain: [0, 0.42], title: { text: 'COCO size range (boxes)' } },
-      xaxis2: { domain: [0.5, 1], title: { text: 'aspect ratio w/h (boxes)' } },
+      title: { text: title }, barmode: 'group', legend: { orientation: 'h', x: 0, y: 1.1 },
+      xaxis: { domain: [0, 0.42], title: { text: 'COCO size range' }, tickangle: 0, automargin: true },
+      xaxis2: { domain: [0.5, 1], title: { text: 'aspect ratio w/h' }, tickangle: 0, automargin: true },
       yaxis: { title: { text: 'AP (%)' } },
       yaxis2: { anchor: 'x2' },
     },

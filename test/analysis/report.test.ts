@@ -95,7 +95,7 @@ test('AP by aspect ratio: each bin scores its own boxes, detections of other sha
     { image_id: 1, category_id: 1, bbox: [200, 200, 90, 30], score: 0.95 }, // a wide false positive (w/h 3)
   ];
   const bins = apByRatio(analysisInputs(gt, dt));
-  assert.deepEqual(bins.map((b) => b.label), ['w/h < 1/3', '1/3 <= w/h < 0.67', '0.67 <= w/h < 1.5', '1.5 <= w/h < 3', 'w/h >= 3']);
+  assert.deepEqual(bins.map((b) => b.label), ['w/h < 1/3', '1/3 .. 0.67', '0.67 .. 1.5', '1.5 .. 3', 'w/h >= 3']);
   assert.deepEqual(bins.map((b) => b.numGt), [1, 0, 1, 0, 0]);
   assert.equal(bins[0].ap50, 0); // the tall box is never found
   assert.ok(Math.abs(bins[2].ap50 - 1) < 1e-12); // the wide false positive lies outside the square bin (precision tp / (tp + eps))
