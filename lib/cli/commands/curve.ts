@@ -14,7 +14,7 @@ import { experimentSettings, parseSeeds } from '../../experiments/settings';
 import { parseJobs } from '../../experiments/parallel';
 import { TABLE_IDS, cellTrainConfigs, selectCells, tableSpec } from '../../experiments/tables';
 import { formatMeanSd } from '../../experiments/stats';
-import { figurePageHtml } from '../../notebook/plotly';
+import { htmlPage } from '../../notebook/page';
 import { TrainConfig } from '../../train/config';
 import { writeFileAtomicSync } from '../../util/atomic';
 import { UserError } from '../../util/errors';
@@ -57,7 +57,7 @@ export function register(program: Command): void {
       const curves = [];
       for (const run of runs) curves.push(await learningCurve(run, { evalImages: o.evalImages }));
       if (o.html) {
-        writeFileAtomicSync(path.resolve(o.html), figurePageHtml('Learning curves', [learningCurveFigure(curves)]));
+        writeFileAtomicSync(path.resolve(o.html), htmlPage('Learning curves', [{ figure: learningCurveFigure(curves) }]));
         console.error(`wrote ${o.html}`);
       }
       if (o.json) {
@@ -100,7 +100,7 @@ export function register(program: Command): void {
       if (o.html) {
         const curves = [];
         for (const r of result) for (const d of [...r.runDirs, ...r.doubledRunDirs]) curves.push(await learningCurve(d));
-        writeFileAtomicSync(path.resolve(o.html), figurePageHtml('Convergence: runs and their doubled runs', [learningCurveFigure(curves)], { heightPx: 600 }));
+        writeFileAtomicSync(path.resolve(o.html), htmlPage('Convergence: runs and their doubled runs', [{ table: result.map((r) => ({ configuration: r.label, steps: r.steps, mmAP: formatMeanSd(r.atSteps), 'mmAP at 2x steps': formatMeanSd(r.atDouble), change: r.deltaPoints.toFixed(1), verdict: r.converged ? 'converged' : 'not converged' })) }, { figure: learningCurveFigure(curves), heightPx: 600 }]));
         console.error(`wrote ${o.html}`);
       }
       if (o.json) console.log(JSON.stringify(result, null, 1));
