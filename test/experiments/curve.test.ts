@@ -110,3 +110,18 @@ test('a run another process is training is waited for, then reused or trained, n
   await assert.rejects(ensureRun(other, runsDir, true), new RegExp(`is being trained by process ${holder2.pid}`));
   holder2.kill();
 });
+
+test('converge beside a table job: only the doubled runs are trained here; the runs at the tables\' steps are waited for', async () => {
+  const runsDir = tmp();
+  const cfg = trainConfig('smoke', { steps: 2, evalImages: 1, seed: 3 });
+  const lines: string[] = [];
+  const pending = convergence([cfg], [3], runsDir, { jobs: 1, quiet: true, baseFromTables: true, pollMs: 50, log: (s) => lines.push(s) });
+  // The "table job": trains the base run a little later.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(fs.existsSync(runDirOf(runsDir, cfg)), false, 'converge did not train the base run');
+  await ensureRun(cfg, runsDir, true);
+  const [row] = await pending;
+  assert.equal(readTrainState(row.doubledRunDirs[0]).step, 4);
+  assert.equal(readTrainState(row.runDirs[0]).step, 2);
+  assert.ok(lines.some((l) => /waiting for the table job to finish 1 run\(s\)/.test(l)), lines.join('\n'));
+});

@@ -80,9 +80,10 @@ export function register(program: Command): void {
     .option('--seeds <list>', 'seeds to compare over (default 0)', parseSeeds)
     .option('--jobs <n>', 'training worker processes', parseJobs)
     .option('--runs-dir <dir>', 'results cache (default: runs/tables, env METAANCHOR_RUNS_DIR)')
+    .option('--beside-tables', "train only the doubled runs; wait for a `table` job running beside to finish the others")
     .option('--json', 'print the rows as JSON')
     .option('--html <file>', "write a page with the doubled runs' learning curves")
-    .action(async (given: string[], o: { profile?: string; rows?: string; seeds?: number[]; jobs?: number; runsDir?: string; json?: boolean; html?: string }) => {
+    .action(async (given: string[], o: { profile?: string; rows?: string; seeds?: number[]; jobs?: number; runsDir?: string; json?: boolean; html?: string; besideTables?: boolean }) => {
       const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : [...new Set(given)];
       const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
       const rows = o.rows ? o.rows.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
@@ -96,7 +97,7 @@ export function register(program: Command): void {
       const runsDir = path.resolve(o.runsDir ?? defaultRunsDir());
       await ensurePretrainedFor([...cfgs.values()], (line) => console.error(line));
       // Beside a running main job: runs it trains are waited for, not trained twice.
-      const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs, waitForLock: true });
+      const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs, waitForLock: true, baseFromTables: o.besideTables, log: (line) => console.error(line) });
       if (o.html) {
         const curves = [];
         for (const r of result) for (const d of [...r.runDirs, ...r.doubledRunDirs]) curves.push(await learningCurve(d));
