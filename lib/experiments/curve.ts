@@ -78,7 +78,8 @@ export async function learningCurve(runDirOrCheckpoint: string, options: CurveOp
   const have = new Map(cached.points.map((p) => [p.step, p] as const));
   const state = readTrainState(runDir);
   const final = state.evals.find((e) => e.step === state.step);
-  if (final && !have.has(final.step) && final.images === (evalImages > 0 ? Math.min(evalImages, final.images) : final.images) && cfg.evalImages === evalImages) {
+  // The trainer's final validation used the run's own evalImages: the same measurement.
+  if (final && !have.has(final.step) && cfg.evalImages === evalImages) {
     have.set(final.step, { step: final.step, stats: final.stats, images: final.images });
   }
   const todo = [...listSnapshots(runDir), { step: state.step, dir: path.join(runDir, 'checkpoint') }].filter((s) => !have.has(s.step));
