@@ -24,9 +24,9 @@ export function rebuildableConfig(cfg: ModelConfig): ModelConfig {
 /** Either detector family: only the parameters and the config are read. */
 type SavedModel = Pick<Detector, 'store' | 'config'>;
 
-export function saveDetector(detector: SavedModel, dir: string, extra?: Record<string, unknown>): void {
+export function saveDetector(detector: SavedModel, dir: string, extra?: object): void {
   const arrays: NamedArray[] = detector.store.entries().map(([name, v]) => ({ name, shape: [...v.shape], data: v.dataSync() as Float32Array }));
-  const meta: CheckpointMeta = { modelConfig: rebuildableConfig(detector.config), extra };
+  const meta: CheckpointMeta = { modelConfig: rebuildableConfig(detector.config), extra: extra as Record<string, unknown> | undefined };
   writeWeights(dir, arrays, { layout: 'tfjs', meta: meta as unknown as Record<string, unknown> });
 }
 
