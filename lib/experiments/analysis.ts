@@ -81,7 +81,6 @@ export async function cellDetections(cell: CellResult): Promise<{ detections: Co
   try {
     const detections = await detectDataset(loaded.detector, dataset, {
       anchors: run.anchors,
-      standardBoxP3: loaded.standardBoxP3,
       input: inputGeometry(run.cfg),
       maxImages: run.images,
       batchSize: Math.max(1, Math.min(8, run.cfg.batchSize)),

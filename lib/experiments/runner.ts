@@ -230,7 +230,6 @@ export async function ensureSearch(dir: string, search: SearchSettings): Promise
     const trainSet = await dataset(run.config, 'train');
     const result = await greedyAnchorSearch(run.detector, trainSet, {
       start: run.trainAnchors,
-      standardBoxP3: run.standardBoxP3,
       steps: search.steps,
       subset: search.subset,
       seed: search.seed,
@@ -280,7 +279,7 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
     if (evaluation.kind === 'voc-transfer') {
       const target = await vocTarget(evaluation);
       const n = settings.evalImages > 0 ? Math.min(settings.evalImages, target.images.length) : target.images.length;
-      const r = await evaluateVocTransfer(run.detector, target, { anchors, standardBoxP3: run.standardBoxP3, input, sourceCategories: run.categories, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
+      const r = await evaluateVocTransfer(run.detector, target, { anchors, input, sourceCategories: run.categories, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
       const record: EvalRecordFile = {
         inference: sameAsTraining ? 'train' : inference,
         anchors: inference === 'search' ? 'search' : anchors.name,
@@ -303,7 +302,6 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
     const n = settings.evalImages > 0 ? Math.min(settings.evalImages, val.images.length) : val.images.length;
     const results = await detectDataset(run.detector, val, {
       anchors,
-      standardBoxP3: run.standardBoxP3,
       input,
       maxImages: n,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
@@ -339,7 +337,6 @@ export async function evaluateOnTrainSubset(dir: string, cfg: TrainConfig, searc
     const subset = searchSubset(await dataset(cfg, 'train'), search.subset, search.seed);
     const results = await detectDataset(run.detector, subset, {
       anchors: run.trainAnchors,
-      standardBoxP3: run.standardBoxP3,
       input: inputGeometry(cfg),
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });

@@ -125,6 +125,8 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boole
     generator: cfg.generator,
     numAnchors: anchors.shapes.length,
     ...(cfg.detector ? { detector: cfg.detector } : {}),
+    // The generator learns b in this frame (Eq. 7); detection with any anchors encodes in it.
+    ...(cfg.method === 'metaanchor' ? { standardBoxP3: { ...anchors.standardBoxP3 } } : {}),
   });
   const detector = buildAnyDetector(model, { seed: cfg.seed, log });
   if (cfg.initFrom) {
@@ -226,7 +228,6 @@ async function trainLocked(
     const maxImages = cfg.evalImages > 0 ? Math.min(cfg.evalImages, parts.val.images.length) : parts.val.images.length;
     const results = await detectDataset(detector, parts.val, {
       anchors,
-      standardBoxP3: anchors.standardBoxP3,
       input: inputGeometry(cfg),
       maxImages,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),

@@ -38,7 +38,7 @@ test('a run keeps snapshots; its learning curve scores each, reuses the final va
   try {
     assert.equal(run.step, 2);
     const val = await loadDatasetSpec(cfg.val, 'val');
-    const direct = await cocoScore(run.detector, val, { anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: inputGeometry(cfg), maxImages: 3, batchSize: 2 });
+    const direct = await cocoScore(run.detector, val, { anchors: run.trainAnchors, input: inputGeometry(cfg), maxImages: 3, batchSize: 2 });
     assert.deepEqual(curve.points[0].stats, direct.stats);
   } finally {
     run.detector.dispose();

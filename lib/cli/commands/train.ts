@@ -189,7 +189,7 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
   const matches = t.matches ?? [];
   const renamed = matches.filter((m) => m.source !== null && m.source !== m.target);
   const n = t.dataset.images.length;
-  const results = await detectDataset(run.detector, t.dataset, { anchors, standardBoxP3: run.standardBoxP3, input: inputOf(run), progressLabel: 'detect' });
+  const results = await detectDataset(run.detector, t.dataset, { anchors, input: inputOf(run), progressLabel: 'detect' });
   const r = scoreVocTransfer(t, results, o.allPoint ? 'all-point' : 'voc07');
   if (o.json) {
     console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, classes_without_ground_truth: r.classesWithoutGroundTruth, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: matches }));
@@ -215,7 +215,6 @@ async function detectForCli(o: DetectCliOptions, needBoxes: boolean) {
   const anchors = inferenceAnchors(run, o.anchors);
   const results = await detectDataset(run.detector, ds, {
     anchors,
-    standardBoxP3: run.standardBoxP3,
     input: inputOf(run),
     maxImages: o.maxImages,
     progressLabel: 'detect',
@@ -331,7 +330,6 @@ export function register(program: Command): void {
       const trainSet = await loadDatasetSpec(run.config.train, 'train');
       const result = await greedyAnchorSearch(run.detector, trainSet, {
         start,
-        standardBoxP3: run.standardBoxP3,
         steps: o.steps,
         subset: o.subset,
         seed: o.seed,
