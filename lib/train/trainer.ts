@@ -41,7 +41,7 @@ import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { EvalRecord, StepRecord, TrainState } from './records';
 import { retinaNetStep } from './retinanet-step';
 import { learningRateAt } from './schedule';
-import { CHECKPOINT_DIR, CONFIG_FILE, LOG_FILE, METRICS_FILE, checkRunFolder, lockRunFolder, recoverCheckpoint, trimLog } from './run-folder';
+import { CHECKPOINT_DIR, CONFIG_FILE, LOG_FILE, METRICS_FILE, checkRunFolder, lockRunFolder, recoverCheckpoint, touchRunLock, trimLog } from './run-folder';
 import { statusStream } from '../util/log';
 import { TrainingStep } from './step';
 import { applyGradients, makeOptimizer, setLearningRates } from './update';
@@ -220,6 +220,7 @@ async function trainLocked(
   const progress = new Progress({ label: `train ${path.basename(dir)}`, total: cfg.steps, quiet });
   const started = Date.now();
   let stepsThisCall = 0;
+  let lockTouched = Date.now();
   const nb = loader.numBatches;
   const gt = prepareCocoGroundTruth(groundTruthOf(parts.val));
 
@@ -285,6 +286,10 @@ async function trainLocked(
         state.history.push(rec);
         withFsErrors(`cannot append to ${logPath}`, () => fs.appendFileSync(logPath, JSON.stringify(rec) + '\n'), `fix the cause (e.g. free disk space), then continue with --resume from the checkpoint of step ${checkpointStep}`);
         opts.onStep?.(rec);
+        if (Date.now() - lockTouched > 30_000) {
+          touchRunLock(dir);
+          lockTouched = Date.now();
+        }
         progress.update(state.step, { loss: rec.loss, cls: rec.cls, box: rec.box, lr });
         if (cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0 && state.step < cfg.steps) {
           state.evals.push(await evaluate());
