@@ -27,7 +27,6 @@ import { writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { configHash } from './key';
 import { CellResult, EVALS_DIR, TableResult, metricValue } from './runner';
-import { ExperimentSettings } from './settings';
 
 interface CellRun {
   cell: CellResult;

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AnchorConfig, StandardBox } from '../anchors';
+import { AnchorConfig } from '../anchors';
 import { ensureDefaultDataset, dataRoot, loadMnistDet } from '../data/mnist-det';
 import { LoaderConfig } from '../data/pipeline';
 import { CategoryInfo, DetectionDataset } from '../data/types';
