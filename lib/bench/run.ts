@@ -196,7 +196,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     log(`[bench] greedy search: ${numCandidates} candidates on ${searchImages} images`);
     const det = quickDetector('metaanchor');
     const subset = searchSubset(val, searchImages, 0);
-    const gt = prepareCocoGroundTruth(groundTruthOf(subset) as never);
+    const gt = prepareCocoGroundTruth(groundTruthOf(subset));
     const categoryIds = subset.categories.map((c) => c.id);
     const std = anchors3x3.standardBoxP3;
     const tc = performance.now();

@@ -210,7 +210,7 @@ function vocTarget(evaluation: Extract<TableEvaluation, { kind: 'voc-transfer' }
 function groundTruth(ds: DetectionDataset): PreparedCocoGroundTruth {
   let gt = gtMemo.get(ds);
   if (!gt) {
-    gt = prepareCocoGroundTruth(groundTruthOf(ds) as never);
+    gt = prepareCocoGroundTruth(groundTruthOf(ds));
     gtMemo.set(ds, gt);
   }
   return gt;
@@ -306,7 +306,7 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
       maxImages: n,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });
-    const r = groundTruth(val).evaluate(results as never, { imageIds: val.images.slice(0, n).map((im) => im.id) });
+    const r = groundTruth(val).evaluate(results, { imageIds: val.images.slice(0, n).map((im) => im.id) });
     const record: EvalRecordFile = {
       inference: sameAsTraining ? 'train' : inference,
       anchors: inference === 'search' ? 'search' : anchors.name,
@@ -340,7 +340,7 @@ export async function evaluateOnTrainSubset(dir: string, cfg: TrainConfig, searc
       input: inputGeometry(cfg),
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });
-    const r = prepareCocoGroundTruth(groundTruthOf(subset)).evaluate(results as never, { imageIds: subset.images.map((im) => im.id) });
+    const r = prepareCocoGroundTruth(groundTruthOf(subset)).evaluate(results, { imageIds: subset.images.map((im) => im.id) });
     const record: EvalRecordFile = { inference: 'train', anchors: cfg.anchors, images: subset.images.length, stats: r.stats, split: 'train-subset', seconds: (Date.now() - t0) / 1000 };
     writeJsonAtomicSync(file, record);
     return { record, reused: false };

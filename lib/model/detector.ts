@@ -28,7 +28,7 @@ import { tidy } from './layers';
 import { HeadFeatures, Towers, buildTowers } from './heads/towers';
 import { AnchorFunction, AnchorFunctionOutputs } from './heads/anchor-function';
 import { buildPredefinedAnchorFunction } from './heads/predefined';
-import { BasisCache, MetaAnchorFunction, buildMetaAnchorFunction } from './heads/metaanchor';
+import { buildMetaAnchorFunction } from './heads/metaanchor';
 import { logStatus } from '../util/log';
 
 /** FPN levels and strides of RetinaNet. */
@@ -51,19 +51,6 @@ export interface DetectorOutput {
   levels: LevelShape[];
   /** Anchors per location A. totalAnchors = A * sum over levels of heightCells * widthCells. */
   anchorsPerCell: number;
-}
-
-/** Basis responses per level for the classification and box generators. */
-export interface DetectorBasisCache {
-  cls: BasisCache[];
-  box: BasisCache[];
-}
-
-export function disposeBasisCache(cache: DetectorBasisCache): void {
-  for (const c of [...cache.cls, ...cache.box]) {
-    c.responses.dispose();
-    c.r?.dispose();
-  }
 }
 
 export interface ForwardOptions {
@@ -149,26 +136,6 @@ export class Detector {
     return tidy(() => this.flatten(this.anchorFunction.apply(features, anchorB, opts), levels, A));
   }
 
-  /**
-   * MetaAnchor only: the anchor-independent basis responses of head features (heads/metaanchor.ts).
-   * Computed once, they serve any number of anchor sets through `predictFromBasis`, each costing
-   * only the mixing (greedy anchor search, Sec. 4.1.2). The caller disposes them
-   * (`disposeBasisCache`).
-   */
-  basisCache(features: HeadFeatures): DetectorBasisCache {
-    const af = this.metaAnchorFunction('basisCache');
-    return tidy(() => ({ cls: af.clsGenerator.basis(features.cls), box: af.boxGenerator.basis(features.box) }));
-  }
-
-  /** Same numbers as `predict(features, levels, anchorB)`, from cached basis responses. */
-  predictFromBasis(cache: DetectorBasisCache, levels: LevelShape[], anchorB: tf.Tensor2D): DetectorOutput {
-    const af = this.metaAnchorFunction('predictFromBasis');
-    const A = af.numAnchors(anchorB);
-    return tidy(() =>
-      this.flatten({ cls: cache.cls.map((c) => af.clsGenerator.mix(c, anchorB)), box: cache.box.map((c) => af.boxGenerator.mix(c, anchorB)) }, levels, A),
-    );
-  }
-
   private flatten(out: AnchorFunctionOutputs, levels: LevelShape[], A: number): DetectorOutput {
     const n = out.cls[0].shape[0];
     const flat = (maps: tf.Tensor4D[], width: number): tf.Tensor3D =>
@@ -177,13 +144,6 @@ export class Detector {
         1,
       ) as tf.Tensor3D;
     return { clsLogits: flat(out.cls, this.config.numClasses), boxDeltas: flat(out.box, 4), levels, anchorsPerCell: A };
-  }
-
-  private metaAnchorFunction(what: string): MetaAnchorFunction {
-    if (this.anchorFunction.kind !== 'metaanchor') {
-      throw new UserError(`${what} needs a MetaAnchor detector; this one is "${this.anchorFunction.kind}"`, 'predefined anchor functions have no basis form');
-    }
-    return this.anchorFunction as MetaAnchorFunction;
   }
 
   /**

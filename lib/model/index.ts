@@ -3,7 +3,6 @@ export * from './config';
 export { ParamStore } from './params';
 export {
   Detector,
-  DetectorBasisCache,
   DetectorOutput,
   DetectorParts,
   ForwardOptions,
@@ -11,7 +10,6 @@ export {
   LEVELS,
   STRIDES,
   buildDetector,
-  disposeBasisCache,
   levelShapes,
 } from './detector';
 // Parts, for assembling a Detector by hand (`new Detector({ ... })`).
