@@ -29,11 +29,10 @@ import { HeadFeatures, Towers, buildTowers } from './heads/towers';
 import { AnchorFunction, AnchorFunctionOutputs } from './heads/anchor-function';
 import { buildPredefinedAnchorFunction } from './heads/predefined';
 import { buildMetaAnchorFunction } from './heads/metaanchor';
+import { FPN_LEVELS, strideOfLevel } from '../anchors/grid';
 import { logStatus } from '../util/log';
 
 /** FPN levels and strides of RetinaNet. */
-export const LEVELS = [3, 4, 5, 6, 7] as const;
-export const STRIDES = [8, 16, 32, 64, 128] as const;
 
 /** One FPN level's grid, the input lib/anchors/grid.ts `anchorGrid` expects. */
 export interface LevelShape {
@@ -63,14 +62,14 @@ export interface ForwardOptions {
  * level l has ceil(H / 2^l) x ceil(W / 2^l) cells. Same for every backbone here.
  */
 export function levelShapes(heightPx: number, widthPx: number): LevelShape[] {
-  return LEVELS.map((level, i) => {
+  return FPN_LEVELS.map((level) => {
     let h = heightPx;
     let w = widthPx;
     for (let s = 0; s < level; s++) {
       h = Math.ceil(h / 2);
       w = Math.ceil(w / 2);
     }
-    return { level, stride: STRIDES[i], heightCells: h, widthCells: w };
+    return { level, stride: strideOfLevel(level), heightCells: h, widthCells: w };
   });
 }
 
@@ -125,7 +124,7 @@ export class Detector {
       const c = this.backbone.forward(x);
       const p = this.fpn.forward(c);
       const features = this.towers.forward(p);
-      const levels = p.map((t, i) => ({ level: LEVELS[i], stride: STRIDES[i], heightCells: t.shape[1], widthCells: t.shape[2] }));
+      const levels = p.map((t, i) => ({ level: FPN_LEVELS[i], stride: strideOfLevel(FPN_LEVELS[i]), heightCells: t.shape[1], widthCells: t.shape[2] }));
       return { features, levels };
     });
   }

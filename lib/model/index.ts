@@ -7,8 +7,6 @@ export {
   DetectorParts,
   ForwardOptions,
   LevelShape,
-  LEVELS,
-  STRIDES,
   buildDetector,
   levelShapes,
 } from './detector';
