@@ -30,7 +30,7 @@ export function coverageFigure(reports: readonly AnchorCoverageReport[], options
   if (focus) {
     const g = focus.grid;
     // Size rows without boxes (e.g. above the largest box) are left out.
-    const rows = g.count.map((row, i) => i).filter((i) => g.count[i].some((c) => c > 0));
+    const rows = g.count.map((_row, i) => i).filter((i) => g.count[i].some((c) => c > 0));
     data.push({
       type: 'heatmap', x: g.ratioLabels, y: rows.map((i) => g.sizeLabels[i]),
       z: rows.map((i) => g.bprIou[i].map((v) => (Number.isFinite(v) ? 100 * v : null))) as unknown as number[][],

@@ -70,7 +70,8 @@ export function trainCases(): TrainCase[] {
 /** The quick preset's baseline detector on MNIST-Det's 10 classes with the 3x3 configuration. */
 function quickDetector(method: 'baseline' | 'metaanchor'): Detector {
   const anchors = parseAnchorSpec(TRAIN_PRESETS.quick.anchors);
-  return buildDetector(modelConfig('quick', { method, numClasses: 10, numAnchors: anchors.shapes.length }), { log: () => undefined });
+  const frame = method === 'metaanchor' ? { standardBoxP3: anchors.standardBoxP3 } : {};
+  return buildDetector(modelConfig('quick', { method, numClasses: 10, numAnchors: anchors.shapes.length, ...frame }), { log: () => undefined });
 }
 
 export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
@@ -195,7 +196,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     log(`[bench] greedy search: ${numCandidates} candidates on ${searchImages} images`);
     const det = quickDetector('metaanchor');
     const subset = searchSubset(val, searchImages, 0);
-    const gt = prepareCocoGroundTruth(groundTruthOf(subset) as never);
+    const gt = prepareCocoGroundTruth(groundTruthOf(subset));
     const categoryIds = subset.categories.map((c) => c.id);
     const std = anchors3x3.standardBoxP3;
     const tc = performance.now();
@@ -203,13 +204,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const featureCacheSec = (performance.now() - tc) / 1000;
     try {
       const images = cache.images();
-      const current = await cache.candidates(anchors3x3, std, BENCH_INFERENCE);
+      const current = await cache.candidates(anchors3x3, BENCH_INFERENCE);
       scoreCandidates(current, images, gt, categoryIds, BENCH_INFERENCE); // warm-up (JIT)
       const order = shuffle(table8CandidateConfig().shapes.slice(), makeRng(1)).slice(0, numCandidates);
       const ts = performance.now();
       for (const shape of order) {
         const single: AnchorConfig = { name: 'candidate', shapes: [shape], standardBoxP3: std };
-        const cand = await cache.candidates(single, std, BENCH_INFERENCE);
+        const cand = await cache.candidates(single, BENCH_INFERENCE);
         scoreCandidates(current.map((c, i) => concatDetections([c, cand[i]])), images, gt, categoryIds, BENCH_INFERENCE);
       }
       const secPerCandidate = (performance.now() - ts) / 1000 / numCandidates;

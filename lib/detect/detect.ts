@@ -5,11 +5,13 @@
  *
  * Anchors: the baseline detects with the anchors it was trained with (its last convs have A*K
  * outputs, so A is fixed). MetaAnchor detects with any anchor configuration (Table 3): the
- * configuration's boxes are encoded with Eq. 7 relative to the *training* configuration's standard
- * box, since that is the frame the generator learned b in.
+ * configuration's boxes are encoded with Eq. 7 in the model's own frame (ModelConfig.standardBoxP3,
+ * the *training* configuration's standard box), since that is the frame the generator learned b in;
+ * the asked configuration's own standard box plays no part.
  */
 import * as tf from '@tensorflow/tfjs';
-import { AnchorConfig, StandardBox, configB } from '../anchors';
+import { AnchorConfig, configB } from '../anchors';
+import { eq7Frame } from '../model/config';
 import { DetectionDataset } from '../data/types';
 import { DetectionLoader, ImageTransform, boxesToOriginal, inferenceLoader, LoaderConfig } from '../data/pipeline';
 import { AnyDetector } from '../model/yolo';
@@ -24,8 +26,6 @@ export const RAW_PIXELS: Pick<LoaderConfig, 'mean' | 'std'> = { mean: [0, 0, 0],
 export interface DetectOptions {
   /** Anchors to detect with (MetaAnchor: any; baseline: must have the trained count). */
   anchors: AnchorConfig;
-  /** MetaAnchor: the training configuration's standard box (Eq. 7 frame). */
-  standardBoxP3?: StandardBox;
   input: Partial<LoaderConfig> & Pick<LoaderConfig, 'maxSizePx'>;
   batchSize?: number;
   /** Default: the family's (./head.ts): RETINANET_INFERENCE, or YOLOV2_INFERENCE for a YOLOv2 detector. */
@@ -43,8 +43,8 @@ export interface ImageDetections {
   dets: Detections;
 }
 
-/** The Eq. 7 codes of `anchors` as a [A, 2] tensor, or undefined for the baseline. */
-export function anchorBTensor(detector: AnyDetector, anchors: AnchorConfig, standardBoxP3?: StandardBox): tf.Tensor2D | undefined {
+/** The Eq. 7 codes of `anchors` in the model's frame as a [A, 2] tensor, or undefined for the baseline. */
+export function anchorBTensor(detector: AnyDetector, anchors: AnchorConfig): tf.Tensor2D | undefined {
   if (detector.config.method === 'baseline') {
     if (anchors.shapes.length !== detector.config.numAnchors) {
       throw new UserError(
@@ -54,7 +54,7 @@ export function anchorBTensor(detector: AnyDetector, anchors: AnchorConfig, stan
     }
     return undefined;
   }
-  const b = configB(anchors, standardBoxP3 ?? anchors.standardBoxP3);
+  const b = configB(anchors, eq7Frame(detector.config));
   return tf.tensor2d(b, [anchors.shapes.length, 2], 'float32');
 }
 
@@ -93,7 +93,7 @@ export async function forEachImageDetections(
   const cfg = opts.inference ?? head.inference;
   const sub = opts.maxImages && opts.maxImages < dataset.images.length ? { ...dataset, images: dataset.images.slice(0, opts.maxImages) } : dataset;
   const loader: DetectionLoader = inferenceLoader(sub, { ...opts.input, ...RAW_PIXELS, batchSize: opts.batchSize ?? 8 });
-  const bTensor = anchorBTensor(detector, opts.anchors, opts.standardBoxP3);
+  const bTensor = anchorBTensor(detector, opts.anchors);
   const progress = opts.progressLabel ? new Progress({ label: opts.progressLabel, total: sub.images.length, unit: 'images' }) : undefined;
   let done = 0;
   try {

@@ -27,7 +27,6 @@ import { writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { configHash } from './key';
 import { CellResult, EVALS_DIR, TableResult, metricValue } from './runner';
-import { ExperimentSettings } from './settings';
 
 interface CellRun {
   cell: CellResult;
@@ -81,7 +80,6 @@ export async function cellDetections(cell: CellResult): Promise<{ detections: Co
   try {
     const detections = await detectDataset(loaded.detector, dataset, {
       anchors: run.anchors,
-      standardBoxP3: loaded.standardBoxP3,
       input: inputGeometry(run.cfg),
       maxImages: run.images,
       batchSize: Math.max(1, Math.min(8, run.cfg.batchSize)),
@@ -108,7 +106,7 @@ export async function analyzeCells(result: Pick<TableResult, 'cells'>, cells: re
   for (const { row, group } of cells) {
     const cell = cellOf(result, row, group);
     const d = await cellDetections(cell);
-    const analysis = analyzeInputs(analysisInputs(groundTruthOf(d.dataset) as never, d.detections, { imageIds: d.imageIds }));
+    const analysis = analyzeInputs(analysisInputs(groundTruthOf(d.dataset), d.detections, { imageIds: d.imageIds }));
     out.push({ row, group, name: `${group} ${row}`, analysis, mmAP: metricValue(cell.seeds[0].eval, 'mmAP') });
   }
   return out;
@@ -203,7 +201,7 @@ export async function droppedRangeAp(result: Pick<TableResult, 'cells'>, range: 
       const r = Math.log(w / h);
       return s > range.sqrtMinPx && s < range.sqrtMaxPx && r > range.logRatioMin && r < range.logRatioMax ? 0 : 1;
     };
-    const inputs = analysisInputs(groundTruthOf(d.dataset) as never, d.detections, { imageIds: d.imageIds });
+    const inputs = analysisInputs(groundTruthOf(d.dataset), d.detections, { imageIds: d.imageIds });
     const [inside, outside] = apByBoxBins(inputs, ['inside the dropped range', 'outside'], inRange);
     out.push({ row: cell.row, group: cell.group, inside, outside, mmAP: metricValue(cell.seeds[0].eval, 'mmAP') });
   }

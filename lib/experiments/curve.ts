@@ -94,7 +94,6 @@ export async function learningCurve(runDirOrCheckpoint: string, options: CurveOp
       try {
         const r = await cocoScore(run.detector, val, {
           anchors: run.trainAnchors,
-          standardBoxP3: run.standardBoxP3,
           input: inputGeometry(cfg),
           maxImages: evalImages,
           batchSize: Math.max(1, Math.min(8, cfg.batchSize)),

@@ -82,7 +82,6 @@ export async function drawRunDetections(run: LoadedRun, images: DetectionDataset
   const jobs: Promise<void>[] = [];
   await forEachImageDetections(run.detector, images, {
     anchors: options.anchors,
-    standardBoxP3: run.standardBoxP3,
     input: inputGeometry(cfg),
     inference: options.inference,
     batchSize: n,

@@ -210,7 +210,7 @@ function vocTarget(evaluation: Extract<TableEvaluation, { kind: 'voc-transfer' }
 function groundTruth(ds: DetectionDataset): PreparedCocoGroundTruth {
   let gt = gtMemo.get(ds);
   if (!gt) {
-    gt = prepareCocoGroundTruth(groundTruthOf(ds) as never);
+    gt = prepareCocoGroundTruth(groundTruthOf(ds));
     gtMemo.set(ds, gt);
   }
   return gt;
@@ -230,7 +230,6 @@ export async function ensureSearch(dir: string, search: SearchSettings): Promise
     const trainSet = await dataset(run.config, 'train');
     const result = await greedyAnchorSearch(run.detector, trainSet, {
       start: run.trainAnchors,
-      standardBoxP3: run.standardBoxP3,
       steps: search.steps,
       subset: search.subset,
       seed: search.seed,
@@ -280,7 +279,7 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
     if (evaluation.kind === 'voc-transfer') {
       const target = await vocTarget(evaluation);
       const n = settings.evalImages > 0 ? Math.min(settings.evalImages, target.images.length) : target.images.length;
-      const r = await evaluateVocTransfer(run.detector, target, { anchors, standardBoxP3: run.standardBoxP3, input, sourceCategories: run.categories, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
+      const r = await evaluateVocTransfer(run.detector, target, { anchors, input, sourceCategories: run.categories, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
       const record: EvalRecordFile = {
         inference: sameAsTraining ? 'train' : inference,
         anchors: inference === 'search' ? 'search' : anchors.name,
@@ -303,12 +302,11 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
     const n = settings.evalImages > 0 ? Math.min(settings.evalImages, val.images.length) : val.images.length;
     const results = await detectDataset(run.detector, val, {
       anchors,
-      standardBoxP3: run.standardBoxP3,
       input,
       maxImages: n,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });
-    const r = groundTruth(val).evaluate(results as never, { imageIds: val.images.slice(0, n).map((im) => im.id) });
+    const r = groundTruth(val).evaluate(results, { imageIds: val.images.slice(0, n).map((im) => im.id) });
     const record: EvalRecordFile = {
       inference: sameAsTraining ? 'train' : inference,
       anchors: inference === 'search' ? 'search' : anchors.name,
@@ -339,11 +337,10 @@ export async function evaluateOnTrainSubset(dir: string, cfg: TrainConfig, searc
     const subset = searchSubset(await dataset(cfg, 'train'), search.subset, search.seed);
     const results = await detectDataset(run.detector, subset, {
       anchors: run.trainAnchors,
-      standardBoxP3: run.standardBoxP3,
       input: inputGeometry(cfg),
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
     });
-    const r = prepareCocoGroundTruth(groundTruthOf(subset)).evaluate(results as never, { imageIds: subset.images.map((im) => im.id) });
+    const r = prepareCocoGroundTruth(groundTruthOf(subset)).evaluate(results, { imageIds: subset.images.map((im) => im.id) });
     const record: EvalRecordFile = { inference: 'train', anchors: cfg.anchors, images: subset.images.length, stats: r.stats, split: 'train-subset', seconds: (Date.now() - t0) / 1000 };
     writeJsonAtomicSync(file, record);
     return { record, reused: false };

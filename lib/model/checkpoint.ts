@@ -4,6 +4,7 @@
  * config in the manifest's meta so `loadDetector(dir)` rebuilds the same network.
  */
 import * as tf from '@tensorflow/tfjs';
+import { StandardBox, parseAnchorSpec } from '../anchors/config';
 import { UserError } from '../util/errors';
 import { ModelConfig, resolvedBackboneNorm, resolvedFreezeAt, validateModelConfig } from './config';
 import { BuildOptions, Detector, buildDetector } from './detector';
@@ -24,9 +25,9 @@ export function rebuildableConfig(cfg: ModelConfig): ModelConfig {
 /** Either detector family: only the parameters and the config are read. */
 type SavedModel = Pick<Detector, 'store' | 'config'>;
 
-export function saveDetector(detector: SavedModel, dir: string, extra?: Record<string, unknown>): void {
+export function saveDetector(detector: SavedModel, dir: string, extra?: object): void {
   const arrays: NamedArray[] = detector.store.entries().map(([name, v]) => ({ name, shape: [...v.shape], data: v.dataSync() as Float32Array }));
-  const meta: CheckpointMeta = { modelConfig: rebuildableConfig(detector.config), extra };
+  const meta: CheckpointMeta = { modelConfig: rebuildableConfig(detector.config), extra: extra as Record<string, unknown> | undefined };
   writeWeights(dir, arrays, { layout: 'tfjs', meta: meta as unknown as Record<string, unknown> });
 }
 
@@ -84,7 +85,15 @@ export function loadDetectorWeights(detector: SavedModel, dir: string): void {
  * backbone weights) and load its weights; the model is disposed if they do not fit.
  */
 export function loadSavedModel<M extends SavedModel & { dispose(): void }>(dir: string, build: (cfg: ModelConfig) => M, overrides: Partial<ModelConfig> = {}): M {
-  const cfg: ModelConfig = { ...readCheckpointMeta(dir).modelConfig, ...overrides, backboneWeights: null };
+  const meta = readCheckpointMeta(dir);
+  const cfg: ModelConfig = { ...meta.modelConfig, ...overrides, backboneWeights: null };
+  // Checkpoints written before the frame was part of the model config kept it in their metadata,
+  // or only the training anchors, whose standard box the trainer used as the frame.
+  if (cfg.method === 'metaanchor' && !cfg.standardBoxP3) {
+    const extra = (meta.extra ?? {}) as { standardBoxP3?: StandardBox; anchors?: string };
+    if (extra.standardBoxP3) cfg.standardBoxP3 = extra.standardBoxP3;
+    else if (extra.anchors) cfg.standardBoxP3 = parseAnchorSpec(extra.anchors).standardBoxP3;
+  }
   const model = build(cfg);
   try {
     loadDetectorWeights(model, dir);

@@ -7,6 +7,7 @@
  * network for CPU runs; `paper` is the default itself. The number of classes and of anchors come
  * from the dataset and the anchor configuration, so experiments set them, not the presets.
  */
+import type { StandardBox } from '../anchors/config';
 import { UserError } from '../util/errors';
 import { YOLO_NET_PRESETS, YoloNetConfig, validateYoloNetConfig } from './yolo/config';
 
@@ -81,6 +82,13 @@ export interface ModelConfig {
   w2InitStd: number;
   /** Evaluation of generated anchor functions; see GeneratedConvMode. */
   convMode: GeneratedConvMode;
+  /**
+   * MetaAnchor: the frame of Eq. 7, the training anchor configuration's standard box (AH, AW) at
+   * P3. The generator learned b = (log(ah/AH), log(aw/AW)) in this frame, so every anchor it is
+   * asked for at inference (Table 3's other configurations, a search result, Figure 2's single
+   * anchors) is encoded in it too. Set by the trainer; absent for the baseline (see eq7Frame).
+   */
+  standardBoxP3?: StandardBox;
 
   // ---- detector family (absent = RetinaNet, the fields above)
   /**
@@ -169,13 +177,33 @@ function isPosInt(v: unknown): boolean {
 }
 
 /** Throws a UserError naming the first invalid field and the accepted values. */
+/**
+ * The Eq. 7 frame of a MetaAnchor model (ModelConfig.standardBoxP3); an error for a MetaAnchor
+ * model without one, so that no caller encodes anchors in a frame the generator did not learn.
+ */
+export function eq7Frame(cfg: Pick<ModelConfig, 'method' | 'standardBoxP3'>): StandardBox {
+  if (cfg.method !== 'metaanchor') throw new Error('eq7Frame: only MetaAnchor models encode anchors with Eq. 7');
+  if (!cfg.standardBoxP3) {
+    throw new UserError(
+      'this MetaAnchor model has no Eq. 7 frame (standardBoxP3) in its config',
+      'models trained by `metaanchor train` carry it; a model built in code needs modelConfig(preset, { method: "metaanchor", standardBoxP3 })',
+    );
+  }
+  return cfg.standardBoxP3;
+}
+
 export function validateModelConfig(cfg: ModelConfig): void {
   const bad = (field: string, value: unknown, want: string): never => {
     throw new UserError(`model config: ${field} = ${JSON.stringify(value)} is invalid`, want);
   };
-  const known = new Set([...Object.keys(DEFAULT_MODEL_CONFIG), 'detector', 'yolo']);
+  const known = new Set([...Object.keys(DEFAULT_MODEL_CONFIG), 'detector', 'yolo', 'standardBoxP3']);
   for (const k of Object.keys(cfg)) {
     if (!known.has(k)) bad(k, (cfg as unknown as Record<string, unknown>)[k], `unknown field; known fields: ${[...known].join(', ')}`);
+  }
+  if (cfg.standardBoxP3 !== undefined) {
+    const b = cfg.standardBoxP3;
+    if (cfg.method !== 'metaanchor') bad('standardBoxP3', b, 'only MetaAnchor models have an Eq. 7 frame: leave it out for the baseline');
+    if (!b || !(b.heightPx > 0) || !(b.widthPx > 0)) bad('standardBoxP3', b, 'give { heightPx, widthPx }, both positive (the training configuration\'s standard box at P3)');
   }
   if (cfg.detector !== undefined && cfg.detector !== 'yolov2') bad('detector', cfg.detector, "leave it out (RetinaNet) or use 'yolov2'");
   if (cfg.detector === 'yolov2') validateYoloNetConfig(cfg.yolo as YoloNetConfig);

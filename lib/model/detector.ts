@@ -28,12 +28,11 @@ import { tidy } from './layers';
 import { HeadFeatures, Towers, buildTowers } from './heads/towers';
 import { AnchorFunction, AnchorFunctionOutputs } from './heads/anchor-function';
 import { buildPredefinedAnchorFunction } from './heads/predefined';
-import { BasisCache, MetaAnchorFunction, buildMetaAnchorFunction } from './heads/metaanchor';
+import { buildMetaAnchorFunction } from './heads/metaanchor';
+import { FPN_LEVELS, strideOfLevel } from '../anchors/grid';
 import { logStatus } from '../util/log';
 
 /** FPN levels and strides of RetinaNet. */
-export const LEVELS = [3, 4, 5, 6, 7] as const;
-export const STRIDES = [8, 16, 32, 64, 128] as const;
 
 /** One FPN level's grid, the input lib/anchors/grid.ts `anchorGrid` expects. */
 export interface LevelShape {
@@ -53,19 +52,6 @@ export interface DetectorOutput {
   anchorsPerCell: number;
 }
 
-/** Basis responses per level for the classification and box generators. */
-export interface DetectorBasisCache {
-  cls: BasisCache[];
-  box: BasisCache[];
-}
-
-export function disposeBasisCache(cache: DetectorBasisCache): void {
-  for (const c of [...cache.cls, ...cache.box]) {
-    c.responses.dispose();
-    c.r?.dispose();
-  }
-}
-
 export interface ForwardOptions {
   /** MetaAnchor only: 'auto', 'direct' or 'basis' (default: the config's convMode). */
   convMode?: GeneratedConvMode;
@@ -76,14 +62,14 @@ export interface ForwardOptions {
  * level l has ceil(H / 2^l) x ceil(W / 2^l) cells. Same for every backbone here.
  */
 export function levelShapes(heightPx: number, widthPx: number): LevelShape[] {
-  return LEVELS.map((level, i) => {
+  return FPN_LEVELS.map((level) => {
     let h = heightPx;
     let w = widthPx;
     for (let s = 0; s < level; s++) {
       h = Math.ceil(h / 2);
       w = Math.ceil(w / 2);
     }
-    return { level, stride: STRIDES[i], heightCells: h, widthCells: w };
+    return { level, stride: strideOfLevel(level), heightCells: h, widthCells: w };
   });
 }
 
@@ -138,7 +124,7 @@ export class Detector {
       const c = this.backbone.forward(x);
       const p = this.fpn.forward(c);
       const features = this.towers.forward(p);
-      const levels = p.map((t, i) => ({ level: LEVELS[i], stride: STRIDES[i], heightCells: t.shape[1], widthCells: t.shape[2] }));
+      const levels = p.map((t, i) => ({ level: FPN_LEVELS[i], stride: strideOfLevel(FPN_LEVELS[i]), heightCells: t.shape[1], widthCells: t.shape[2] }));
       return { features, levels };
     });
   }
@@ -149,26 +135,6 @@ export class Detector {
     return tidy(() => this.flatten(this.anchorFunction.apply(features, anchorB, opts), levels, A));
   }
 
-  /**
-   * MetaAnchor only: the anchor-independent basis responses of head features (heads/metaanchor.ts).
-   * Computed once, they serve any number of anchor sets through `predictFromBasis`, each costing
-   * only the mixing (greedy anchor search, Sec. 4.1.2). The caller disposes them
-   * (`disposeBasisCache`).
-   */
-  basisCache(features: HeadFeatures): DetectorBasisCache {
-    const af = this.metaAnchorFunction('basisCache');
-    return tidy(() => ({ cls: af.clsGenerator.basis(features.cls), box: af.boxGenerator.basis(features.box) }));
-  }
-
-  /** Same numbers as `predict(features, levels, anchorB)`, from cached basis responses. */
-  predictFromBasis(cache: DetectorBasisCache, levels: LevelShape[], anchorB: tf.Tensor2D): DetectorOutput {
-    const af = this.metaAnchorFunction('predictFromBasis');
-    const A = af.numAnchors(anchorB);
-    return tidy(() =>
-      this.flatten({ cls: cache.cls.map((c) => af.clsGenerator.mix(c, anchorB)), box: cache.box.map((c) => af.boxGenerator.mix(c, anchorB)) }, levels, A),
-    );
-  }
-
   private flatten(out: AnchorFunctionOutputs, levels: LevelShape[], A: number): DetectorOutput {
     const n = out.cls[0].shape[0];
     const flat = (maps: tf.Tensor4D[], width: number): tf.Tensor3D =>
@@ -177,13 +143,6 @@ export class Detector {
         1,
       ) as tf.Tensor3D;
     return { clsLogits: flat(out.cls, this.config.numClasses), boxDeltas: flat(out.box, 4), levels, anchorsPerCell: A };
-  }
-
-  private metaAnchorFunction(what: string): MetaAnchorFunction {
-    if (this.anchorFunction.kind !== 'metaanchor') {
-      throw new UserError(`${what} needs a MetaAnchor detector; this one is "${this.anchorFunction.kind}"`, 'predefined anchor functions have no basis form');
-    }
-    return this.anchorFunction as MetaAnchorFunction;
   }
 
   /**

@@ -3,15 +3,11 @@ export * from './config';
 export { ParamStore } from './params';
 export {
   Detector,
-  DetectorBasisCache,
   DetectorOutput,
   DetectorParts,
   ForwardOptions,
   LevelShape,
-  LEVELS,
-  STRIDES,
   buildDetector,
-  disposeBasisCache,
   levelShapes,
 } from './detector';
 // Parts, for assembling a Detector by hand (`new Detector({ ... })`).

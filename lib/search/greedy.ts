@@ -11,7 +11,8 @@
  * before NMS (the union of the sets' pre-NMS candidates), so NMS sees all anchors' boxes together,
  * as if the detector had run with the union of anchors.
  */
-import { AnchorConfig, AnchorShape, StandardBox, formatAnchorSpec, table8CandidateConfig } from '../anchors';
+import { AnchorConfig, AnchorShape, formatAnchorSpec, table8CandidateConfig } from '../anchors';
+import { eq7Frame } from '../model/config';
 import { DetectionDataset } from '../data/types';
 import { boxesToOriginal, ImageTransform, inferenceLoader, LoaderConfig } from '../data/pipeline';
 import { RAW_PIXELS, anchorBTensor } from '../detect/detect';
@@ -29,8 +30,6 @@ import { SearchResultFile, SearchTraceEntry } from './result';
 export interface SearchOptions {
   /** Configuration the search starts from (usually the training configuration). */
   start: AnchorConfig;
-  /** Eq. 7 frame of the trained generator. */
-  standardBoxP3: StandardBox;
   /**
    * Candidate shapes (default: Table 8's grid, 161 anchors; for YOLOv2 its one-level version,
    * lib/model/yolo/anchors.ts yoloSearchCandidateShapes, 460 anchors).
@@ -78,9 +77,9 @@ export class FeatureCache {
   }
 
   /** Pre-NMS candidates of `anchors` on every cached image. */
-  async candidates(anchors: AnchorConfig, standardBoxP3: StandardBox, cfg: InferenceConfig): Promise<CandidateSets> {
+  async candidates(anchors: AnchorConfig, cfg: InferenceConfig): Promise<CandidateSets> {
     const out: CandidateSets = [];
-    const bT = anchorBTensor(this.detector, anchors, standardBoxP3);
+    const bT = anchorBTensor(this.detector, anchors);
     try {
       for (const b of this.batches) {
         out.push(...(await this.head.candidates(b.features, anchors, bT, b.items.map((it) => it.transform), cfg)));
@@ -184,6 +183,8 @@ export async function greedyAnchorSearch(detector: AnyDetector, dataset: Detecti
   const t0 = Date.now();
   const seed = opts.seed ?? 0;
   const yolo = isYoloDetector(detector);
+  // The search result is a configuration in the model's own Eq. 7 frame.
+  const frame = eq7Frame(detector.config);
   const cfg = opts.inference ?? detectionHead(detector).inference;
   const subset = searchSubset(dataset, opts.subset ?? 200, seed);
   const gt = prepareCocoGroundTruth(groundTruthOf(subset));
@@ -191,7 +192,7 @@ export async function greedyAnchorSearch(detector: AnyDetector, dataset: Detecti
   // Candidates already in the starting set are left out: the same anchor twice adds nothing but
   // another top-k budget, and anchor lists must not repeat a shape (lib/anchors parseAnchorSpec).
   const same = (a: AnchorShape, b: AnchorShape) => Math.abs(a.scale - b.scale) < 1e-9 && Math.abs(a.ratioHW - b.ratioHW) < 1e-9;
-  const grid = opts.candidates ?? (yolo ? yoloSearchCandidateShapes(standardBoxCells(opts.standardBoxP3)) : table8CandidateConfig().shapes);
+  const grid = opts.candidates ?? (yolo ? yoloSearchCandidateShapes(standardBoxCells(frame)) : table8CandidateConfig().shapes);
   const pool = grid.filter((c) => !opts.start.shapes.some((s) => same(s, c)));
   const order = shuffle(pool.slice(), makeRng(seed + 1));
   const steps = Math.min(opts.steps ?? order.length, order.length);
@@ -199,14 +200,14 @@ export async function greedyAnchorSearch(detector: AnyDetector, dataset: Detecti
   const cache = await FeatureCache.build(detector, subset, opts.input, opts.batchSize ?? 8);
   try {
     const images = cache.images();
-    const current = await cache.candidates(opts.start, opts.standardBoxP3, cfg);
+    const current = await cache.candidates(opts.start, cfg);
     let keptCount = 0;
     const startScore = scoreCandidates(current, images, gt, categoryIds, cfg);
     const kept: AnchorShape[] = opts.start.shapes.slice();
     const progress = opts.progressLabel ? new Progress({ label: opts.progressLabel, total: steps, unit: 'candidates' }) : undefined;
     const g = await greedySelect(current, startScore, steps, async (s, cur) => {
-      const single: AnchorConfig = { name: 'candidate', shapes: [order[s]], standardBoxP3: opts.standardBoxP3 };
-      const cand = await cache.candidates(single, opts.standardBoxP3, cfg);
+      const single: AnchorConfig = { name: 'candidate', shapes: [order[s]], standardBoxP3: frame };
+      const cand = await cache.candidates(single, cfg);
       const merged = cur.map((c, i) => concatDetections([c, cand[i]]));
       return { merged, score: scoreCandidates(merged, images, gt, categoryIds, cfg) };
     }, (step, best) => {
@@ -219,7 +220,7 @@ export async function greedyAnchorSearch(detector: AnyDetector, dataset: Detecti
       if (st.kept) kept.push(shape);
       return { step: st.index + 1, anchor: `s:${shape.scale},r:${shape.ratioHW}`, kept: st.kept, mmAP: st.score, candidateMmAP: st.candidateScore };
     });
-    const final: AnchorConfig = { name: 'search', shapes: kept, standardBoxP3: opts.standardBoxP3 };
+    const final: AnchorConfig = { name: 'search', shapes: kept, standardBoxP3: frame };
     return {
       anchors: formatAnchorSpec(final),
       start: opts.start.name,

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AnchorConfig, StandardBox, parseAnchorSpec } from '../anchors';
 import { CategoryInfo } from '../data/types';
-import { readCheckpointMeta } from '../model';
+import { eq7Frame, readCheckpointMeta } from '../model';
+import type { CheckpointExtra } from './checkpoint-io';
 import { AnyDetector, loadAnyDetector } from '../model/yolo';
 import { UserError } from '../util/errors';
 import { TrainConfig } from './config';
@@ -20,7 +21,10 @@ export interface LoadedRun {
   detector: AnyDetector;
   step: number;
   trainAnchors: AnchorConfig;
-  /** Eq. 7 frame of the trained generator (the training configuration's standard box). */
+  /**
+   * MetaAnchor: the model's Eq. 7 frame (ModelConfig.standardBoxP3, which detection uses by itself),
+   * for building configurations in it (Figure 2's single anchors); the baseline: its anchors' standard box.
+   */
   standardBoxP3: StandardBox;
   categories: CategoryInfo[];
 }
@@ -52,7 +56,7 @@ export function loadRun(dirOrCheckpoint: string): LoadedRun {
 /** A run's model from one of its weight folders (checkpoint/ or a snapshot, lib/train/snapshots.ts). */
 export function loadRunAt(runDir: string, checkpointDir: string): LoadedRun {
   const meta = readCheckpointMeta(checkpointDir);
-  const extra = (meta.extra ?? {}) as { step?: number; anchors?: string; standardBoxP3?: StandardBox; categories?: CategoryInfo[] };
+  const extra = (meta.extra ?? {}) as Partial<CheckpointExtra> & { step?: number };
   if (!extra.anchors || !extra.categories) {
     throw new UserError(`${checkpointDir} lacks the training anchors or categories`, 'it was not written by `metaanchor train`');
   }
@@ -66,14 +70,15 @@ export function loadRunAt(runDir: string, checkpointDir: string): LoadedRun {
     }
   }
   const trainAnchors = parseAnchorSpec(extra.anchors);
+  const detector = loadAnyDetector(checkpointDir);
   return {
     dir: runDir,
     checkpointDir,
     config,
-    detector: loadAnyDetector(checkpointDir),
+    detector,
     step: extra.step ?? 0,
     trainAnchors,
-    standardBoxP3: extra.standardBoxP3 ?? trainAnchors.standardBoxP3,
+    standardBoxP3: detector.config.method === 'metaanchor' ? eq7Frame(detector.config) : trainAnchors.standardBoxP3,
     categories: extra.categories,
   };
 }

@@ -5,8 +5,12 @@
  *   folder holding anything else is refused before anything in it is touched; a run of another
  *   configuration is refused with the settings that differ. A run that never reached a checkpoint
  *   (a failed start) is started again with the new settings, saying which ones changed.
- * - One writer at a time: `training.lock` holds the trainer's pid. A lock whose process is gone is
- *   taken over, with a message.
+ * - One writer at a time: `training.lock` holds the trainer's pid, host, the process's start time
+ *   and the boot id, so that a lock left by a killed trainer is recognised even when its pid has
+ *   since been given to another process. A lock whose process is gone is taken over, with a
+ *   message. A lock from another host (a shared runs folder) cannot be checked by pid: the trainer
+ *   refreshes the lock's mtime as it trains (touchRunLock), and one not refreshed for
+ *   LOCK_STALE_MS is taken over.
  * - The checkpoint is swapped in whole (lib/util/atomic.ts replaceDirAtomicSync: staging folder,
  *   old one renamed aside, staging renamed in). A kill at any instant leaves a complete checkpoint
  *   somewhere: `checkpoint/` itself, or, between the two renames, the hidden staging / old
@@ -17,6 +21,7 @@
  * - A checkpoint without a readable `train-state.json` is an error, never a silent restart.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeFileAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
@@ -110,47 +115,107 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** A lock from another host that has not been refreshed for this long belongs to a dead trainer. */
+export const LOCK_STALE_MS = 10 * 60 * 1000;
+
+interface LockInfo {
+  pid: number;
+  host?: string;
+  /** Start time of the process (Linux: /proc/<pid>/stat field 22, clock ticks since boot). */
+  start?: string;
+  boot?: string;
+  mtimeMs: number;
+}
+
+function readProc(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function processStart(pid: number): string | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  // The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return rest[19];
+}
+
+const bootId = (): string | undefined => readProc('/proc/sys/kernel/random/boot_id')?.trim();
+
+function lockText(): string {
+  return [process.pid, os.hostname(), processStart(process.pid) ?? '-', bootId() ?? '-'].join(' ');
+}
+
+function readLock(file: string): LockInfo | null {
+  try {
+    const [pidText, host, start, boot] = fs.readFileSync(file, 'utf8').trim().split(/\s+/);
+    const pid = Number(pidText);
+    if (!(Number.isInteger(pid) && pid > 0)) return null;
+    const known = (v: string | undefined) => (v && v !== '-' ? v : undefined);
+    return { pid, host, start: known(start), boot: known(boot), mtimeMs: fs.statSync(file).mtimeMs };
+  } catch {
+    return null;
+  }
+}
+
+/** The lock's trainer still runs (as far as this host can tell). */
+function lockAlive(lock: LockInfo): boolean {
+  if (lock.host && lock.host !== os.hostname()) return Date.now() - lock.mtimeMs < LOCK_STALE_MS;
+  if (lock.boot && bootId() && lock.boot !== bootId()) return false;
+  if (!processAlive(lock.pid)) return false;
+  // The pid may have been given to another process since the trainer died.
+  return !(lock.start && processStart(lock.pid) && processStart(lock.pid) !== lock.start);
+}
+
 /**
- * Lock `dir` against a second trainer: `training.lock` holds this process's pid. A lock left by a
- * process that no longer runs is taken over (reported through `log`). Returns the release.
+ * Lock `dir` against a second trainer: `training.lock` identifies this process (pid, host, start
+ * time, boot). A lock left by a process that no longer runs is taken over (reported through
+ * `log`). Returns the release.
  */
 export function lockRunFolder(dir: string, log: (s: string) => void = () => undefined): () => void {
   const file = path.join(dir, LOCK_FILE);
+  const mine = lockText();
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      fs.writeFileSync(file, String(process.pid), { flag: 'wx' });
+      fs.writeFileSync(file, mine + '\n', { flag: 'wx' });
       return () => {
-        if (readLockPid(file) === process.pid) fs.rmSync(file, { force: true });
+        if (readProc(file)?.trim() === mine) fs.rmSync(file, { force: true });
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = readLockPid(file);
-      if (pid !== null && processAlive(pid)) {
+      const lock = readLock(file);
+      if (lock !== null && lockAlive(lock)) {
+        const who = `process ${lock.pid}${lock.host && lock.host !== os.hostname() ? ` on ${lock.host}` : ''}`;
         throw new UserError(
-          `${dir} is being trained by process ${pid}${pid === process.pid ? ' (this one)' : ''}`,
+          `${dir} is being trained by ${who}${lock.pid === process.pid && lock.host === os.hostname() ? ' (this one)' : ''}`,
           `two trainers would overwrite each other's checkpoints: wait for it to finish, or stop it; if no trainer runs, delete ${file}`,
         );
       }
-      log(`${dir}: taking over the lock of process ${pid ?? '(unreadable)'}, which no longer runs`);
+      log(`${dir}: taking over the lock of process ${lock?.pid ?? '(unreadable)'}${lock?.host && lock.host !== os.hostname() ? ` on ${lock.host} (not refreshed for ${Math.round((Date.now() - lock.mtimeMs) / 60000)} min)` : ''}, which no longer runs`);
       fs.rmSync(file, { force: true });
     }
   }
   throw new UserError(`cannot lock ${dir}`, `delete ${file} if no other process trains this run`);
 }
 
-/** The live process that holds `dir`'s training lock, or null (no lock, or one left by a dead process). */
-export function lockHolder(dir: string): number | null {
-  const pid = readLockPid(path.join(dir, LOCK_FILE));
-  return pid !== null && pid !== process.pid && processAlive(pid) ? pid : null;
+/** Tell other hosts that the lock's trainer is alive (its mtime; see LOCK_STALE_MS). */
+export function touchRunLock(dir: string): void {
+  const now = new Date();
+  try {
+    fs.utimesSync(path.join(dir, LOCK_FILE), now, now);
+  } catch {
+    // A missing lock is not this function's concern (the trainer holds it).
+  }
 }
 
-function readLockPid(file: string): number | null {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  }
+/** The live process that holds `dir`'s training lock, or null (no lock, or one left by a dead process). */
+export function lockHolder(dir: string): number | null {
+  const lock = readLock(path.join(dir, LOCK_FILE));
+  if (lock === null || !lockAlive(lock)) return null;
+  return lock.pid === process.pid && (!lock.host || lock.host === os.hostname()) ? null : lock.pid;
 }
 
 /** Hidden folders of a checkpoint swap: `.checkpoint.<pid>.<n>.tmp` (staging) and `….tmp.old`. */

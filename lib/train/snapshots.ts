@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { saveDetector } from '../model';
 import { AnyDetector } from '../model/yolo';
 import { replaceDirAtomicSync } from '../util/atomic';
+import type { CheckpointExtra } from './checkpoint-io';
 
 export const SNAPSHOTS_DIR = 'snapshots';
 
@@ -34,7 +35,7 @@ export function snapshotSteps(steps: number, snapshotEvery: number): number[] {
   return out;
 }
 
-export function saveSnapshot(runDir: string, step: number, detector: AnyDetector, extra: Record<string, unknown>): void {
+export function saveSnapshot(runDir: string, step: number, detector: AnyDetector, extra: CheckpointExtra): void {
   replaceDirAtomicSync(path.join(runDir, SNAPSHOTS_DIR, snapshotName(step)), (staging) => saveDetector(detector, staging, { ...extra, step }));
 }
 

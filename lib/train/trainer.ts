@@ -13,73 +13,44 @@
  * anchor jitter is a function of (seed, step), and the optimizer's momentum is checkpointed, so an
  * interrupted run resumed from its last checkpoint reproduces the same loss curve.
  *
- * Per step (Sec. 3 / 4 of the paper): the baseline matches against its predefined anchors;
- * MetaAnchor draws the configuration's b_i jittered within +-0.5, builds the anchors those b_i
- * denote, matches against them, and feeds the same b_i to the anchor function generators.
+ * The loop is family-independent: a step (step.ts; RetinaNet's in retinanet-step.ts, YOLOv2's in
+ * yolo-step.ts) turns a batch into a loss, update.ts turns its gradients into new weights, and
+ * checkpoint-io.ts writes and restores the checkpoint.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-
-type NamedTensor = { name: string; tensor: tf.Tensor };
-import { AnchorConfig, anchorGrid, anchorsForConfig, jitteredTrainingAnchors, parseAnchorSpec } from '../anchors';
+import { AnchorConfig, parseAnchorSpec } from '../anchors';
 import { initBackend } from '../backend';
 import { explainWasmOom } from '../backend/wasm-kernels/memory';
-import { buildTargets } from '../box';
 import { DetectionLoader } from '../data/pipeline';
 import { batchToTensor } from '../data/tensor';
 import { ignoreDroppedBoxes } from '../data/stats';
 import { DetectionDataset } from '../data/types';
-import { derivedRng } from '../data/seeds';
 import { RAW_PIXELS, detectDataset } from '../detect/detect';
 import { prepareCocoGroundTruth } from '../eval/coco';
-import { detectionLoss, initWeightsFrom, loadDetectorWeights, modelConfig, saveDetector } from '../model';
-import { AnyDetector, buildAnyDetector, isYoloDetector, priorTermSteps } from '../model/yolo';
-import { readWeights, writeWeights } from '../model/weights-file';
-import { replaceDirAtomicSync, writeJsonAtomicSync } from '../util/atomic';
-import { UserError, fsUserError, isFsError } from '../util/errors';
+import { initWeightsFrom, modelConfig } from '../model';
+import { AnyDetector, buildAnyDetector, isYoloDetector } from '../model/yolo';
+import { writeJsonAtomicSync } from '../util/atomic';
+import { UserError } from '../util/errors';
 import { checkWritableDir, withFsErrors } from '../util/files';
 import { Progress } from '../util/progress';
+import { CheckpointExtra, ParamGroup, hasCheckpoint, readTrainState, restoreCheckpoint, saveCheckpoint } from './checkpoint-io';
 import { TrainConfig, inputGeometry, validateTrainConfig } from './config';
 import { groundTruthOf, loadDatasetSpec } from './datasets';
+import { EvalRecord, StepRecord, TrainState } from './records';
+import { retinaNetStep } from './retinanet-step';
 import { learningRateAt } from './schedule';
-import {
-  CHECKPOINT_DIR,
-  CONFIG_FILE,
-  LOG_FILE,
-  METRICS_FILE,
-  STATE_FILE,
-  checkRunFolder,
-  findCheckpointDir,
-  lockRunFolder,
-  readCheckpointState,
-  recoverCheckpoint,
-  trimLog,
-} from './run-folder';
+import { CHECKPOINT_DIR, CONFIG_FILE, LOG_FILE, METRICS_FILE, checkRunFolder, lockRunFolder, recoverCheckpoint, touchRunLock, trimLog } from './run-folder';
 import { statusStream } from '../util/log';
-import { yoloBatchLoss, yoloStepAnchors } from './yolo-step';
+import { TrainingStep } from './step';
+import { applyGradients, makeOptimizer, setLearningRates } from './update';
+import { yoloStep } from './yolo-step';
 import { saveSnapshot } from './snapshots';
 import { PRETRAINED_PREFIX } from './pretrain';
 
-export interface StepRecord {
-  step: number;
-  loss: number;
-  cls: number;
-  box: number;
-  positives: number;
-  lr: number;
-  gradNorm: number;
-  sec: number;
-}
-
-export interface EvalRecord {
-  step: number;
-  /** COCO's 12 summary numbers (AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, ARl). */
-  stats: number[];
-  images: number;
-  anchors: string;
-  sec: number;
-}
+export type { EvalRecord, StepRecord } from './records';
+export { hasCheckpoint, readTrainState } from './checkpoint-io';
 
 export interface TrainResult {
   dir: string;
@@ -105,27 +76,6 @@ export interface TrainOptions {
 }
 
 export { CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE };
-const OPTIMIZER_DIR = 'optimizer';
-
-interface TrainState {
-  step: number;
-  history: StepRecord[];
-  evals: EvalRecord[];
-}
-
-/**
- * A parameter group with its own optimizer state and learning-rate multiplier. MetaAnchor's
- * generator weights (W1, c1, W2, W12) form their own group: with Adam every one of W2's m rows
- * moves by about the learning rate per step and the generated residual W2·h sums m of those moves,
- * so the generated anchor functions would change ~||h||_1 times faster than theta* (see
- * TrainConfig.generatorLrMult).
- */
-interface ParamGroup {
-  name: 'main' | 'generator';
-  optimizer: tf.Optimizer;
-  lrMult: number;
-  vars: Set<string>;
-}
 
 /** Everything a run needs besides its config: datasets, model, anchors, optimizers. */
 interface RunParts {
@@ -145,24 +95,9 @@ function stableJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** The run has a checkpoint (possibly one an interrupted swap left aside, see run-folder.ts). */
-export function hasCheckpoint(dir: string): boolean {
-  return findCheckpointDir(dir) !== null;
-}
-
-/** The step, loss history and evaluations of the run's checkpoint; an error if it is unreadable. */
-export function readTrainState(dir: string): TrainState {
-  return readCheckpointState(findCheckpointDir(dir) ?? path.join(dir, CHECKPOINT_DIR)) as TrainState;
-}
-
-function makeOptimizer(cfg: TrainConfig): tf.Optimizer {
-  return cfg.optimizer === 'sgd' ? tf.train.momentum(cfg.lr.baseLr, cfg.momentum) : tf.train.adam(cfg.lr.baseLr);
-}
-
-function setLearningRate(opt: tf.Optimizer, lr: number): void {
-  const o = opt as unknown as { setLearningRate?: (lr: number) => void; learningRate: number };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else o.learningRate = lr;
+/** The step of the detector's family (step.ts). */
+function trainingStep(cfg: TrainConfig, detector: AnyDetector, anchors: AnchorConfig): TrainingStep {
+  return isYoloDetector(detector) ? yoloStep(cfg, detector, anchors) : retinaNetStep(cfg, detector, anchors);
 }
 
 /** Build the datasets, model and optimizer of a config. */
@@ -190,6 +125,8 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boole
     generator: cfg.generator,
     numAnchors: anchors.shapes.length,
     ...(cfg.detector ? { detector: cfg.detector } : {}),
+    // The generator learns b in this frame (Eq. 7); detection with any anchors encodes in it.
+    ...(cfg.method === 'metaanchor' ? { standardBoxP3: { ...anchors.standardBoxP3 } } : {}),
   });
   const detector = buildAnyDetector(model, { seed: cfg.seed, log });
   if (cfg.initFrom) {
@@ -207,88 +144,6 @@ async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boole
   const groups: ParamGroup[] = [{ name: 'main', optimizer: makeOptimizer(cfg), lrMult: 1, vars: new Set(names.filter((n) => !genNames.has(n))) }];
   if (genNames.size) groups.push({ name: 'generator', optimizer: makeOptimizer(cfg), lrMult: cfg.generatorLrMult, vars: genNames });
   return { train, val, detector, anchors, groups };
-}
-
-function optimizerDir(group: ParamGroup): string {
-  return group.name === 'main' ? OPTIMIZER_DIR : `${OPTIMIZER_DIR}-${group.name}`;
-}
-
-async function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: TrainState, lastStep: number): Promise<void> {
-  const perGroup = await Promise.all(parts.groups.map(async (g) => [...(await g.optimizer.getWeights()), ...optimizerExtraState(g.optimizer)]));
-  try {
-    replaceDirAtomicSync(path.join(dir, CHECKPOINT_DIR), (staging) => {
-      saveDetector(parts.detector, staging, { step: state.step, anchors: cfg.anchors, standardBoxP3: parts.anchors.standardBoxP3, categories: parts.train.categories });
-      parts.groups.forEach((g, gi) => writeOptimizer(path.join(staging, optimizerDir(g)), perGroup[gi]));
-      // Written last: a checkpoint folder with a readable state is complete (run-folder.ts).
-      fs.writeFileSync(path.join(staging, STATE_FILE), JSON.stringify(state) + '\n');
-    });
-  } catch (err) {
-    if (!isFsError(err)) throw err;
-    throw fsUserError(
-      err,
-      `cannot write the checkpoint of step ${state.step} into ${dir}`,
-      `${lastStep > 0 ? `the checkpoint of step ${lastStep} is kept; ` : ''}fix the cause (e.g. free disk space), then continue with --resume`,
-    );
-  }
-}
-
-function writeOptimizer(dirPath: string, optimizerWeights: NamedTensor[]): void {
-  writeWeights(
-    dirPath,
-    // Float32Array.from: the iteration count is an int32 tensor, whose raw bits must not be
-    // stored as float32 (Adam's bias correction depends on it).
-    optimizerWeights.map((w) => ({ name: w.name, shape: [...w.tensor.shape], data: Float32Array.from(w.tensor.dataSync()) })),
-  );
-}
-
-/**
- * Adam's running powers beta^t live outside getWeights(); setWeights recomputes them with pow(),
- * which differs from the repeated products of a continuous run in the last float32 bit. They are
- * checkpointed too, so that a resumed run is bit-identical.
- */
-const ADAM_POWERS = ['accBeta1', 'accBeta2'] as const;
-
-function optimizerExtraState(opt: tf.Optimizer): NamedTensor[] {
-  const o = opt as unknown as Record<string, tf.Variable | undefined>;
-  return ADAM_POWERS.filter((k) => o[k] instanceof tf.Variable).map((k) => ({ name: `__${k}`, tensor: o[k] as tf.Variable }));
-}
-
-async function restoreOptimizer(dirPath: string, optimizer: tf.Optimizer): Promise<void> {
-  const opt = readWeights(dirPath);
-  const extra = new Map<string, Float32Array>();
-  const named: NamedTensor[] = [];
-  for (const name of opt.names()) {
-    const e = opt.get(name)!;
-    if (name.startsWith('__')) extra.set(name.slice(2), e.data);
-    else named.push({ name, tensor: tf.tensor(e.data, e.shape, 'float32') });
-  }
-  await optimizer.setWeights(named);
-  for (const n of named) if (n.name === 'iter') n.tensor.dispose();
-  const o = optimizer as unknown as Record<string, tf.Variable | undefined>;
-  for (const [k, data] of extra) {
-    const v = o[k];
-    if (v instanceof tf.Variable) tf.tidy(() => v.assign(tf.scalar(data[0])));
-  }
-}
-
-async function restoreCheckpoint(dir: string, parts: RunParts): Promise<TrainState> {
-  const ckpt = path.join(dir, CHECKPOINT_DIR);
-  loadDetectorWeights(parts.detector, ckpt);
-  for (const g of parts.groups) await restoreOptimizer(path.join(ckpt, optimizerDir(g)), g.optimizer);
-  return readTrainState(dir);
-}
-
-/** Global L2 norm of the gradients; scales them in place (returned map) when above maxNorm. */
-function clipGradients(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
-  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
-  if (!(maxNorm > 0) || norm <= maxNorm || !isFinite(norm)) return { grads, norm };
-  const scale = maxNorm / (norm + 1e-6);
-  const clipped: tf.NamedTensorMap = {};
-  for (const [k, g] of Object.entries(grads)) {
-    clipped[k] = tf.mul(g, scale);
-    g.dispose();
-  }
-  return { grads: clipped, norm };
 }
 
 /**
@@ -335,7 +190,7 @@ async function trainLocked(
   let state: TrainState = { step: 0, history: [], evals: [] };
   const logPath = path.join(dir, LOG_FILE);
   if (opts.resume && recovered) {
-    state = await restoreCheckpoint(dir, parts);
+    state = await restoreCheckpoint(dir, parts.detector, parts.groups);
     const dropped = trimLog(dir, state.step);
     log(`resuming ${dir} at step ${state.step}/${cfg.steps}${dropped ? ` (${dropped} log line(s) after the checkpoint dropped)` : ''}`);
   } else {
@@ -359,11 +214,13 @@ async function trainLocked(
   });
   const vars = detector.trainableVariables();
   const decayed = new Set(vars.filter((v) => v.shape.length >= 2).map((v) => v.name));
-  const K = detector.config.numClasses;
-  const gridCache = new Map<string, ReturnType<typeof anchorsForConfig>>();
+  const step = trainingStep(cfg, detector, anchors);
+  const extra: CheckpointExtra = { anchors: cfg.anchors, standardBoxP3: anchors.standardBoxP3, categories: parts.train.categories };
+  const checkpoint = { detector, groups, extra };
   const progress = new Progress({ label: `train ${path.basename(dir)}`, total: cfg.steps, quiet });
   const started = Date.now();
   let stepsThisCall = 0;
+  let lockTouched = Date.now();
   const nb = loader.numBatches;
   const gt = prepareCocoGroundTruth(groundTruthOf(parts.val));
 
@@ -372,7 +229,6 @@ async function trainLocked(
     const maxImages = cfg.evalImages > 0 ? Math.min(cfg.evalImages, parts.val.images.length) : parts.val.images.length;
     const results = await detectDataset(detector, parts.val, {
       anchors,
-      standardBoxP3: anchors.standardBoxP3,
       input: inputGeometry(cfg),
       maxImages,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
@@ -392,74 +248,16 @@ async function trainLocked(
         if (state.step >= cfg.steps || (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter)) break;
         const t0 = Date.now();
         const lr = learningRateAt(cfg.lr, state.step);
-        for (const g of groups) setLearningRate(g.optimizer, lr * g.lrMult);
+        setLearningRates(groups, lr);
 
         let values: number[];
         let gradNorm = 0;
+        const x = batchToTensor(batch);
+        const stepLoss = step.prepare(batch, x, state.step);
         try {
-          const x = batchToTensor(batch);
-          const inputs: tf.Tensor[] = [x];
-          const parts3: (tf.Scalar | number)[] = [];
-          let stepLoss: () => tf.Scalar;
-          if (isYoloDetector(detector)) {
-            const yolo = detector;
-            // YOLOv2 (Table 7): region-layer targets from the step's own predictions (lib/train/yolo-step.ts).
-            const ya = yoloStepAnchors(cfg.method, anchors, cfg.seed, state.step, cfg.jitter);
-            const bT = ya.b ? tf.tensor2d(ya.b, [ya.b.length / 2, 2], 'float32') : undefined;
-            if (bT) inputs.push(bT);
-            const priorTerm = state.step < priorTermSteps(cfg.lr.warmupSteps);
-            stepLoss = () => {
-              const l = yoloBatchLoss(yolo, x, bT, batch.items, ya.anchorsWH, priorTerm);
-              parts3.push(tf.keep(l.cls), tf.keep(l.box), l.assigned);
-              return l.total;
-            };
-          } else {
-            const retina = detector;
-            const [N, H, W] = batch.shape;
-            // Anchors of this step: fixed (baseline) or the jittered b_i of Sec. 4 (MetaAnchor).
-            const key = `${H}x${W}`;
-            let grid = gridCache.get(key);
-            if (!grid) gridCache.set(key, (grid = anchorsForConfig(anchors, H, W)));
-            let anchorBoxes = grid.anchors;
-            let bValues: Float32Array | undefined;
-            if (cfg.method === 'metaanchor') {
-              const j = jitteredTrainingAnchors(anchors, derivedRng(cfg.seed, 'jitter', state.step), { amplitude: cfg.jitter });
-              anchorBoxes = anchorGrid(grid.levels, j.sizesPerLevel);
-              bValues = j.b;
-            }
-            const A = anchorBoxes.length / 4;
-            const labels = new Int32Array(N * A);
-            const boxTargets = new Float32Array(N * A * 4);
-            for (let k = 0; k < N; k++) {
-              const item = batch.items[k];
-              // item.ignore holds the matcher's GT flags (crowd / dropped), see lib/data/types.ts.
-              const t = buildTargets(anchorBoxes, { boxes: item.boxes, classIdx: item.classIdx, ignore: item.ignore }, {
-                posIou: cfg.posIou,
-                negIou: cfg.negIou,
-                allowLowQuality: cfg.allowLowQuality,
-                numClasses: K,
-              });
-              labels.set(t.labels, k * A);
-              boxTargets.set(t.boxTargets, k * A * 4);
-            }
-            const labelsT = tf.tensor2d(labels, [N, A], 'int32');
-            const targetsT = tf.tensor3d(boxTargets, [N, A, 4], 'float32');
-            const bT = bValues ? tf.tensor2d(bValues, [bValues.length / 2, 2], 'float32') : undefined;
-            inputs.push(labelsT, targetsT);
-            if (bT) inputs.push(bT);
-            stepLoss = () => {
-              const out = retina.forward(x, bT);
-              const l = detectionLoss(out, labelsT, targetsT, {
-                focal: { alpha: cfg.focalAlpha, gamma: cfg.focalGamma },
-                box: { kind: cfg.boxLoss, beta: cfg.smoothL1Beta },
-              });
-              parts3.push(tf.keep(l.cls), tf.keep(l.box), tf.keep(l.numPositives));
-              return l.total;
-            };
-          }
-          const { value, grads } = tf.variableGrads(stepLoss, vars);
-          values = [value.dataSync()[0], ...parts3.map((t) => (typeof t === 'number' ? t : t.dataSync()[0]))];
-          tf.dispose([...inputs, value, ...parts3.filter((t): t is tf.Scalar => typeof t !== 'number')]);
+          const { value, grads } = tf.variableGrads(stepLoss.loss, vars);
+          values = [value.dataSync()[0], ...stepLoss.parts()];
+          value.dispose();
           if (!values.every(Number.isFinite)) {
             tf.dispose(Object.values(grads));
             throw new UserError(
@@ -467,24 +265,11 @@ async function trainLocked(
               `lower the learning rate (now ${lr.toExponential(2)}) or set clipNorm, then resume with --resume`,
             );
           }
-          if (cfg.weightDecay > 0) {
-            for (const v of vars) {
-              if (!decayed.has(v.name) || !grads[v.name]) continue;
-              const g = grads[v.name];
-              grads[v.name] = tf.tidy(() => tf.add(g, tf.mul(v, cfg.weightDecay)));
-              g.dispose();
-            }
-          }
-          const clipped = clipGradients(grads, cfg.clipNorm);
-          gradNorm = clipped.norm;
-          for (const g of groups) {
-            const part: tf.NamedTensorMap = {};
-            for (const [k, t] of Object.entries(clipped.grads)) if (g.vars.has(k)) part[k] = t;
-            if (Object.keys(part).length) g.optimizer.applyGradients(part);
-          }
-          tf.dispose(Object.values(clipped.grads));
+          gradNorm = applyGradients(grads, vars, decayed, groups, cfg);
         } catch (err) {
           throw explainWasmOom(err, { batchSize: cfg.batchSize, imageSizePx: cfg.imageSizePx });
+        } finally {
+          tf.dispose([x, ...stepLoss.inputs]);
         }
         state.step += 1;
         stepsThisCall += 1;
@@ -501,6 +286,10 @@ async function trainLocked(
         state.history.push(rec);
         withFsErrors(`cannot append to ${logPath}`, () => fs.appendFileSync(logPath, JSON.stringify(rec) + '\n'), `fix the cause (e.g. free disk space), then continue with --resume from the checkpoint of step ${checkpointStep}`);
         opts.onStep?.(rec);
+        if (Date.now() - lockTouched > 30_000) {
+          touchRunLock(dir);
+          lockTouched = Date.now();
+        }
         progress.update(state.step, { loss: rec.loss, cls: rec.cls, box: rec.box, lr });
         if (cfg.evalEvery > 0 && state.step % cfg.evalEvery === 0 && state.step < cfg.steps) {
           state.evals.push(await evaluate());
@@ -508,10 +297,10 @@ async function trainLocked(
           log(`eval @${state.step}: mmAP ${(100 * state.evals[state.evals.length - 1].stats[0]).toFixed(1)}`);
         }
         if (cfg.snapshotEvery > 0 && state.step % cfg.snapshotEvery === 0 && state.step < cfg.steps) {
-          saveSnapshot(dir, state.step, detector, { anchors: cfg.anchors, standardBoxP3: anchors.standardBoxP3, categories: parts.train.categories });
+          saveSnapshot(dir, state.step, detector, extra);
         }
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
-          await saveCheckpoint(dir, cfg, parts, state, checkpointStep);
+          await saveCheckpoint(dir, checkpoint, state, checkpointStep);
           checkpointStep = state.step;
         }
       }
@@ -520,7 +309,7 @@ async function trainLocked(
     if (state.step >= cfg.steps && !(state.evals.length && state.evals[state.evals.length - 1].step === state.step)) {
       state.evals.push(await evaluate());
       writeJsonAtomicSync(path.join(dir, METRICS_FILE), { evals: state.evals });
-      await saveCheckpoint(dir, cfg, parts, state, checkpointStep);
+      await saveCheckpoint(dir, checkpoint, state, checkpointStep);
       checkpointStep = state.step;
       const s = state.evals[state.evals.length - 1].stats;
       log(`final: mmAP ${(100 * s[0]).toFixed(1)}  AP50 ${(100 * s[1]).toFixed(1)}  AP75 ${(100 * s[2]).toFixed(1)}  (${state.evals[state.evals.length - 1].images} val images)`);

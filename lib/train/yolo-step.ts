@@ -1,5 +1,5 @@
 /**
- * One YOLOv2 training step's anchors and loss (the trainer's YOLO branch; lib/train/trainer.ts).
+ * One YOLOv2 training step: its anchors and loss (lib/train/step.ts; RetinaNet's is retinanet-step.ts).
  *
  * Anchors: the baseline trains its predefined anchors (darknet's 5 COCO anchors for 'yolov2');
  * MetaAnchor draws the configuration's b_i jittered within +-jitter per step (Sec. 4), exactly
@@ -14,7 +14,31 @@
 import * as tf from '@tensorflow/tfjs';
 import { AnchorConfig, configB, jitterB } from '../anchors';
 import { derivedRng } from '../data/seeds';
-import { RegionGroundTruth, RegionTargets, YOLOV2_REGION, YoloDetector, anchorCellsFromB, anchorCellsOf, regionLoss, regionTargets } from '../model/yolo';
+import { Batch } from '../data/pipeline';
+import { RegionGroundTruth, RegionTargets, YOLOV2_REGION, YoloDetector, anchorCellsFromB, anchorCellsOf, priorTermSteps, regionLoss, regionTargets } from '../model/yolo';
+import { TrainConfig } from './config';
+import { StepLoss, TrainingStep, readParts } from './step';
+
+/** The YOLOv2 training step (lib/train/step.ts); the prior-matching term is on during warm-up. */
+export function yoloStep(cfg: TrainConfig, detector: YoloDetector, anchors: AnchorConfig): TrainingStep {
+  return {
+    prepare(batch: Batch, x: tf.Tensor4D, step: number): StepLoss {
+      const ya = yoloStepAnchors(cfg.method, anchors, cfg.seed, step, cfg.jitter);
+      const bT = ya.b ? tf.tensor2d(ya.b, [ya.b.length / 2, 2], 'float32') : undefined;
+      const priorTerm = step < priorTermSteps(cfg.lr.warmupSteps);
+      const kept: (tf.Scalar | number)[] = [];
+      return {
+        inputs: bT ? [bT] : [],
+        loss: () => {
+          const l = yoloBatchLoss(detector, x, bT, batch.items, ya.anchorsWH, priorTerm);
+          kept.push(tf.keep(l.cls), tf.keep(l.box), l.assigned);
+          return l.total;
+        },
+        parts: () => readParts(kept),
+      };
+    },
+  };
+}
 
 export interface YoloStepAnchors {
   /** [w, h, ...] in grid cells. */

@@ -125,3 +125,33 @@ export function alignTargetClasses(
     removedBoxes,
   };
 }
+
+/**
+ * Results of a detector for a data file whose categories were aligned to the detector's
+ * (alignTargetClasses): each detection gets the data file's own category id of its class (matched
+ * by name), and detections of detector classes the data does not have are left out (counted per
+ * class name). `aligned.dataset.categories[i]` is detector class i; `dataCategories` are the file's.
+ */
+export function resultsInDataIds<R extends { category_id: number }>(
+  results: readonly R[],
+  aligned: Pick<AlignedTarget, 'dataset' | 'matches'>,
+  source: readonly CategoryInfo[],
+  dataCategories: readonly CategoryInfo[],
+): { results: R[]; absent: Map<string, number> } {
+  const fileId = new Map<number, number>();
+  aligned.matches.forEach((m, k) => {
+    const i = m.source === null ? -1 : source.findIndex((c) => c.name === m.source);
+    if (i >= 0) fileId.set(aligned.dataset.categories[i].id, dataCategories[k].id);
+  });
+  const out: R[] = [];
+  const absent = new Map<string, number>();
+  for (const r of results) {
+    const id = fileId.get(r.category_id);
+    if (id !== undefined) out.push({ ...r, category_id: id });
+    else {
+      const name = source.find((c) => c.id === r.category_id)?.name ?? String(r.category_id);
+      absent.set(name, (absent.get(name) ?? 0) + 1);
+    }
+  }
+  return { results: out, absent };
+}

@@ -10,7 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { AnchorConfig, StandardBox } from '../anchors';
+import { AnchorConfig } from '../anchors';
 import { ensureDefaultDataset, dataRoot, loadMnistDet } from '../data/mnist-det';
 import { LoaderConfig } from '../data/pipeline';
 import { CategoryInfo, DetectionDataset } from '../data/types';
@@ -50,7 +50,6 @@ export function vocGroundTruth(ds: DetectionDataset): VocGroundTruthBox[] {
 
 export interface VocTransferOptions {
   anchors: AnchorConfig;
-  standardBoxP3?: StandardBox;
   input: Partial<LoaderConfig> & Pick<LoaderConfig, 'maxSizePx'>;
   /** Class names left out of the mean (Table 5: "sofa"). */
   leaveOut: readonly string[];
@@ -121,7 +120,7 @@ export function scoreVocTransfer(t: TransferTarget, results: readonly CocoResult
 /** Detect on `target` and evaluate with the VOC metric over its classes minus `leaveOut`. */
 export async function evaluateVocTransfer(detector: AnyDetector, target: DetectionDataset, opts: VocTransferOptions): Promise<VocEvalResult> {
   const t = transferTarget(target, detector.config.numClasses, opts);
-  const results = await detectDataset(detector, t.dataset, { anchors: opts.anchors, standardBoxP3: opts.standardBoxP3, input: opts.input });
+  const results = await detectDataset(detector, t.dataset, { anchors: opts.anchors, input: opts.input });
   return scoreVocTransfer(t, results, opts.metric ?? 'voc07');
 }
 

@@ -59,7 +59,7 @@ export function checkWritableDir(p: string, option = ''): string {
   const st = statOrNull(abs, option, p);
   if (st && !st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, `give ${option || 'the path'} a folder (new or one this command wrote)`);
   try {
-    fs.mkdirSync(abs, { recursive: true });
+    makeDirs(abs);
     const probe = path.join(abs, `.write-test.${process.pid}`);
     fs.writeFileSync(probe, '');
     fs.rmSync(probe, { force: true });
@@ -71,6 +71,27 @@ export function checkWritableDir(p: string, option = ''): string {
     throw err;
   }
   return abs;
+}
+
+/**
+ * mkdir -p that reports the real cause: Node's recursive mkdir says ENOENT ("does not exist") when
+ * a parent is on a read-only file system or not writable, so on ENOENT the missing folders are made
+ * one at a time from the nearest existing one, whose own error (EROFS, EACCES, ...) is then thrown.
+ */
+function makeDirs(abs: string): void {
+  try {
+    fs.mkdirSync(abs, { recursive: true });
+    return;
+  } catch (err) {
+    if (!isFsError(err) || err.code !== 'ENOENT') throw err;
+  }
+  const missing: string[] = [];
+  let dir = abs;
+  while (!fs.existsSync(dir) && path.dirname(dir) !== dir) {
+    missing.unshift(dir);
+    dir = path.dirname(dir);
+  }
+  for (const d of missing) fs.mkdirSync(d);
 }
 
 /**

@@ -23,7 +23,7 @@ import {
 import { requestedWasmThreads, useThreadedWasm, wasmThreadsInUse } from '../../lib/backend/wasm-threads';
 import { UserError } from '../../lib/util/errors';
 import { makeRng, normal } from '../../lib/util/seed';
-import { anchorsPerImage, detectionLoss, forward, HostTensor, makeBatch, makeParams, NET } from './retinanet-like';
+import { anchorsPerImage, detectionLoss, forward, makeBatch, makeParams, NET } from './retinanet-like';
 
 type Pad = 'same' | 'valid' | number | [[0, 0], [number, number], [number, number], [0, 0]];
 

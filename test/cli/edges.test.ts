@@ -148,6 +148,23 @@ test('a trained run: classes matched by name, every class left out, detect --dra
     );
   }
 
+  // The model's classes '1' and '0' under the data's own ids 7 and 3 (and '2', '4' absent): detect
+  // writes the data's ids, only for its classes, so `eval coco` on the file scores what `evaluate` does.
+  const renumbered = photoCoco(dir, 'renumbered', [{ id: 7, name: '1' }, { id: 3, name: '0' }], [
+    { id: 1, image_id: 1, category_id: 7, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },
+    { id: 2, image_id: 2, category_id: 3, bbox: [0, 0, 400, 300], area: 120000, iscrowd: 0 },
+  ]);
+  const renumberedDets = path.join(dir, 'renumbered-dets.json');
+  const dr = cli('detect', '--checkpoint', run, '--data', renumbered, '--images', path.join(photos, 'images'), '--out', renumberedDets);
+  assert.equal(dr.status, 0, dr.stderr);
+  // (A 2-step model may find nothing on the photos; the mapping itself is tested in
+  // test/transfer/class-map.test.ts with planted detections.)
+  const written = JSON.parse(fs.readFileSync(renumberedDets, 'utf8')) as { category_id: number }[];
+  assert.ok(written.every((d) => d.category_id === 3 || d.category_id === 7), dr.stdout);
+  const viaEvaluate = JSON.parse(cli('evaluate', '--checkpoint', run, '--data', renumbered, '--images', path.join(photos, 'images'), '--json').stdout).stats;
+  const viaFile = JSON.parse(cli('eval', 'coco', '--gt', renumbered, '--dt', renumberedDets, '--json').stdout).stats;
+  assert.deepEqual(viaFile, viaEvaluate);
+
   // evaluate --voc with every class left out: an error before any detection.
   const ds = loadCoco({ annotationFile: photoCoco(dir, 'digits', [{ id: 1, name: '0' }, { id: 2, name: '1' }], [
     { id: 1, image_id: 1, category_id: 1, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },

@@ -18,6 +18,7 @@ const tinyYolo = () =>
     numClasses: 3,
     numAnchors: 2,
     method: 'metaanchor',
+    standardBoxP3: { heightPx: 32, widthPx: 32 },
     hiddenM: 4,
     gnGroups: 2,
     yolo: { widths: [2, 4, 4, 4, 4, 6], depths: [1, 1, 1, 1, 3, 1], headWidth: 6, headConvsBefore: 1, passthroughWidth: 2, leakySlope: 0.1 },

@@ -25,7 +25,6 @@ test('single-anchor MetaAnchor inference: box shapes follow the anchor ratio', a
       ds,
       {
         anchors: parseAnchorSpec(spec),
-        standardBoxP3: run.standardBoxP3,
         input: { maxSizePx: 64, pad: 'square', sizeDivisor: 32 },
         maxImages: 6,
         inference: { scoreThresh: 0.001, topkPerLevel: 1000, nmsIou: 0.5, maxDetections: 100 },

@@ -28,11 +28,12 @@ test('anchor-search comparison: k-means and evolution beside Table 1 and the gre
   assert.equal(rows[5]['BPR IoU>=0.6 %'], 100 * c.entries[5].coverage.bprIou);
   assert.equal(rows[0]['seconds to find'], 0);
 
-  const coco = cocoFolder(path.resolve(__dirname, '..', '..', '..', 'shared', 'realdata', 'coco8'));
-  assert.ok(coco, 'the COCO sample folder');
+  // A real COCO-format folder inside the repository: the four fixture photos (test/fixtures/photos).
+  const coco = cocoFolder(path.resolve(__dirname, '..', 'fixtures', 'photos'));
+  assert.ok(coco, 'the fixture photos folder');
   const real = await anchorSearchComparison(s, { coco, k: 3, generations: 20, baselines: false, run: { runsDir, quiet: true } });
-  assert.equal(real.dataset, 'COCO annotations_train.json');
-  assert.equal(real.kmeans.boxes, 13);
+  assert.equal(real.dataset, 'COCO annotations.json');
+  assert.equal(real.kmeans.boxes, 5);
   assert.equal(cocoFolder(path.join(runsDir, 'missing')), null);
   assert.throws(() => cocoFolder(runsDir), /not a COCO dataset folder/);
 });

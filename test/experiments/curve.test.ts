@@ -12,7 +12,7 @@ import { inputGeometry } from '../../lib/train/config';
 import { loadDatasetSpec } from '../../lib/train/datasets';
 import { CONVERGED_DELTA, convergence, learningCurve, learningCurveFigure, stretchedConfig } from '../../lib/experiments/curve';
 import { formatConvergence } from '../../lib/cli/commands/curve';
-import { ensureRun, runDirOf } from '../../lib/experiments/run-cache';
+import { ensureRun, isRunComplete, runDirOf } from '../../lib/experiments/run-cache';
 import { spawn } from 'node:child_process';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'curve-'));
@@ -38,7 +38,7 @@ test('a run keeps snapshots; its learning curve scores each, reuses the final va
   try {
     assert.equal(run.step, 2);
     const val = await loadDatasetSpec(cfg.val, 'val');
-    const direct = await cocoScore(run.detector, val, { anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: inputGeometry(cfg), maxImages: 3, batchSize: 2 });
+    const direct = await cocoScore(run.detector, val, { anchors: run.trainAnchors, input: inputGeometry(cfg), maxImages: 3, batchSize: 2 });
     assert.deepEqual(curve.points[0].stats, direct.stats);
   } finally {
     run.detector.dispose();
@@ -116,8 +116,10 @@ test('converge beside a table job: only the doubled runs are trained here; the r
   const cfg = trainConfig('smoke', { steps: 2, evalImages: 1, seed: 3 });
   const lines: string[] = [];
   const pending = convergence([cfg], [3], runsDir, { jobs: 1, quiet: true, baseFromTables: true, pollMs: 50, log: (s) => lines.push(s) });
-  // The "table job": trains the base run a little later.
-  await new Promise((r) => setTimeout(r, 300));
+  // The "table job": trains the base run once converge has finished its doubled run (so that
+  // converge is then waiting for it, whatever the machine's load).
+  const doubled = stretchedConfig(cfg, 2);
+  while (!isRunComplete(runDirOf(runsDir, { ...doubled, seed: 3 }), { ...doubled, seed: 3 })) await new Promise((r) => setTimeout(r, 50));
   assert.equal(fs.existsSync(runDirOf(runsDir, cfg)), false, 'converge did not train the base run');
   await ensureRun(cfg, runsDir, true);
   const [row] = await pending;

@@ -51,7 +51,7 @@ test('VOC transfer and training-subset evaluations: real numbers, cached, reused
   const run = loadRun(dir);
   try {
     const direct = await evaluateVocTransfer(run.detector, await shiftedVocTarget(), {
-      anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: { maxSizePx: cfg.imageSizePx, pad: 'square', sizeDivisor: 32 }, leaveOut: ['4'], maxImages: 16,
+      anchors: run.trainAnchors, input: { maxSizePx: cfg.imageSizePx, pad: 'square', sizeDivisor: 32 }, leaveOut: ['4'], maxImages: 16,
     });
     assert.equal(r.mAP, direct.mAP);
     assert.deepEqual(r.perClass.map((c) => c.ap), direct.perClass.map((c) => c.ap));

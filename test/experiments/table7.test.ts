@@ -153,7 +153,7 @@ test("Table 7 through runTable searches with the table's own search settings, no
   const run = loadRun(metaDir);
   const val = await loadDatasetSpec(run.config!.val, 'val');
   const results = await detectDataset(run.detector, { ...val, images: val.images.slice(0, 2) }, {
-    anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: { maxSizePx: run.config!.imageSizePx, pad: 'square', sizeDivisor: 32 },
+    anchors: run.trainAnchors, input: { maxSizePx: run.config!.imageSizePx, pad: 'square', sizeDivisor: 32 },
   });
   run.detector.dispose();
   const minScore = 0.01;

@@ -19,6 +19,8 @@ export function tinyConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
     numClasses: 3,
     hiddenM: 4,
     numAnchors: 2,
+    // A MetaAnchor model detects in its Eq. 7 frame (ModelConfig.standardBoxP3); the trainer sets it.
+    ...(overrides.method === 'metaanchor' ? { standardBoxP3: { heightPx: 32, widthPx: 32 } } : {}),
     ...overrides,
   });
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { ParamStore } from '../../lib/model/params';
 import { AnchorFunctionGenerator } from '../../lib/model/heads/metaanchor';
-import { buildDetector, disposeBasisCache } from '../../lib/model/detector';
+import { buildDetector } from '../../lib/model/detector';
 import { UserError } from '../../lib/util/errors';
 import { benchAnchorFunctionModes } from '../../lib/model/bench';
 import { assertClose, pseudoRandom, silent, tinyConfig, useCpu, values } from './helpers';
@@ -248,30 +248,6 @@ test('MetaAnchor without anchor boxes, or with b of the wrong shape, is a UserEr
   assert.throws(() => base.forward(images, b3), (e: unknown) => e instanceof UserError && /built for 2 anchors/.test(e.message));
   tf.dispose([images, bad, b3]);
   det.dispose();
-  base.dispose();
-});
-
-test('Detector.basisCache + predictFromBasis == predict for several anchor sets (greedy-search path)', () => {
-  for (const generator of ['independent', 'dependent'] as const) {
-    const det = buildDetector(tinyConfig({ method: 'metaanchor', generator, w2InitStd: 0.02 }), { seed: 8, ...silent });
-    const images = tf.tensor4d(pseudoRandom(2 * 36 * 44 * 3, 12, 0, 255), [2, 36, 44, 3]);
-    const { features, levels } = det.headFeatures(images);
-    const cache = det.basisCache(features);
-    for (const A of [1, 6]) {
-      const b = tf.tensor2d(pseudoRandom(2 * A, 40 + A, -1.2, 1.2), [A, 2]);
-      const direct = det.predict(features, levels, b);
-      const fromBasis = det.predictFromBasis(cache, levels, b);
-      assert.deepEqual(fromBasis.clsLogits.shape, direct.clsLogits.shape);
-      assertClose(values(fromBasis.clsLogits), values(direct.clsLogits), 1e-4, 1e-5, `${generator} cls A=${A}`);
-      assertClose(values(fromBasis.boxDeltas), values(direct.boxDeltas), 1e-4, 1e-5, `${generator} box A=${A}`);
-      tf.dispose([b, direct.clsLogits, direct.boxDeltas, fromBasis.clsLogits, fromBasis.boxDeltas]);
-    }
-    disposeBasisCache(cache);
-    tf.dispose([images, ...features.cls, ...features.box]);
-    det.dispose();
-  }
-  const base = buildDetector(tinyConfig({ method: 'baseline' }), silent);
-  assert.throws(() => base.basisCache({ cls: [], box: [] }), (e: unknown) => e instanceof UserError && /needs a MetaAnchor detector/.test(e.message));
   base.dispose();
 });
 

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { trainConfig } from '../../lib/train/config';
 import { readTrainState, train } from '../../lib/train/trainer';
 import { loadRun } from '../../lib/train/run-dir';
+import { LOCK_STALE_MS, lockHolder, lockRunFolder, touchRunLock } from '../../lib/train/run-folder';
 import { UserError } from '../../lib/util/errors';
 
 /** node:fs itself (the namespace import is read-only), to inject faults into what lib/ calls. */
@@ -103,6 +104,49 @@ test('a second trainer on the same folder is refused; a lock left by a dead proc
   await train(cfg, dir, { quiet: true, onLog: (l) => lines.push(l) });
   assert.ok(lines.some((l) => l.includes(`taking over the lock of process ${dead}, which no longer runs`)), lines.join('\n'));
   assert.equal(fs.existsSync(path.join(dir, 'training.lock')), false, 'the lock is released at the end');
+});
+
+test('locks: a pid given to another process since, a fresh lock from another host, a stale one', () => {
+  const dir = tmp();
+  const file = path.join(dir, 'training.lock');
+  const sleeper = spawn('sleep', ['60']);
+  try {
+    const start = fs.readFileSync(`/proc/${sleeper.pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+    const boot = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    // The lock's own process, alive: refused.
+    fs.writeFileSync(file, `${sleeper.pid} ${os.hostname()} ${start} ${boot}\n`);
+    assert.equal(lockHolder(dir), sleeper.pid);
+    assert.throws(() => lockRunFolder(dir), /is being trained by process/);
+    // The same pid, but another process start: the trainer that wrote it is gone (pid reused).
+    fs.writeFileSync(file, `${sleeper.pid} ${os.hostname()} ${Number(start) - 1} ${boot}\n`);
+    assert.equal(lockHolder(dir), null);
+    const lines: string[] = [];
+    lockRunFolder(dir, (l) => lines.push(l))();
+    assert.ok(lines.some((l) => l.includes(`taking over the lock of process ${sleeper.pid}, which no longer runs`)), lines.join('\n'));
+    assert.equal(fs.existsSync(file), false, 'released');
+    // Another boot: gone whatever the pid.
+    fs.writeFileSync(file, `${sleeper.pid} ${os.hostname()} ${start} another-boot\n`);
+    assert.equal(lockHolder(dir), null);
+  } finally {
+    sleeper.kill();
+  }
+  // Another host (a shared runs folder): alive while refreshed, taken over once stale.
+  fs.writeFileSync(file, `4242 other-host 1 b\n`);
+  assert.equal(lockHolder(dir), 4242);
+  assert.throws(() => lockRunFolder(dir), (e: UserError) => /being trained by process 4242 on other-host/.test(e.message));
+  const old = new Date(Date.now() - LOCK_STALE_MS - 1000);
+  fs.utimesSync(file, old, old);
+  assert.equal(lockHolder(dir), null);
+  const lines: string[] = [];
+  const release = lockRunFolder(dir, (l) => lines.push(l));
+  assert.ok(lines.some((l) => /taking over the lock of process 4242 on other-host \(not refreshed for 1[01] min\)/.test(l)), lines.join('\n'));
+  // The new lock names this process; touchRunLock refreshes its mtime.
+  assert.match(fs.readFileSync(file, 'utf8'), new RegExp(`^${process.pid} ${os.hostname()} \\d+ `));
+  fs.utimesSync(file, old, old);
+  touchRunLock(dir);
+  assert.ok(Date.now() - fs.statSync(file).mtimeMs < 60_000);
+  release();
+  assert.equal(fs.existsSync(file), false);
 });
 
 test('log.jsonl is written as training goes and cut back to the checkpoint on resume', async () => {

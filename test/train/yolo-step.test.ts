@@ -64,7 +64,7 @@ test('YOLOv2 MetaAnchor through the public entry points: train, resume, detect, 
   const val = await loadDatasetSpec(cfg.val, 'val');
   const input = { maxSizePx: cfg.imageSizePx, pad: 'square' as const, sizeDivisor: 32 };
   const before = tf.memory().numTensors;
-  const results = await detectDataset(run.detector, val, { anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input, maxImages: 4 });
+  const results = await detectDataset(run.detector, val, { anchors: run.trainAnchors, input, maxImages: 4 });
   assert.equal(tf.memory().numTensors, before);
   assert.ok(results.length > 0 && results.every((r) => r.score > 0.005 && r.bbox[2] >= 0 && r.bbox[3] >= 0));
   const perImage = new Map<number, number>();
@@ -74,11 +74,11 @@ test('YOLOv2 MetaAnchor through the public entry points: train, resume, detect, 
   const stats = prepareCocoGroundTruth(groundTruthOf(val)).evaluate(results, { imageIds: val.images.slice(0, 4).map((im) => im.id) }).stats;
   assert.deepEqual(stats, resumed.evals[0].stats);
   // MetaAnchor detects with another anchor list (any count).
-  const other = await detectDataset(run.detector, val, { anchors: parseAnchorSpec('s:0.5,r:1; s:1,r:2; s:0.3,r:0.5'), standardBoxP3: run.standardBoxP3, input, maxImages: 2 });
+  const other = await detectDataset(run.detector, val, { anchors: parseAnchorSpec('s:0.5,r:1; s:1,r:2; s:0.3,r:0.5'), input, maxImages: 2 });
   assert.ok(Array.isArray(other));
   // Two candidates of the YOLO search grid.
   const train1 = await loadDatasetSpec(cfg.train, 'train');
-  const s = await greedyAnchorSearch(run.detector, train1, { start: run.trainAnchors, standardBoxP3: run.standardBoxP3, steps: 2, subset: 6, seed: 1, input });
+  const s = await greedyAnchorSearch(run.detector, train1, { start: run.trainAnchors, steps: 2, subset: 6, seed: 1, input });
   assert.equal(s.trace.length, 2);
   assert.ok(s.finalMmAP >= s.startMmAP);
   assert.match(s.anchors, /std:33\.44x37\.52$/, 'the searched list keeps the YOLO standard box (4.18, 4.69) cells, at P3');
@@ -96,6 +96,6 @@ test('a YOLOv2 baseline only detects with its training anchor count', async () =
     detectDataset(run.detector, val, { anchors: parseAnchorSpec('3x3'), input: { maxSizePx: 64, pad: 'square', sizeDivisor: 32 }, maxImages: 1 }),
     /trained with 5 anchors per location; "3x3" has 9/,
   );
-  await assert.rejects(greedyAnchorSearch(run.detector, val, { start: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: { maxSizePx: 64 } }), /needs a MetaAnchor model/);
+  await assert.rejects(greedyAnchorSearch(run.detector, val, { start: run.trainAnchors, input: { maxSizePx: 64 } }), /needs a MetaAnchor model/);
   run.detector.dispose();
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CategoryInfo, DetectionDataset, ImageEntry } from '../../lib/data/types';
-import { COCO_TO_VOC, alignTargetClasses } from '../../lib/transfer/class-map';
+import { COCO_TO_VOC, alignTargetClasses, resultsInDataIds } from '../../lib/transfer/class-map';
 import { UserError } from '../../lib/util/errors';
 
 const VOC_NAMES = ['aeroplane', 'person', 'sofa', 'tvmonitor'];
@@ -99,4 +99,22 @@ test('alignTargetClasses: clear errors for an unmatched evaluated class, an unkn
     () => alignTargetClasses(vocTarget(['aeroplane', 'airplane', 'sofa', 'tv']), coco(['airplane', 'couch', 'tv'])),
     (e: unknown) => e instanceof UserError && /aeroplane, airplane match the same detector class/.test(e.message),
   );
+});
+
+test('resultsInDataIds: detections written for a data file carry its own category ids, matched by name', () => {
+  // The model knows 0, 1, 2, 4 (ids 1, 2, 3, 5); the data file has '1' as id 7 and '0' as id 3.
+  const model: CategoryInfo[] = ['0', '1', '2', '4'].map((name, i) => ({ index: i, id: [1, 2, 3, 5][i], name }));
+  const data: DetectionDataset = { ...vocTarget(['1', '0']), categories: [{ index: 0, id: 7, name: '1' }, { index: 1, id: 3, name: '0' }] };
+  const aligned = alignTargetClasses(data, model);
+  const dets = [
+    { image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.9 }, // model '0' -> data id 3
+    { image_id: 1, category_id: 2, bbox: [0, 0, 5, 5], score: 0.8 }, // model '1' -> data id 7
+    { image_id: 2, category_id: 3, bbox: [0, 0, 5, 5], score: 0.7 }, // model '2': not in the data
+    { image_id: 2, category_id: 5, bbox: [0, 0, 5, 5], score: 0.6 }, // model '4': not in the data
+    { image_id: 2, category_id: 5, bbox: [1, 1, 5, 5], score: 0.5 },
+  ];
+  const r = resultsInDataIds(dets, aligned, model, data.categories);
+  assert.deepEqual(r.results.map((d) => [d.score, d.category_id]), [[0.9, 3], [0.8, 7]]);
+  assert.deepEqual([...r.absent], [['2', 1], ['4', 2]]);
+  assert.equal(dets[0].category_id, 1, 'the input is not modified');
 });

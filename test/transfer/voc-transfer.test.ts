@@ -69,7 +69,6 @@ test('evaluateVocTransfer: a trained detector on the VOC target, one class left 
     const target = await shiftedVocTarget();
     const r = await evaluateVocTransfer(run.detector, target, {
       anchors: run.trainAnchors,
-      standardBoxP3: run.standardBoxP3,
       input: { maxSizePx: 64, pad: 'square', sizeDivisor: 32 },
       leaveOut: ['4'],
       maxImages: 8,
@@ -81,7 +80,7 @@ test('evaluateVocTransfer: a trained detector on the VOC target, one class left 
       /class "sofa" to leave out is not a class/,
     );
 
-    const opts = { anchors: run.trainAnchors, standardBoxP3: run.standardBoxP3, input: { maxSizePx: 64, pad: 'square' as const, sizeDivisor: 32 }, leaveOut: ['4'], maxImages: 8 };
+    const opts = { anchors: run.trainAnchors, input: { maxSizePx: 64, pad: 'square' as const, sizeDivisor: 32 }, leaveOut: ['4'], maxImages: 8 };
     const fewer = { ...target, categories: target.categories.slice(0, 3), images: target.images.map((im) => ({ ...im, classIdx: im.classIdx.map((k) => Math.min(k, 2)) })) };
     await assert.rejects(evaluateVocTransfer(run.detector, fewer, { ...opts, leaveOut: ['2'] }), (e: unknown) => e instanceof UserError && /the detector has 4 classes and .* has 3/.test(e.message));
 

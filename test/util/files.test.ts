@@ -10,7 +10,7 @@ import { checkReadableDir, checkReadableFile, checkWritableDir, checkWritableFil
 import { UserError, formatError } from '../../lib/util/errors';
 
 // node:fs itself (the namespace import is read-only), to inject a read-only file system.
-const nodeFs: { writeFileSync: typeof fs.writeFileSync } = require('node:fs');
+const nodeFs: { writeFileSync: typeof fs.writeFileSync; mkdirSync: typeof fs.mkdirSync } = require('node:fs');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'files-'));
 
 function errnoError(code: string, syscall: string, file: string, text: string): NodeJS.ErrnoException {
@@ -35,6 +35,46 @@ test('a read-only --out is found before any work and named as such, not as "no s
     nodeFs.writeFileSync = write;
   }
   assert.deepEqual(fs.readdirSync(dir), [], 'no probe file left behind');
+});
+
+test('a new --out folder under a read-only parent says read-only, although recursive mkdir says ENOENT there', () => {
+  // What Node 20 does on a read-only mount: mkdir -p of a new folder fails with ENOENT, a plain
+  // mkdir of the same folder with EROFS (seen on read-only bind mounts and tmpfs).
+  const parent = tmp();
+  const out = path.join(parent, 'runs', 'a');
+  const mkdir = nodeFs.mkdirSync;
+  nodeFs.mkdirSync = ((p: fs.PathLike, opts?: fs.MakeDirectoryOptions) => {
+    if (String(p).startsWith(parent + path.sep)) {
+      if (opts && typeof opts === 'object' && opts.recursive) throw errnoError('ENOENT', 'mkdir', String(p), 'no such file or directory');
+      throw errnoError('EROFS', 'mkdir', String(p), 'read-only file system');
+    }
+    return (mkdir as (...a: unknown[]) => unknown)(p, opts);
+  }) as typeof fs.mkdirSync;
+  try {
+    assert.throws(() => checkWritableDir(out, '--out'), (err: UserError) => {
+      assert.ok(err instanceof UserError);
+      assert.equal(err.message, `--out cannot be written: ${path.join(parent, 'runs')}: is on a read-only file system`);
+      assert.equal(err.hint, 'choose a path on a writable disk');
+      return true;
+    });
+  } finally {
+    nodeFs.mkdirSync = mkdir;
+  }
+});
+
+test('a real read-only mount: a new --out folder under it is named read-only', (t) => {
+  const mnt = tmp();
+  const { spawnSync } = require('node:child_process') as typeof import('node:child_process');
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    t.skip(`cannot mount a read-only tmpfs here (${(m.stderr || m.error?.message || '').trim()}); the injected case above covers the logic`);
+    return;
+  }
+  try {
+    assert.throws(() => checkWritableDir(path.join(mnt, 'runs', 'a'), '--out'), (err: UserError) => err instanceof UserError && /is on a read-only file system$/.test(err.message));
+  } finally {
+    spawnSync('umount', [mnt]);
+  }
 });
 
 test('readable and writable checks name the option, the path and what is wrong', () => {

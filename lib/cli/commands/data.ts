@@ -14,7 +14,6 @@ import { UserError } from '../../util/errors';
 import { intOption, numberOption } from '../options';
 import { writeFileAtomicSync } from '../../util/atomic';
 import { checkReadableDir, checkReadableFile, checkWritableDir, checkWritableFile } from '../../util/files';
-import { parseAnchorSpec } from '../../anchors';
 import { coverageFigure } from '../../anchors/coverage-figure';
 import { anchorSetFromArg } from '../../search/anchor-set';
 import { htmlPage } from '../../notebook/page';

@@ -14,10 +14,11 @@ import { toCocoJson } from '../../data/coco';
 import { drawDetections } from '../../data/draw';
 import { DetectionDataset } from '../../data/types';
 import { detectDataset } from '../../detect/detect';
+import { CocoResult } from '../../detect/postprocess';
 import { evaluateCoco, formatCocoSummary } from '../../eval/coco';
 import { formatVocReport } from '../../eval/voc';
 import { loadVoc } from '../../data/voc';
-import { alignTargetClasses } from '../../transfer/class-map';
+import { alignTargetClasses, resultsInDataIds } from '../../transfer/class-map';
 import { scoreVocTransfer, transferTarget } from '../../transfer/voc-transfer';
 import { DatasetSpec, TrainConfig, YOLOV2_TRAIN_OVERRIDES, parseIouPair, trainConfig } from '../../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
@@ -140,7 +141,15 @@ export function inferenceAnchors(run: LoadedRun, spec: string | undefined): Anch
  * name (never by id or position alone), so a dataset with other classes is an error naming them.
  * `gt` is its ground truth in that order.
  */
-async function datasetForRun(run: LoadedRun, data: string | undefined, images: string | undefined, skipInvalidBoxes?: boolean): Promise<{ ds: DetectionDataset; gt: ReturnType<typeof groundTruthOf> }> {
+interface RunDataset {
+  /** The data in the model's category list (category i = model class i). */
+  ds: DetectionDataset;
+  gt: ReturnType<typeof groundTruthOf>;
+  /** Results re-expressed in the data file's own category ids (by name); model classes it lacks are left out. */
+  forDataFile: (results: CocoResult[]) => { results: CocoResult[]; absent: Map<string, number> };
+}
+
+async function datasetForRun(run: LoadedRun, data: string | undefined, images: string | undefined, skipInvalidBoxes?: boolean): Promise<RunDataset> {
   if (data) checkReadableFile(data, '--data');
   if (images) checkReadableDir(images, '--images');
   const spec = datasetFrom(data, images, ['--data', '--images'], skipInvalidBoxes) ?? run.config?.val;
@@ -149,12 +158,16 @@ async function datasetForRun(run: LoadedRun, data: string | undefined, images: s
   const modelNames = run.categories.map((c) => c.name);
   if (ds.categories.map((c) => c.name).join('\n') === modelNames.join('\n')) {
     // Same classes in the same order: class i of the model is category i of the dataset.
-    return { ds, gt: groundTruthOf(ds) };
+    return { ds, gt: groundTruthOf(ds), forDataFile: (results) => ({ results, absent: new Map() }) };
   }
   const aligned = alignTargetClasses(ds, run.categories, [], {
     missingHint: `the model knows ${modelNames.slice(0, 12).join(', ')}${modelNames.length > 12 ? ', ...' : ''}: detect on a dataset of those classes, or train a model on this one`,
   });
-  return { ds: aligned.dataset, gt: toCocoJson(aligned.dataset) as unknown as ReturnType<typeof groundTruthOf> };
+  return {
+    ds: aligned.dataset,
+    gt: toCocoJson(aligned.dataset) as unknown as ReturnType<typeof groundTruthOf>,
+    forDataFile: (results) => resultsInDataIds(results, aligned, run.categories, ds.categories),
+  };
 }
 
 function inputOf(run: LoadedRun) {
@@ -189,7 +202,7 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
   const matches = t.matches ?? [];
   const renamed = matches.filter((m) => m.source !== null && m.source !== m.target);
   const n = t.dataset.images.length;
-  const results = await detectDataset(run.detector, t.dataset, { anchors, standardBoxP3: run.standardBoxP3, input: inputOf(run), progressLabel: 'detect' });
+  const results = await detectDataset(run.detector, t.dataset, { anchors, input: inputOf(run), progressLabel: 'detect' });
   const r = scoreVocTransfer(t, results, o.allPoint ? 'all-point' : 'voc07');
   if (o.json) {
     console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, classes_without_ground_truth: r.classesWithoutGroundTruth, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: matches }));
@@ -206,7 +219,7 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
 async function detectForCli(o: DetectCliOptions, needBoxes: boolean) {
   await initBackend();
   const run = loadRun(o.checkpoint);
-  const { ds, gt } = await datasetForRun(run, o.data, o.images, o.skipInvalidBoxes);
+  const { ds, gt, forDataFile } = await datasetForRun(run, o.data, o.images, o.skipInvalidBoxes);
   const n = Math.min(o.maxImages ?? Infinity, ds.images.length);
   if (n === 0) throw new UserError(`${ds.name} has no images`, 'pass a dataset with images (--data, --images)');
   if (needBoxes && !ds.images.slice(0, n).some((im) => im.classIdx.length > 0)) {
@@ -215,12 +228,11 @@ async function detectForCli(o: DetectCliOptions, needBoxes: boolean) {
   const anchors = inferenceAnchors(run, o.anchors);
   const results = await detectDataset(run.detector, ds, {
     anchors,
-    standardBoxP3: run.standardBoxP3,
     input: inputOf(run),
     maxImages: o.maxImages,
     progressLabel: 'detect',
   });
-  return { run, ds, gt, anchors, results, numImages: n };
+  return { run, ds, gt, anchors, results, numImages: n, forDataFile };
 }
 
 export function register(program: Command): void {
@@ -277,9 +289,14 @@ export function register(program: Command): void {
     .action(async (o: DetectCliOptions & { out: string; draw?: string; drawScore: number }) => {
       const out = checkWritableFile(o.out, '--out');
       const drawDir = o.draw ? checkWritableDir(o.draw, '--draw') : undefined;
-      const { ds, results, numImages } = await detectForCli(o, false);
-      writeJsonAtomicSync(out, results);
-      console.log(`${results.length} detections on ${numImages} images -> ${out}`);
+      const { ds, results, numImages, forDataFile } = await detectForCli(o, false);
+      // Written for the data file: its own category ids, and only classes it has.
+      const { results: written, absent } = forDataFile(results);
+      writeJsonAtomicSync(out, written);
+      console.log(`${written.length} detections on ${numImages} images -> ${out}`);
+      if (absent.size) {
+        console.log(`left out: ${[...absent].map(([name, n]) => `${n} of class ${name}`).join(', ')} (classes of the model that ${ds.name} does not have)`);
+      }
       if (drawDir) {
         const files = await drawDetections(ds, results, drawDir, { minScore: o.drawScore, maxImages: numImages });
         console.log(`${files.length} images with detections scoring >= ${o.drawScore} -> ${drawDir}`);
@@ -331,7 +348,6 @@ export function register(program: Command): void {
       const trainSet = await loadDatasetSpec(run.config.train, 'train');
       const result = await greedyAnchorSearch(run.detector, trainSet, {
         start,
-        standardBoxP3: run.standardBoxP3,
         steps: o.steps,
         subset: o.subset,
         seed: o.seed,
