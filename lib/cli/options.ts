@@ -17,11 +17,14 @@ export function intOption(name: string, min = 0): (v: string) => number {
 }
 
 /** A finite number, optionally > 0. */
-export function numberOption(name: string, { positive = false } = {}): (v: string) => number {
+export function numberOption(name: string, { positive = false, min, max }: { positive?: boolean; min?: number; max?: number } = {}): (v: string) => number {
   return (v: string) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || (positive && !(n > 0))) {
       throw new UserError(`${name} must be a ${positive ? 'positive ' : ''}number, got "${v}"`, positive ? `e.g. ${name} 0.01` : undefined);
+    }
+    if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
+      throw new UserError(`${name} must be between ${min ?? '-inf'} and ${max ?? 'inf'}, got "${v}"`, `e.g. ${name} ${min !== undefined && max !== undefined ? (min + max) / 2 : (min ?? max)}`);
     }
     return n;
   };

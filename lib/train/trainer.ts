@@ -41,7 +41,7 @@ import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { EvalRecord, StepRecord, TrainState } from './records';
 import { retinaNetStep } from './retinanet-step';
 import { learningRateAt } from './schedule';
-import { CHECKPOINT_DIR, CONFIG_FILE, LOG_FILE, METRICS_FILE, checkRunFolder, lockRunFolder, recoverCheckpoint, touchRunLock, trimLog } from './run-folder';
+import { CHECKPOINT_DIR, CONFIG_FILE, LOG_FILE, METRICS_FILE, checkRunFolder, lockHolder, lockRunFolder, recoverCheckpoint, touchRunLock, trimLog } from './run-folder';
 import { statusStream } from '../util/log';
 import { TrainingStep } from './step';
 import { applyGradients, makeOptimizer, setLearningRates } from './update';
@@ -158,13 +158,27 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   };
   // Nothing in the folder is touched before it is known to be a run of this configuration.
   const folder = checkRunFolder(dir, cfg);
+  // Another trainer on this folder is the first thing to say (not "pass --resume").
+  if (lockHolder(dir) !== null) lockRunFolder(dir, log);
   if (folder.kind === 'same' && !opts.resume && hasCheckpoint(dir)) {
     throw new UserError(`${dir} already holds a run (checkpoint at step ${readTrainState(dir).step})`, 'pass --resume to continue it, or choose a new --out folder');
   }
+  const created = !fs.existsSync(dir);
   checkWritableDir(dir, '--out');
   const unlock = lockRunFolder(dir, log);
   try {
     return await trainLocked(cfg, dir, opts, folder, log, quiet);
+  } catch (err) {
+    unlock();
+    // A run refused before it wrote anything (bad data, ...) leaves no empty folder behind.
+    if (created) {
+      try {
+        fs.rmdirSync(dir); // only when empty: anything written there stays
+      } catch {
+        // not empty, or already gone
+      }
+    }
+    throw err;
   } finally {
     unlock();
   }

@@ -52,6 +52,7 @@ test('counts must be whole numbers in range; checked while parsing, before anyth
   assertUserError(cli('evaluate', '--checkpoint', missing, '--max-images', '0'), '--max-images must be a whole number >= 1, got "0"');
   assertUserError(cli('detect', '--checkpoint', missing, '--max-images', '2.5', '--out', 'x.json'), '--max-images must be a whole number >= 1, got "2.5"');
   assertUserError(cli('search', '--checkpoint', missing, '--steps', '-1'), '--steps must be a whole number >= 1, got "-1"');
+  assertUserError(cli('detect', '--checkpoint', missing, '--out', 'x.json', '--draw', 'd', '--draw-score', '1.5'), '--draw-score must be between 0 and 1, got "1.5"', 'e.g. --draw-score 0.5');
   assertUserError(cli('search', '--checkpoint', missing, '--subset', '-2'), '--subset must be a whole number >= 1, got "-2"');
   const out = path.join(tmp(), 'run');
   assertUserError(cli('train', '--out', out, '--steps', '0'), '--steps must be a whole number >= 1, got "0"');
@@ -83,7 +84,7 @@ test('bad data gets the same clear verdict everywhere: empty image list, no boxe
     'empty.json: "images" is empty, so there is nothing to train on, detect in or evaluate',
     'check that this is the annotation file of your images',
   );
-  assert.equal(fs.existsSync(path.join(dir, 'run-empty', 'config.json')), false);
+  assert.equal(fs.existsSync(path.join(dir, 'run-empty')), false, 'a refused run leaves no folder behind');
 
   const noBoxes = photoCoco(dir, 'no-boxes', [{ id: 1, name: 'person' }], []);
   assertUserError(
@@ -91,6 +92,11 @@ test('bad data gets the same clear verdict everywhere: empty image list, no boxe
     'the training set no-boxes has no boxes: nothing to learn',
     'use an annotated dataset',
   );
+  assert.equal(fs.existsSync(path.join(dir, 'run-none')), false, 'a refused run leaves no folder behind');
+  // A folder that existed before stays, with what was in it.
+  fs.mkdirSync(path.join(dir, 'mine'));
+  assert.notEqual(cli('train', '--preset', 'smoke', '--data', noBoxes, '--images', path.join(photos, 'images'), '--out', path.join(dir, 'mine')).status, 0);
+  assert.ok(fs.existsSync(path.join(dir, 'mine')));
 
   const bad = photoCoco(dir, 'bad', [{ id: 1, name: 'person' }, { id: 17, name: 'cat' }], [
     { id: 1, image_id: 1, category_id: 1, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },

@@ -101,6 +101,14 @@ test('eval voc on a VOCdevkit layout written to disk: 11-point and --all-point A
     exp.per_class.forEach((e: any, k: number) => assertClose(out.per_class[k].ap, e.ap, `${e.class} ap`));
     assertClose(out.mAP, exp.mAP, 'mAP');
 
+    // A class without ground truth has no AP (null, not 0) and stays out of the mean.
+    fs.writeFileSync(path.join(kit.dets, 'comp4_det_test_zzz.txt'), '');
+    const extra = JSON.parse(cli([...base, '--classes', [...c.classes, 'zzz'].join(','), '--json']).stdout);
+    assert.deepEqual(extra.per_class[c.classes.length], { class: 'zzz', ap: null });
+    assert.deepEqual(extra.classes_without_ground_truth, ['zzz']);
+    assertClose(extra.mAP, exp.mAP, 'mAP without the class that has no ground truth');
+    fs.rmSync(path.join(kit.dets, 'comp4_det_test_zzz.txt'));
+
     const allPoint = JSON.parse(cli([...base, '--classes', c.classes.join(','), '--json', '--all-point']).stdout);
     exp.per_class.forEach((e: any, k: number) => assertClose(allPoint.per_class[k].ap, e.ap_all_point, `${e.class} all-point ap`));
     assertClose(allPoint.mAP, exp.mAP_all_point, 'all-point mAP');

@@ -104,6 +104,14 @@ test('a second trainer on the same folder is refused; a lock left by a dead proc
   await train(cfg, dir, { quiet: true, onLog: (l) => lines.push(l) });
   assert.ok(lines.some((l) => l.includes(`taking over the lock of process ${dead}, which no longer runs`)), lines.join('\n'));
   assert.equal(fs.existsSync(path.join(dir, 'training.lock')), false, 'the lock is released at the end');
+  // A run with a checkpoint that another trainer holds: that is what is said, not "pass --resume".
+  const sleeper2 = spawn('sleep', ['60']);
+  try {
+    fs.writeFileSync(path.join(dir, 'training.lock'), String(sleeper2.pid));
+    await assert.rejects(train(cfg, dir, { quiet: true }), new RegExp(`is being trained by process ${sleeper2.pid}$`));
+  } finally {
+    sleeper2.kill();
+  }
 });
 
 test('locks: a pid given to another process since, a fresh lock from another host, a stale one', () => {

@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .requiredOption('--imageset <file>', 'ImageSets/Main/<set>.txt, one image id per line')
     .requiredOption('--dets <dir>', 'folder with comp4_det_test_<class>.txt files: "<image_id> <score> <xmin> <ymin> <xmax> <ymax>" per line')
     .option('--classes <names>', 'comma-separated classes to evaluate (default: every class in the annotations, sorted)')
-    .option('--json', 'print {"per_class": [{class, ap}], "mAP": number, "classes_without_ground_truth": [...]}')
+    .option('--json', 'print {"per_class": [{class, ap (null without ground truth)}], "mAP": number, "classes_without_ground_truth": [...]}')
     .option('--all-point', 'VOC2010+ all-point AP instead of the VOC2007 11-point AP')
     .action((opts: { annotations: string; imageset: string; dets: string; classes?: string; json?: boolean; allPoint?: boolean }) => {
       const classes = opts.classes ? opts.classes.split(',').map((c) => c.trim()).filter((c) => c.length > 0) : undefined;
@@ -50,7 +50,8 @@ export function register(program: Command): void {
       );
       if (opts.json) {
         console.log(JSON.stringify({
-          per_class: result.perClass.map((c) => ({ class: c.className, ap: c.ap })),
+          // A class without ground truth has no AP (null), not 0: it is not in the mean either.
+          per_class: result.perClass.map((c) => ({ class: c.className, ap: c.npos > 0 ? c.ap : null })),
           mAP: result.mAP,
           classes_without_ground_truth: result.classesWithoutGroundTruth,
         }));

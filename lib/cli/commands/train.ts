@@ -285,7 +285,7 @@ export function register(program: Command): void {
     .option('--skip-invalid-boxes', 'drop boxes with non-positive size in --data instead of failing')
     .requiredOption('--out <file>', 'results json')
     .option('--draw <dir>', 'also draw each image with its detections into this folder (<image name>.png)')
-    .option('--draw-score <x>', 'with --draw: draw detections scoring at least this', numberOption('--draw-score'), 0.3)
+    .option('--draw-score <x>', 'with --draw: draw detections scoring at least this', numberOption('--draw-score', { min: 0, max: 1 }), 0.3)
     .action(async (o: DetectCliOptions & { out: string; draw?: string; drawScore: number }) => {
       const out = checkWritableFile(o.out, '--out');
       const drawDir = o.draw ? checkWritableDir(o.draw, '--draw') : undefined;
