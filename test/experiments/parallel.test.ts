@@ -90,7 +90,8 @@ test("a failing worker's error names its run; no further run starts, the running
   let killed = 0;
   for (let i = 0; i < 1000 && !killed; i++) {
     await new Promise((r) => setTimeout(r, 10));
-    const pid = fs.existsSync(lockFile) ? Number(fs.readFileSync(lockFile, 'utf8')) : 0;
+    // The lock names the trainer: "<pid> <host> <start> <boot>" (lib/train/run-folder.ts).
+    const pid = fs.existsSync(lockFile) ? Number(fs.readFileSync(lockFile, 'utf8').split(' ')[0]) : 0;
     if (pid > 0 && pid !== process.pid) {
       process.kill(pid, 'SIGKILL');
       killed = pid;
@@ -103,7 +104,7 @@ test("a failing worker's error names its run; no further run starts, the running
     return true;
   });
   // Its lock is stale now: the next call takes it over and trains what is left.
-  assert.equal(fs.readFileSync(lockFile, 'utf8'), String(killed));
+  assert.equal(fs.readFileSync(lockFile, 'utf8').split(' ')[0], String(killed));
   const done = await trainRuns(cfgs, runsDir, { jobs: 2, quiet: true });
   const st = dirs.map((d) => done.status.get(d));
   // Run 1 trained beside the killed worker; run 2 resumes if it got to a checkpoint (smoke: every 2 steps).
