@@ -125,6 +125,21 @@ def write_atomic(path, data):
         raise
 
 
+PLOTLY_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node_modules", "plotly.js-dist-min", "plotly.min.js")
+
+
+def with_plotly(html):
+    """The exported page with plotly.js inlined once in its <head> when it has figures: figure outputs
+    hold only their data (lib/notebook/plotly.ts), so the page opens offline and draws them."""
+    if 'class="metaanchor-plot"' not in html:
+        return html
+    with open(PLOTLY_BUNDLE, encoding="utf-8") as f:
+        bundle = f.read().replace("</script", "<\\/script")
+    script = '<script type="text/javascript">' + bundle + "</script>\n"
+    head_end = html.find("</head>")
+    return html[:head_end] + script + html[head_end:] if head_end >= 0 else script + html
+
+
 def export(nb, stem, out_dir):
     """Sign, then write <stem>.ipynb and <stem>.html. Signing marks the outputs as produced by this
     user, so Jupyter Notebook trusts them and runs their scripts (plots) when the notebook is opened."""
@@ -135,7 +150,7 @@ def export(nb, stem, out_dir):
     html_path = os.path.join(out_dir, stem + ".html")
     write_atomic(ipynb_path, nbformat.writes(nb))
     html, _ = HTMLExporter().from_notebook_node(nb)
-    write_atomic(html_path, html)
+    write_atomic(html_path, with_plotly(html))
     return ipynb_path, html_path
 
 

@@ -1,7 +1,7 @@
 /** Display helpers for notebook cells (tslab kernel). */
 export { display, newDisplay, setDisplaySink, escapeHtml } from './display';
 export type { DisplaySink, DisplayTarget } from './display';
-export { showPlot, figureHtml, ensurePlotly } from './plotly';
+export { showPlot, figureHtml } from './plotly';
 export type { PlotlyFigure, PlotlyTrace } from './plotly';
 export { showTable, tableHtml } from './table';
 export type { DataFrameLike, Row, TableOptions } from './table';
