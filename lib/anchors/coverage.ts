@@ -42,6 +42,8 @@ export interface CoverageBucket {
 export interface CoverageResult {
   /** Per GT box: best IoU over all anchors (0 for degenerate boxes). */
   bestIou: Float32Array;
+  /** The same in float64, the precision thresholds are compared in (as the matcher does). */
+  bestIou64: Float64Array;
   /** Per GT box: index of that anchor in `anchorGrid` ORDER, -1 for degenerate boxes. */
   bestAnchorIndex: Int32Array;
   /** Per GT box: FPN level of that anchor (-1 for degenerate boxes). */
@@ -187,6 +189,7 @@ export function anchorCoverage(
   }
   const result: CoverageResult = {
     bestIou,
+    bestIou64: best64,
     bestAnchorIndex,
     bestLevel,
     bestShape,

@@ -4,3 +4,4 @@ export * from './presets';
 export * from './grid';
 export * from './metaanchor';
 export * from './coverage';
+export * from './coverage-report';

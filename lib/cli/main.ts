@@ -10,12 +10,14 @@ import * as trainCommands from './commands/train';
 import * as bench from './commands/bench';
 import * as tableCommand from './commands/table';
 import * as curveCommands from './commands/curve';
+import * as analyze from './commands/analyze';
+import * as anchors from './commands/anchors';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [info, evalCommand, data, trainCommands, tableCommand, curveCommands, bench];
+const COMMANDS: CommandModule[] = [info, evalCommand, analyze, data, anchors, trainCommands, tableCommand, curveCommands, bench];
 
 export function buildProgram(): Command {
   const program = new Command();

@@ -108,7 +108,7 @@ export interface MnistDetPresetSpec {
 /**
  * 'default' (the quick tables' proxy, docs/quick-proxy.md): 96 px canvases with four digit classes
  * (0, 1, 2, 4) and box shapes spread like COCO's: ln(w/h) a mixture whose w/h has COCO's mean and
- * spread (1.21 ± 1.34 on train+val 2017; ours 1.18 ± 1.11, no box beyond about 12:1 fitting a 96 px
+ * spread (1.21 ± 1.34 on train+val 2017; ours 1.19 ± 1.13, no box beyond about 12:1 fitting a 96 px
  * canvas) with about 12% of the boxes beyond 1:3 or 3:1, sizes log-normal around the smallest
  * anchors (about a fifth of the boxes below the size any anchor covers at IoU 0.5, as at the
  * paper's 600 px input), 4-10 objects tried per image of which about 3.8 fit, overlapping at most

@@ -7,7 +7,7 @@
  * live: `collectInputBoxes` maps them. Ignore boxes (crowd, difficult) are left out of the
  * distributions and counted separately. log is the natural log throughout.
  */
-import { AnchorConfig, TABLE1_NAMES, anchorCoverage, tableOneConfig } from '../anchors';
+import { AnchorConfig, AnchorCoverageReport, CoverageReportOptions, TABLE1_NAMES, anchorCoverageReport, bestAnchorPerBox, tableOneConfig } from '../anchors';
 import { InputConfig, resizedSize, roundUp } from './pipeline';
 import { DetectionDataset, ImageEntry } from './types';
 
@@ -222,24 +222,8 @@ export interface CoverageRow {
  * exact grid search of lib/anchors/coverage.ts per input size.
  */
 export function coverageTable(boxes: InputBoxes, configs: AnchorConfig[] = TABLE1_NAMES.map((n) => tableOneConfig(n))): CoverageRow[] {
-  // Group boxes by input size: one anchorCoverage call per distinct size.
-  const groups = new Map<string, number[]>();
-  for (let g = 0; g < boxes.imageIndex.length; g++) {
-    const i = boxes.imageIndex[g];
-    const key = `${boxes.inputHeightPx[i]}x${boxes.inputWidthPx[i]}`;
-    let list = groups.get(key);
-    if (!list) groups.set(key, (list = []));
-    list.push(g);
-  }
   return configs.map((config) => {
-    const best: number[] = [];
-    for (const [key, idx] of groups) {
-      const [h, w] = key.split('x').map(Number);
-      const sub = new Float32Array(idx.length * 4);
-      idx.forEach((g, k) => sub.set(boxes.boxes.subarray(4 * g, 4 * g + 4), 4 * k));
-      const res = anchorCoverage(sub, { heightPx: h, widthPx: w }, config, { thresholds: [0.4, 0.5, 0.6] });
-      for (let k = 0; k < idx.length; k++) best.push(res.bestIou[k]);
-    }
+    const best = Array.from(bestAnchorPerBox(boxes, config).bestIou);
     const n = best.length;
     const frac = (t: number): number => (n ? best.filter((v) => v >= t).length / n : NaN);
     return {
@@ -275,6 +259,8 @@ export interface DatasetStats {
   dropRange: DropRange;
   droppedFraction: number;
   coverage?: CoverageRow[];
+  /** BPR (IoU and YOLOv5's ratio metric), AAT, positives per box and level, best-IoU CDF, scale x ratio grid per anchor set. */
+  anchorCoverage?: AnchorCoverageReport[];
 }
 
 export interface StatsOptions {
@@ -284,6 +270,8 @@ export interface StatsOptions {
   anchorConfigs?: AnchorConfig[];
   /** Table 4 range in input pixels (default: the paper's, scaled to the input size). */
   dropRange?: DropRange;
+  /** The coverage report's thresholds (the matcher's positive IoU, YOLOv5's anchor_t). */
+  coverage?: Pick<CoverageReportOptions, 'posIou' | 'anchorT'>;
 }
 
 export function datasetStats(ds: DetectionDataset, options: StatsOptions = {}): DatasetStats {
@@ -332,7 +320,10 @@ export function datasetStats(ds: DetectionDataset, options: StatsOptions = {}): 
     droppedFraction: selectDroppedBoxes(ib.boxes, dropRange).fraction,
   };
   const configs = options.anchorConfigs ?? TABLE1_NAMES.map((c) => tableOneConfig(c));
-  if (configs.length) stats.coverage = coverageTable(ib, configs);
+  if (configs.length) {
+    stats.coverage = coverageTable(ib, configs);
+    stats.anchorCoverage = configs.map((c) => anchorCoverageReport(ib, c, options.coverage));
+  }
   return stats;
 }
 
@@ -342,6 +333,25 @@ function fmt(v: number, digits = 1): string {
 
 function pct(v: number): string {
   return Number.isFinite(v) ? `${(100 * v).toFixed(1)}%` : 'n/a';
+}
+
+/**
+ * The coverage reports as text: BPR at the matcher's IoU and by YOLOv5's ratio metric, AAT,
+ * positives per box, and where boxes find their best anchor (share per FPN level).
+ */
+export function formatCoverageReports(reports: readonly AnchorCoverageReport[]): string[] {
+  if (reports.length === 0) return [];
+  const r0 = reports[0];
+  const levels = r0.levels.map((l) => `P${l.level}`.padStart(5)).join('');
+  const name = Math.max(8, ...reports.map((r) => r.anchors.length + 1));
+  return [
+    `  BPR = share of boxes an anchor reaches: best IoU >= ${r0.posIou} (the matcher's positive threshold), and YOLOv5's ratio metric > 1/${r0.anchorT};`,
+    `  AAT = anchors (shape x level) per box above that ratio; pos/box = grid anchors at IoU >= ${r0.posIou}; best level = share of boxes whose best anchor is there:`,
+    `    ${'anchors'.padEnd(name)}${'A'.padStart(4)}${'BPR IoU'.padStart(9)}${'BPR ratio'.padStart(10)}${'AAT'.padStart(6)}${'pos/box'.padStart(9)}${'no pos'.padStart(8)}  best level${levels}`,
+    ...reports.map((r) =>
+      `    ${r.anchors.padEnd(name)}${String(r.anchorsPerPosition).padStart(4)}${pct(r.bprIou).padStart(9)}${pct(r.bprRatio).padStart(10)}${fmt(r.aat, 1).padStart(6)}` +
+      `${fmt(r.positivesPerBox, 1).padStart(9)}${pct(r.withoutPositive).padStart(8)}            ${r.levels.map((l) => pct(l.bestShare).replace('%', '').padStart(5)).join('')}`),
+  ];
 }
 
 /** The stats as the text `metaanchor data stats` prints. */
@@ -370,6 +380,7 @@ export function formatStats(s: DatasetStats, inputNote = ''): string {
       lines.push(`    ${r.config.padEnd(8)}${String(r.anchorsPerPosition).padStart(4)}${fmt(r.meanBestIou, 3).padStart(10)}${pct(r.atLeast04).padStart(8)}${pct(r.atLeast05).padStart(8)}${pct(r.atLeast06).padStart(8)}`);
     }
   }
+  if (s.anchorCoverage?.length) lines.push(...formatCoverageReports(s.anchorCoverage));
   return lines.join('\n');
 }
 

@@ -104,6 +104,12 @@ export interface CocoMatchResults {
   numGtCrowd: Int32Array;
   numDt: Int32Array;
   imageIds: number[];
+  /**
+   * With `recordMatches`: matchedGt[t*n + e] = position in the ground-truth input (annotation order)
+   * of the annotation entry e matched at IoU threshold t in area range 'all' (a crowd one when the
+   * entry is ignored), -1 if unmatched. Stride n as the masks'.
+   */
+  matchedGt?: Int32Array;
   counts: CocoEvalCounts;
 }
 

@@ -62,6 +62,12 @@ export interface CocoDetections {
   categoryId: Float64Array;
   boxXYWH: Float64Array;
   score: Float64Array;
+  /**
+   * Optional: the value an unmatched detection's area-range test uses instead of its w·h. pycocotools
+   * always uses w·h (loadRes overwrites "area"); lib/analysis sets it, together with the GT "area"
+   * field, to evaluate ranges of another box attribute (aspect ratio) with the same rules.
+   */
+  areaForRanges?: Float64Array;
 }
 
 /** Ground truth as validated columns, annotations in file order. */

@@ -63,6 +63,11 @@ export interface CocoEvalOptions {
    * images are left out. Every id must be a ground-truth image. Default: all ground-truth images.
    */
   imageIds?: ArrayLike<number>;
+  /**
+   * Also return, per evaluated detection and IoU threshold, which GT annotation it matched in area
+   * range 'all' (`CocoMatchResults.matchedGt`). Off by default: evaluation does not need it.
+   */
+  recordMatches?: boolean;
 }
 
 /**
@@ -97,6 +102,8 @@ export class PreparedCocoGroundTruth {
    * sort by _ignore (non-ignored first).
    */
   private readonly gtSorted: Int32Array;
+  /** gtInput[g]: position of annotation g (cell order) in the input (file order). */
+  private readonly gtInput: Int32Array;
   /** npig / counts for the full image set, computed once. */
   private readonly fullCounts: { npig: Int32Array; numGt: Int32Array; numGtCrowd: Int32Array };
   // Scratch buffers reused across evaluations (evaluation is synchronous, so never shared).
@@ -122,6 +129,7 @@ export class PreparedCocoGroundTruth {
     }
     // Stable LSD radix sort by (category, image): file order survives inside a cell.
     const order = radixSortByCell(n, imgOf, I, catOf, K, null);
+    this.gtInput = order;
 
     this.gtBox = new Float64Array(4 * n);
     this.gtImage = new Int32Array(n);
@@ -240,6 +248,7 @@ export class PreparedCocoGroundTruth {
     const rank = new Uint8Array(nEval);
     const tpMask = new Uint16Array(A * nEval);
     const ignoreMask = new Uint16Array(A * nEval);
+    const matchedGt = options.recordMatches ? new Int32Array(T * nEval).fill(-1) : null;
     const categoryStart = new Int32Array(K + 1);
 
     let out = 0;
@@ -269,7 +278,7 @@ export class PreparedCocoGroundTruth {
         score[out + d] = dets.score[j];
         rank[out + d] = d;
       }
-      this.matchCell(dets, detOrder, p, D, gs, G, out, nEval, tpMask, ignoreMask);
+      this.matchCell(dets, detOrder, p, D, gs, G, out, nEval, tpMask, ignoreMask, matchedGt);
       out += D;
       p = q;
     }
@@ -298,6 +307,7 @@ export class PreparedCocoGroundTruth {
       numGtCrowd: gtCounts.numGtCrowd,
       numDt,
       imageIds,
+      ...(matchedGt ? { matchedGt } : {}),
       counts: {
         images: imageIds.length,
         categories: K,
@@ -311,18 +321,20 @@ export class PreparedCocoGroundTruth {
 
   /**
    * evaluateImg for one (image, category): D score-sorted detections (detOrder[p .. p+D)) against the
-   * G annotations gs .. gs+G-1; writes TP / ignore bit masks at entries out .. out+D-1.
+   * G annotations gs .. gs+G-1; writes TP / ignore bit masks at entries out .. out+D-1 (and, when
+   * given, the matched annotation of area 'all' at matchedGt[t*stride + entry]).
    */
   private matchCell(
     dets: CocoDetections, detOrder: Int32Array, p: number, D: number, gs: number, G: number,
-    out: number, stride: number, tpMask: Uint16Array, ignoreMask: Uint16Array,
+    out: number, stride: number, tpMask: Uint16Array, ignoreMask: Uint16Array, matchedGt: Int32Array | null,
   ): void {
     const box = dets.boxXYWH;
+    const rangeArea = dets.areaForRanges;
     if (G === 0) {
       // No GT: every detection is unmatched; it is a FP unless its own area is outside the range.
       for (let d = 0; d < D; d++) {
         const j = detOrder[p + d];
-        const areaPx = box[4 * j + 2] * box[4 * j + 3];
+        const areaPx = rangeArea ? rangeArea[j] : box[4 * j + 2] * box[4 * j + 3];
         for (let a = 0; a < A; a++) {
           if (areaPx < AREA_LO[a] || areaPx > AREA_HI[a]) ignoreMask[a * stride + out + d] = ALL_THRESHOLDS_MASK;
         }
@@ -349,16 +361,7 @@ export class PreparedCocoGroundTruth {
         const gy = gtBox[b + 1];
         const gw = gtBox[b + 2];
         const gh = gtBox[b + 3];
-        let v = 0;
-        const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
-        if (w > 0) {
-          const h = Math.min(dh + dy, gh + gy) - Math.max(dy, gy);
-          if (h > 0) {
-            const inter = w * h;
-            const union = this.gtCrowd[gs + g] ? da : da + gw * gh - inter;
-            v = inter / union;
-          }
-        }
+        const v = cocoBoxIou(dx, dy, dw, dh, da, gx, gy, gw, gh, this.gtCrowd[gs + g] === 1);
         iou[d * G + g] = v;
         if (v > best) best = v;
       }
@@ -401,9 +404,10 @@ export class PreparedCocoGroundTruth {
             matched[m] = 1;
             if (mIgnored) ignoreMask[maskBase + d] |= bit;
             else tpMask[maskBase + d] |= bit;
+            if (matchedGt !== null && a === 0) matchedGt[t * stride + out + d] = this.gtInput[this.gtSorted[sortedBase + m]];
           } else {
             const j = detOrder[p + d];
-            const areaPx = box[4 * j + 2] * box[4 * j + 3];
+            const areaPx = rangeArea ? rangeArea[j] : box[4 * j + 2] * box[4 * j + 3];
             if (areaPx < lo || areaPx > hi) ignoreMask[maskBase + d] |= bit;
           }
         }
@@ -457,6 +461,23 @@ export function evaluateCoco(
 ): CocoEvalResult {
   const prepared = gt instanceof PreparedCocoGroundTruth ? gt : prepareCocoGroundTruth(gt);
   return prepared.evaluate(dt, options);
+}
+
+/**
+ * IoU of a detection box (x, y, w, h; area da = w·h) and a GT box, in the operation order of
+ * pycocotools' maskApi.c bbIou, so that threshold comparisons agree to the last bit. A crowd GT's
+ * union is the detection's area (intersection over the detection).
+ */
+export function cocoBoxIou(
+  dx: number, dy: number, dw: number, dh: number, da: number,
+  gx: number, gy: number, gw: number, gh: number, crowd: boolean,
+): number {
+  const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
+  if (!(w > 0)) return 0;
+  const h = Math.min(dh + dy, gh + gy) - Math.max(dy, gy);
+  if (!(h > 0)) return 0;
+  const inter = w * h;
+  return inter / (crowd ? da : da + gw * gh - inter);
 }
 
 function isCocoDetections(x: unknown): x is CocoDetections {

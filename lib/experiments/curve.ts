@@ -27,7 +27,7 @@ import { Progress } from '../util/progress';
 import { configHash } from './key';
 import { runFolderName } from './key';
 import { trainRuns } from './parallel';
-import { runDirOf, seededConfig } from './run-cache';
+import { isRunComplete, runDirOf, seededConfig } from './run-cache';
 import { scaledSchedule } from './settings';
 import { MeanSd, meanSd } from './stats';
 
@@ -78,7 +78,8 @@ export async function learningCurve(runDirOrCheckpoint: string, options: CurveOp
   const have = new Map(cached.points.map((p) => [p.step, p] as const));
   const state = readTrainState(runDir);
   const final = state.evals.find((e) => e.step === state.step);
-  if (final && !have.has(final.step) && final.images === (evalImages > 0 ? Math.min(evalImages, final.images) : final.images) && cfg.evalImages === evalImages) {
+  // The trainer's final validation used the run's own evalImages: the same measurement.
+  if (final && !have.has(final.step) && cfg.evalImages === evalImages) {
     have.set(final.step, { step: final.step, stats: final.stats, images: final.images });
   }
   const todo = [...listSnapshots(runDir), { step: state.step, dir: path.join(runDir, 'checkpoint') }].filter((s) => !have.has(s.step));
@@ -174,11 +175,36 @@ function labelOf(cfg: TrainConfig): string {
  * Train (or reuse) every configuration at its own steps and at twice them, for each seed, and
  * report the change of the final mmAP. Doubled runs live in the same cache as table runs.
  */
-export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir: string, options: { jobs?: number; quiet?: boolean; log?: (s: string) => void } = {}): Promise<ConvergenceRow[]> {
+export interface ConvergenceOptions {
+  jobs?: number;
+  quiet?: boolean;
+  log?: (s: string) => void;
+  /** Wait for runs another process trains instead of failing (trainRuns waitForLock). */
+  waitForLock?: boolean;
+  /**
+   * Train only the doubled runs; wait for the runs at the tables' own steps to be finished by the
+   * table job that trains them (`table all` running beside), polling every `pollMs`.
+   */
+  baseFromTables?: boolean;
+  pollMs?: number;
+}
+
+export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir: string, options: ConvergenceOptions = {}): Promise<ConvergenceRow[]> {
   const pairs = cfgs.map((cfg) => ({ cfg, doubled: stretchedConfig(cfg, 2) }));
-  const all: TrainConfig[] = [];
-  for (const p of pairs) for (const s of seeds) all.push(seededConfig(p.cfg, s), seededConfig(p.doubled, s));
-  await trainRuns(all, runsDir, { jobs: options.jobs, quiet: options.quiet, log: options.log });
+  const base: TrainConfig[] = [];
+  const doubled: TrainConfig[] = [];
+  for (const p of pairs) for (const s of seeds) base.push(seededConfig(p.cfg, s)), doubled.push(seededConfig(p.doubled, s));
+  // The doubled runs first: nobody else trains them.
+  const train = options.baseFromTables ? doubled : [...doubled, ...base];
+  await trainRuns(train, runsDir, { jobs: options.jobs, quiet: options.quiet, log: options.log, waitForLock: options.waitForLock, keepOrder: true });
+  if (options.baseFromTables) {
+    let said = false;
+    while (!base.every((c) => isRunComplete(runDirOf(runsDir, c), c))) {
+      if (!said) options.log?.(`waiting for the table job to finish ${base.filter((c) => !isRunComplete(runDirOf(runsDir, c), c)).length} run(s) at the tables' own steps`);
+      said = true;
+      await new Promise((r) => setTimeout(r, options.pollMs ?? 30_000));
+    }
+  }
   return pairs.map(({ cfg, doubled }) => {
     const runDirs = seeds.map((s) => runDirOf(runsDir, seededConfig(cfg, s)));
     const doubledRunDirs = seeds.map((s) => runDirOf(runsDir, seededConfig(doubled, s)));

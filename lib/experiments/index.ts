@@ -10,3 +10,5 @@ export { PAPER } from './paper';
 export * from './figures';
 export * from './figure2';
 export * from './paper-commands';
+export * from './anchor-search';
+export * from './analysis';

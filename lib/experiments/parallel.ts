@@ -38,6 +38,11 @@ export interface TrainRunsOptions {
   keepOrder?: boolean;
   /** Called as each run is found finished or finishes training (in this call's order of completion). */
   onRunDone?: (dir: string, status: RunStatus) => void;
+  /**
+   * A run that another process is training (its lock is held) is waited for and then reused,
+   * instead of failing: for `converge` or a notebook beside the main job.
+   */
+  waitForLock?: boolean;
 }
 
 export interface TrainRunsResult {
@@ -133,7 +138,7 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
   if (jobs <= 1) {
     for (const cfg of missing) {
       const t0 = Date.now();
-      const r = await ensureRun(cfg, runsDir, quiet);
+      const r = await ensureRun(cfg, runsDir, quiet, undefined, { waitForLock: options.waitForLock, log: say });
       status.set(r.dir, r.status);
       seconds.set(r.dir, (Date.now() - t0) / 1000);
       say(`training: ${status.size}/${total} runs done`);
@@ -208,7 +213,7 @@ function trainInWorkers(
     const start = (cfg: TrainConfig) => {
       const dir = runDirOf(runsDir, cfg);
       const name = path.basename(dir);
-      const job: WorkerJob = { cfg, runsDir };
+      const job: WorkerJob = { cfg, runsDir, waitForLock: options.waitForLock };
       const root = projectRoot();
       const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)], {
         cwd: root,

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
 import { METRICS_FILE, StepRecord, hasCheckpoint, readTrainState, train } from '../train/trainer';
 import { previousRunFolderNames, runFolderName } from './key';
+import { lockHolder } from '../train/run-folder';
 
 export type RunStatus = 'reused' | 'resumed' | 'trained';
 
@@ -44,11 +45,27 @@ export function isRunComplete(dir: string, cfg: TrainConfig): boolean {
 }
 
 /** Train `cfg` into its folder unless it is finished; resumes a partial run from its checkpoint. */
-export async function ensureRun(cfg: TrainConfig, runsDir: string, quiet?: boolean, onStep?: (r: StepRecord) => void): Promise<{ dir: string; status: RunStatus }> {
+export async function ensureRun(
+  cfg: TrainConfig,
+  runsDir: string,
+  quiet?: boolean,
+  onStep?: (r: StepRecord) => void,
+  options: { waitForLock?: boolean; log?: (s: string) => void; lockPollMs?: number } = {},
+): Promise<{ dir: string; status: RunStatus }> {
   const dir = runDirOf(runsDir, cfg);
+  // Another process (a table's worker) trains this very run: wait for it, then reuse its result.
+  let waited = false;
+  for (let holder = lockHolder(dir); options.waitForLock && holder !== null; holder = lockHolder(dir)) {
+    if (!waited) options.log?.(`${dir}: process ${holder} is training this run; waiting for it`);
+    waited = true;
+    await new Promise((r) => setTimeout(r, options.lockPollMs ?? LOCK_POLL_MS));
+  }
   if (isRunComplete(dir, cfg)) return { dir, status: 'reused' };
   // train() locks the folder (lib/train/run-folder.ts): a notebook and the CLI may run the same table.
   const status: RunStatus = hasCheckpoint(dir) ? 'resumed' : 'trained';
   await train(cfg, dir, { resume: true, quiet, onStep });
   return { dir, status };
 }
+
+/** How often a run waiting for another process's lock looks again. */
+const LOCK_POLL_MS = 10_000;

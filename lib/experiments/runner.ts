@@ -385,26 +385,21 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
   const log = options.log ?? ((s: string) => (quiet ? undefined : statusStream().write(s + '\n')));
   const progressive = options.onTableTrained !== undefined;
   const cfgs = progressive ? tableOrder(tables, settings) : distinctRuns(tables, settings);
-  await ensurePretrainedBackbones(cfgs, log);
+  await ensurePretrainedFor(cfgs, log);
   // Progressive: announce each table once all of its runs are finished.
   const pending = tables.map((t) => new Set(distinctRuns([t], settings).map((c) => runDirOf(runsDir, c))));
   const announced = new Set<number>();
-  const onRunDone = (dir: string): void => {
+  const announce = (doneDir?: string): void => {
     pending.forEach((dirs, i) => {
-      dirs.delete(dir);
+      if (doneDir) dirs.delete(doneDir);
       if (dirs.size === 0 && !announced.has(i)) {
         announced.add(i);
         options.onTableTrained?.(tables[i]);
       }
     });
   };
-  const trained = await trainRuns(cfgs, runsDir, { jobs: options.jobs, quiet, log, keepOrder: progressive, onRunDone: progressive ? onRunDone : undefined });
-  pending.forEach((dirs, i) => {
-    if (dirs.size === 0 && !announced.has(i)) {
-      announced.add(i);
-      options.onTableTrained?.(tables[i]);
-    }
-  });
+  const trained = await trainRuns(cfgs, runsDir, { jobs: options.jobs, quiet, log, keepOrder: progressive, onRunDone: progressive ? announce : undefined });
+  if (progressive) announce();
   const results: TableResult[] = [];
   for (const table of tables) {
     const t1 = results.length === 0 ? t0 : Date.now();
@@ -500,7 +495,7 @@ export function tableOrder(tables: TableSpec[], settings: ExperimentSettings): T
 }
 
 /** Make (once, in this process) every pretrained initialisation the runs start from, before workers need it. */
-async function ensurePretrainedBackbones(cfgs: TrainConfig[], log: (s: string) => void): Promise<void> {
+export async function ensurePretrainedFor(cfgs: TrainConfig[], log: (s: string) => void): Promise<void> {
   const seen = new Set<string>();
   for (const cfg of cfgs) {
     const spec = cfg.initFrom?.weights;
@@ -528,7 +523,7 @@ export function distinctRuns(tables: TableSpec[], settings: ExperimentSettings):
   for (const t of tables) {
     for (const c of t.cells as CellSpec[]) {
       for (const train of cellTrainConfigs(c)) {
-        for (const seed of c.select ? settings.seeds : seedsFor(settings, train)) {
+        for (const seed of cellSeeds(settings, c)) {
           const cfg = seededConfig(train, seed);
           seen.set(configHash(cfg), cfg);
         }

@@ -15,6 +15,8 @@ import { ensureRun, RunStatus } from './run-cache';
 export interface WorkerJob {
   cfg: TrainConfig;
   runsDir: string;
+  /** Wait for another process that trains this run instead of failing (`converge` beside the main job). */
+  waitForLock?: boolean;
 }
 
 export type WorkerMessage =
@@ -33,7 +35,7 @@ async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? 'null') as WorkerJob | null;
   if (!job || !job.cfg || !job.runsDir) throw new UserError('train-worker: no job given', 'this file is started by runTable/trainRuns with a job as JSON');
   // The parent shows combined progress; the worker's own step lines would interleave.
-  const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step }));
+  const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step }), { waitForLock: job.waitForLock });
   await send({ type: 'done', status: r.status, dir: r.dir });
 }
 

@@ -118,16 +118,3 @@ export function showPlot(figure: PlotlyFigure, options: FigureHtmlOptions = {}):
   display().html(figureHtml(figure, options));
 }
 
-/** A self-contained HTML page (plotly.js inlined) showing `figures` under a title: for CLI `--html` outputs. */
-export function figurePageHtml(title: string, figures: PlotlyFigure[], options: FigureHtmlOptions = {}): string {
-  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  return [
-    '<!DOCTYPE html>',
-    `<html><head><meta charset="utf-8"><title>${esc(title)}</title></head>`,
-    '<body style="font-family: sans-serif; max-width: 1200px; margin: 1em auto">',
-    `<h1 style="font-size: 1.3em">${esc(title)}</h1>`,
-    plotlyLibraryHtml(),
-    ...figures.map((f) => figureHtml(f, options)),
-    '</body></html>',
-  ].join('\n');
-}

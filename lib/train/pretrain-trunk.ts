@@ -26,7 +26,7 @@ import { ModelConfig } from '../model/config';
 import { UserError } from '../util/errors';
 import { TrainConfig, trainConfig } from './config';
 import { PRETRAINED_PREFIX, ensurePretrainedBackbone } from './pretrain';
-import { CHECKPOINT_DIR } from './run-folder';
+import { CHECKPOINT_DIR, lockHolder } from './run-folder';
 import { hasCheckpoint, readTrainState, train } from './trainer';
 
 export const PRETRAINED_TASKS = ['mnist-digits', 'mnist-det-trunk'] as const;
@@ -103,6 +103,12 @@ export async function ensurePretrained(spec: string, model: ModelConfig, options
   if (task === 'mnist-digits') return ensurePretrainedBackbone(spec, model, options);
   const cfg = trunkTrainConfig(model);
   const dir = trunkDir(cfg);
+  // Another process (the main job, or a worker beside it) is making it: wait, then use theirs.
+  for (let holder = lockHolder(dir), said = false; holder !== null; holder = lockHolder(dir)) {
+    if (!said) options.log?.(`process ${holder} is pretraining the detection trunk; waiting for it`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 10_000));
+  }
   if (!trunkComplete(dir, cfg)) {
     options.log?.(`pretraining the detection trunk (backbone, FPN, towers) on MNIST-Det "pretrain" (digits 3 5 6 7 8 9), ${cfg.steps} steps -> ${dir}`);
     fs.mkdirSync(path.dirname(dir), { recursive: true });

@@ -138,6 +138,12 @@ export function lockRunFolder(dir: string, log: (s: string) => void = () => unde
   throw new UserError(`cannot lock ${dir}`, `delete ${file} if no other process trains this run`);
 }
 
+/** The live process that holds `dir`'s training lock, or null (no lock, or one left by a dead process). */
+export function lockHolder(dir: string): number | null {
+  const pid = readLockPid(path.join(dir, LOCK_FILE));
+  return pid !== null && pid !== process.pid && processAlive(pid) ? pid : null;
+}
+
 function readLockPid(file: string): number | null {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());

@@ -30,6 +30,14 @@ test('CLI: data mnist-det, stats, draw, export-voc', async () => {
   assert.match(stats, /\n\s+9x9\s+81\s+0\.\d{3}/);
   const js = JSON.parse(await run(['data', 'stats', '--data', json, '--json', '--anchors', '3x3']));
   assert.equal(js.boxes, 16);
+  // Anchor coverage: BPR at the IoU the matcher uses equals the ">= 0.5" / ">= 0.6" column of the coverage table.
+  assert.equal(js.anchorCoverage[0].bprIou, js.coverage[0].atLeast05);
+  const strict = JSON.parse(await run(['data', 'stats', '--data', json, '--json', '--anchors', '3x3|h:20,w:40', '--pos-iou', '0.6', '--anchor-t', '3']));
+  assert.deepEqual(strict.anchorCoverage.map((r: any) => [r.anchors, r.posIou, r.anchorT, r.numBoxes]), [['3x3', 0.6, 3, 16], ['h:20,w:40', 0.6, 3, 16]]);
+  assert.equal(strict.anchorCoverage[0].bprIou, strict.coverage[0].atLeast06);
+  const html = path.join(dir, 'stats.html');
+  assert.match(await run(['data', 'stats', '--data', json, '--html', html]), /BPR IoU BPR ratio +AAT +pos\/box/);
+  assert.equal((fs.readFileSync(html, 'utf8').match(/class="metaanchor-plot"/g) ?? []).length, 3);
   const png = path.join(dir, 'draw.png');
   assert.match(await run(['data', 'draw', '--data', json, '--image-id', '2', '--out', png, '--scale', '2']), /000002\.png \(id 2\) with 2 boxes/);
   assert.ok(fs.statSync(png).size > 1000);

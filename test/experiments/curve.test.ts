@@ -12,6 +12,8 @@ import { inputGeometry } from '../../lib/train/config';
 import { loadDatasetSpec } from '../../lib/train/datasets';
 import { CONVERGED_DELTA, convergence, learningCurve, learningCurveFigure, stretchedConfig } from '../../lib/experiments/curve';
 import { formatConvergence } from '../../lib/cli/commands/curve';
+import { ensureRun, runDirOf } from '../../lib/experiments/run-cache';
+import { spawn } from 'node:child_process';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'curve-'));
 
@@ -83,4 +85,43 @@ test('convergence trains each configuration at 1x and 2x steps and reports the c
   const before = fs.statSync(path.join(r.doubledRunDirs[0], 'checkpoint', 'train-state.json')).mtimeMs;
   await convergence([cfg], [0], runsDir, { jobs: 1, quiet: true });
   assert.equal(fs.statSync(path.join(r.doubledRunDirs[0], 'checkpoint', 'train-state.json')).mtimeMs, before);
+});
+
+test('a run another process is training is waited for, then reused or trained, not refused (converge beside the main job)', async () => {
+  const runsDir = tmp();
+  const cfg = trainConfig('smoke', { steps: 2, evalImages: 1 });
+  const dir = runDirOf(runsDir, cfg);
+  fs.mkdirSync(dir, { recursive: true });
+  // A live process holds the lock for a moment.
+  const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1500)']);
+  fs.writeFileSync(path.join(dir, 'training.lock'), String(holder.pid));
+  const t0 = Date.now();
+  const lines: string[] = [];
+  const r = await ensureRun(cfg, runsDir, true, undefined, { waitForLock: true, lockPollMs: 100, log: (s) => lines.push(s) });
+  assert.ok(Date.now() - t0 >= 1000, 'it waited for the holder');
+  assert.equal(r.status, 'trained');
+  assert.match(lines[0], new RegExp(`process ${holder.pid} is training this run; waiting for it`));
+  // Without waiting, the lock is an error naming the process.
+  const other = trainConfig('smoke', { steps: 2, evalImages: 1, seed: 5 });
+  const dir2 = runDirOf(runsDir, other);
+  fs.mkdirSync(dir2, { recursive: true });
+  const holder2 = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 3000)']);
+  fs.writeFileSync(path.join(dir2, 'training.lock'), String(holder2.pid));
+  await assert.rejects(ensureRun(other, runsDir, true), new RegExp(`is being trained by process ${holder2.pid}`));
+  holder2.kill();
+});
+
+test('converge beside a table job: only the doubled runs are trained here; the runs at the tables\' steps are waited for', async () => {
+  const runsDir = tmp();
+  const cfg = trainConfig('smoke', { steps: 2, evalImages: 1, seed: 3 });
+  const lines: string[] = [];
+  const pending = convergence([cfg], [3], runsDir, { jobs: 1, quiet: true, baseFromTables: true, pollMs: 50, log: (s) => lines.push(s) });
+  // The "table job": trains the base run a little later.
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(fs.existsSync(runDirOf(runsDir, cfg)), false, 'converge did not train the base run');
+  await ensureRun(cfg, runsDir, true);
+  const [row] = await pending;
+  assert.equal(readTrainState(row.doubledRunDirs[0]).step, 4);
+  assert.equal(readTrainState(row.runDirs[0]).step, 2);
+  assert.ok(lines.some((l) => /waiting for the table job to finish 1 run\(s\)/.test(l)), lines.join('\n'));
 });

@@ -9,12 +9,12 @@ import { Command, Option } from 'commander';
 import { PROFILES } from '../../profile';
 import { CONVERGED_DELTA, ConvergenceRow, convergence, learningCurve, learningCurveFigure } from '../../experiments/curve';
 import { configHash } from '../../experiments/key';
-import { defaultRunsDir } from '../../experiments/runner';
+import { defaultRunsDir, ensurePretrainedFor } from '../../experiments/runner';
 import { experimentSettings, parseSeeds } from '../../experiments/settings';
 import { parseJobs } from '../../experiments/parallel';
 import { TABLE_IDS, cellTrainConfigs, selectCells, tableSpec } from '../../experiments/tables';
 import { formatMeanSd } from '../../experiments/stats';
-import { figurePageHtml } from '../../notebook/plotly';
+import { htmlPage } from '../../notebook/page';
 import { TrainConfig } from '../../train/config';
 import { writeFileAtomicSync } from '../../util/atomic';
 import { UserError } from '../../util/errors';
@@ -57,7 +57,7 @@ export function register(program: Command): void {
       const curves = [];
       for (const run of runs) curves.push(await learningCurve(run, { evalImages: o.evalImages }));
       if (o.html) {
-        writeFileAtomicSync(path.resolve(o.html), figurePageHtml('Learning curves', [learningCurveFigure(curves)]));
+        writeFileAtomicSync(path.resolve(o.html), htmlPage('Learning curves', [{ figure: learningCurveFigure(curves) }]));
         console.error(`wrote ${o.html}`);
       }
       if (o.json) {
@@ -80,9 +80,10 @@ export function register(program: Command): void {
     .option('--seeds <list>', 'seeds to compare over (default 0)', parseSeeds)
     .option('--jobs <n>', 'training worker processes', parseJobs)
     .option('--runs-dir <dir>', 'results cache (default: runs/tables, env METAANCHOR_RUNS_DIR)')
+    .option('--beside-tables', "train only the doubled runs; wait for a `table` job running beside to finish the others")
     .option('--json', 'print the rows as JSON')
     .option('--html <file>', "write a page with the doubled runs' learning curves")
-    .action(async (given: string[], o: { profile?: string; rows?: string; seeds?: number[]; jobs?: number; runsDir?: string; json?: boolean; html?: string }) => {
+    .action(async (given: string[], o: { profile?: string; rows?: string; seeds?: number[]; jobs?: number; runsDir?: string; json?: boolean; html?: string; besideTables?: boolean }) => {
       const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : [...new Set(given)];
       const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
       const rows = o.rows ? o.rows.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
@@ -94,11 +95,13 @@ export function register(program: Command): void {
       }
       if (cfgs.size === 0) throw new UserError(`no configuration matches rows ${o.rows}`, 'check the row names with `metaanchor table <id>`');
       const runsDir = path.resolve(o.runsDir ?? defaultRunsDir());
-      const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs });
+      await ensurePretrainedFor([...cfgs.values()], (line) => console.error(line));
+      // Beside a running main job: runs it trains are waited for, not trained twice.
+      const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs, waitForLock: true, baseFromTables: o.besideTables, log: (line) => console.error(line) });
       if (o.html) {
         const curves = [];
         for (const r of result) for (const d of [...r.runDirs, ...r.doubledRunDirs]) curves.push(await learningCurve(d));
-        writeFileAtomicSync(path.resolve(o.html), figurePageHtml('Convergence: runs and their doubled runs', [learningCurveFigure(curves)], { heightPx: 600 }));
+        writeFileAtomicSync(path.resolve(o.html), htmlPage('Convergence: runs and their doubled runs', [{ table: result.map((r) => ({ configuration: r.label, steps: r.steps, mmAP: formatMeanSd(r.atSteps), 'mmAP at 2x steps': formatMeanSd(r.atDouble), change: r.deltaPoints.toFixed(1), verdict: r.converged ? 'converged' : 'not converged' })) }, { figure: learningCurveFigure(curves), heightPx: 600 }]));
         console.error(`wrote ${o.html}`);
       }
       if (o.json) console.log(JSON.stringify(result, null, 1));

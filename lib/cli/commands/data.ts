@@ -2,23 +2,29 @@
  * `metaanchor data ...`: datasets.
  *   data mnist-det --out <dir> [--train N] [--val M] [--size S] [--seed K] [--preset default|shifted] [--dist <json>]
  *   data stats [--data <instances.json> [--images <dir>] | --voc <dir> [--set <name>]] [--split train|val]
- *              [--input-size S] [--min-size S] [--pad square|batch] [--divisor D] [--anchors <spec|spec>] [--json]
+ *              [--input-size S] [--min-size S] [--pad square|batch] [--divisor D] [--anchors <spec|spec>]
+ *              [--pos-iou 0.5] [--anchor-t 4] [--json] [--html <file>]
  *   data draw  [--data <json> | --voc <dir>] (--index i | --image-id id) --out <png> [--scale f]
  *   data export-voc [--data <json> | --voc <dir>] --out <dir> [--set name] [--jpeg]
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Command } from 'commander';
 import { UserError } from '../../util/errors';
 import { intOption, numberOption } from '../options';
 import { writeFileAtomicSync } from '../../util/atomic';
 import { checkReadableDir, checkReadableFile, checkWritableDir, checkWritableFile } from '../../util/files';
 import { parseAnchorSpec } from '../../anchors';
+import { coverageFigure } from '../../anchors/coverage-figure';
+import { anchorSetFromArg } from '../../search/anchor-set';
+import { htmlPage } from '../../notebook/page';
 import { BOX_DISTRIBUTIONS, BoxDistribution, MnistDetPreset, generateMnistDet, mnistDetConfig } from '../../data/mnist-det';
 import { DatasetSpec, InputGeometry, openDataset } from '../../data/open';
-import { datasetStats, formatStats } from '../../data/stats';
+import { boxFigures, datasetStats, formatStats } from '../../data/stats';
 import { drawDatasetImage } from '../../data/draw';
 import { writeVoc } from '../../data/voc';
 
-interface SourceOpts {
+export interface SourceOpts {
   data?: string;
   images?: string;
   voc?: string;
@@ -27,7 +33,7 @@ interface SourceOpts {
   skipInvalidBoxes?: boolean;
 }
 
-function addSourceOptions(cmd: Command): Command {
+export function addSourceOptions(cmd: Command): Command {
   return cmd
     .option('--data <instances.json>', 'COCO instances json (default: the embedded MNIST-Det, generated on first use)')
     .option('--images <dir>', 'image folder of --data (default: looked for next to the json)')
@@ -37,7 +43,7 @@ function addSourceOptions(cmd: Command): Command {
     .option('--skip-invalid-boxes', 'drop boxes with non-positive size instead of failing');
 }
 
-function specOf(o: SourceOpts): DatasetSpec {
+export function specOf(o: SourceOpts): DatasetSpec {
   if (o.split !== 'train' && o.split !== 'val') throw new UserError(`--split must be train or val, got "${o.split}"`);
   return {
     coco: o.data && checkReadableFile(o.data, '--data'),
@@ -47,6 +53,44 @@ function specOf(o: SourceOpts): DatasetSpec {
     split: o.split,
     skipInvalidBoxes: o.skipInvalidBoxes,
   };
+}
+
+export interface GeometryOpts {
+  inputSize?: number;
+  minSize?: number;
+  pad?: string;
+  divisor?: number;
+}
+
+export function addGeometryOptions(cmd: Command): Command {
+  return cmd
+    .option('--input-size <S>', 'input long side (or square side) in px; default: the dataset\'s (MNIST-Det) or the paper\'s 600/1000', intOption('--input-size', 16))
+    .option('--min-size <S>', 'input short side in px (paper: 600)', intOption('--min-size', 16))
+    .option('--pad <mode>', 'square | batch')
+    .option('--divisor <D>', 'pad sides to a multiple of D', intOption('--divisor', 1));
+}
+
+/** The input geometry boxes are measured in: the dataset's default with the command-line changes. */
+export function geometryOf(input: InputGeometry, o: GeometryOpts) {
+  const geom: InputGeometry = { ...input };
+  if (o.inputSize !== undefined) {
+    geom.maxSizePx = o.inputSize;
+    if (o.minSize === undefined) delete geom.minSizePx;
+  }
+  if (o.minSize !== undefined) geom.minSizePx = o.minSize;
+  if (o.pad !== undefined) {
+    if (o.pad !== 'square' && o.pad !== 'batch') throw new UserError(`--pad must be square or batch, got "${o.pad}"`);
+    geom.pad = o.pad;
+  }
+  if (o.divisor !== undefined) geom.sizeDivisor = o.divisor;
+  return { pad: 'square' as const, sizeDivisor: 128, ...geom };
+}
+
+/** "input px (...)": how boxes were measured, for printed reports. */
+export function geometryNote(full: ReturnType<typeof geometryOf>): string {
+  return full.minSizePx !== undefined
+    ? `input px (short side ${full.minSizePx}, long side <= ${full.maxSizePx})`
+    : `input px (long side ${full.maxSizePx}, ${full.pad === 'square' ? 'square' : 'per-batch'} padding to x${full.sizeDivisor})`;
 }
 
 export function register(program: Command): void {
@@ -92,49 +136,46 @@ export function register(program: Command): void {
       );
     });
 
-  addSourceOptions(
+  addGeometryOptions(addSourceOptions(
     data
       .command('stats')
       .description('box statistics: objects per image, size and ratio quantiles, anchor coverage per Table 1 config, Table 4 dropped fraction'),
-  )
-    .option('--input-size <S>', 'input long side (or square side) in px; default: the dataset\'s (MNIST-Det) or the paper\'s 600/1000', intOption('--input-size', 16))
-    .option('--min-size <S>', 'input short side in px (paper: 600)', intOption('--min-size', 16))
-    .option('--pad <mode>', 'square | batch')
-    .option('--divisor <D>', 'pad sides to a multiple of D', intOption('--divisor', 1))
-    .option('--anchors <specs>', 'anchor configurations separated by "|" (default: 3x3|5x5|7x7|9x9)')
+  ))
+    .option('--anchors <specs>', 'anchor sets separated by "|": specs or anchor-search result files (search.json, anchors kmeans|evolve --out); default 3x3|5x5|7x7|9x9')
+    .option('--pos-iou <iou>', 'the matcher\'s positive IoU threshold for BPR and positives per box', numberOption('--pos-iou'), 0.5)
+    .option('--anchor-t <t>', 'YOLOv5\'s anchor_t for the ratio-metric BPR and AAT', numberOption('--anchor-t'), 4)
+    .option('--html <file>', 'also write a self-contained HTML page: box histograms and the anchor coverage figure')
     .option('--drop <range>', 'Table 4 range "sqrtMin,sqrtMax,logMin,logMax" in input px (default: paper range scaled to the input)')
     .option('--json', 'print the statistics as JSON')
-    .action(async (o: SourceOpts & { inputSize?: number; minSize?: number; pad?: string; divisor?: number; anchors?: string; drop?: string; json?: boolean }) => {
+    .action(async (o: SourceOpts & GeometryOpts & { anchors?: string; drop?: string; json?: boolean; html?: string; posIou: number; anchorT: number }) => {
       const { dataset, input } = await openDataset(specOf(o));
-      const geom: InputGeometry = { ...input };
-      if (o.inputSize !== undefined) {
-        geom.maxSizePx = o.inputSize;
-        if (o.minSize === undefined) delete geom.minSizePx;
-      }
-      if (o.minSize !== undefined) geom.minSizePx = o.minSize;
-      if (o.pad !== undefined) {
-        if (o.pad !== 'square' && o.pad !== 'batch') throw new UserError(`--pad must be square or batch, got "${o.pad}"`);
-        geom.pad = o.pad;
-      }
-      if (o.divisor !== undefined) geom.sizeDivisor = o.divisor;
-      const anchorConfigs = o.anchors ? o.anchors.split('|').map((s) => parseAnchorSpec(s.trim())) : undefined;
+      const anchorConfigs = o.anchors ? o.anchors.split('|').map((s) => anchorSetFromArg(s)) : undefined;
+      if (!(o.posIou > 0 && o.posIou <= 1)) throw new UserError(`--pos-iou must be in (0, 1], got ${o.posIou}`, 'the matcher uses 0.5 (or 0.6, Table 2)');
+      if (!(o.anchorT > 1)) throw new UserError(`--anchor-t must be > 1, got ${o.anchorT}`, 'YOLOv5 uses 4');
       let dropRange;
       if (o.drop) {
         const v = o.drop.split(',').map(numberOption('--drop'));
         if (v.length !== 4) throw new UserError('--drop needs 4 numbers: sqrtMin,sqrtMax,logMin,logMax');
         dropRange = { sqrtMinPx: v[0], sqrtMaxPx: v[1], logRatioMin: v[2], logRatioMax: v[3] };
       }
-      const full = { pad: 'square' as const, sizeDivisor: 128, ...geom };
-      const stats = datasetStats(dataset, { input: full, anchorConfigs, dropRange });
+      const full = geometryOf(input, o);
+      const stats = datasetStats(dataset, { input: full, anchorConfigs, dropRange, coverage: { posIou: o.posIou, anchorT: o.anchorT } });
+      if (o.html) {
+        const figs = boxFigures(dataset, full);
+        const out = path.resolve(o.html);
+        fs.mkdirSync(path.dirname(out), { recursive: true });
+        fs.writeFileSync(out, htmlPage(`${dataset.name}: boxes and anchor coverage`, [
+          { text: formatStats(stats).split('\n')[0] },
+          { figure: figs.size }, { figure: figs.ratio },
+          ...(stats.anchorCoverage ? [{ figure: coverageFigure(stats.anchorCoverage, { title: `${dataset.name}: anchor coverage` }), heightPx: 760 }] : []),
+        ]));
+      }
       if (o.json) {
         console.log(JSON.stringify(stats, null, 1));
         return;
       }
-      const note =
-        full.minSizePx !== undefined
-          ? `input px (short side ${full.minSizePx}, long side <= ${full.maxSizePx})`
-          : `input px (long side ${full.maxSizePx}, ${full.pad === 'square' ? 'square' : 'per-batch'} padding to x${full.sizeDivisor})`;
-      console.log(formatStats(stats, note));
+      console.log(formatStats(stats, geometryNote(full)));
+      if (o.html) console.log(`-> ${path.resolve(o.html)}`);
     });
 
   addSourceOptions(data.command('draw').description('draw an image of a dataset with its ground-truth boxes and labels (PNG)'))
