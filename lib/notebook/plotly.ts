@@ -5,7 +5,8 @@
  * (plotly.js-dist-min 4.1.2, ~4.8 MB) is never stored in a notebook. Each page gets it on its own
  * (docs/DESIGN.md section 5):
  *  - live Jupyter (`npm run notebook`): the first figure script of a page loads it from the server,
- *    which serves the bundle as a static file (scripts/jupyter_notebook_config.py), so plots render
+ *    which serves the bundle as a static file (scripts/notebook.js passes
+ *    --NotebookApp.extra_static_paths), so plots render
  *    after a reload, in a second tab, and when a saved notebook is reopened;
  *  - the HTML export (scripts/run_notebooks.py) inlines it once in the page's <head>, so the page
  *    opens offline;
@@ -75,7 +76,7 @@ const LOADER = [
   "  if (base === null || base === undefined) return Promise.reject(new Error('no Jupyter server'));",
   '  window.metaanchorPlotlyLoading = new Promise(function (resolve, reject) {',
   "    var s = document.createElement('script');",
-  `    s.src = base.replace(/\/?$/, '/') + ${JSON.stringify(PLOTLY_STATIC_PATH)};`,
+  `    s.src = base.replace(/\\/?$/, '/') + ${JSON.stringify(PLOTLY_STATIC_PATH)};`,
   '    s.onload = function () { window.Plotly ? resolve(window.Plotly) : reject(new Error(s.src + " did not define Plotly")); };',
   "    s.onerror = function () { window.metaanchorPlotlyLoading = undefined; reject(new Error('cannot load ' + s.src)); };",
   '    document.head.appendChild(s);',

@@ -69,6 +69,11 @@ test('figure outputs never hold plotly.js: each page loads it from the Jupyter s
     // The loader asks the page's Jupyter server (body data-base-url) for the static bundle.
     assert.ok(outputs[0].value.includes("getAttribute('data-base-url')"));
     assert.ok(outputs[0].value.includes(JSON.stringify(PLOTLY_STATIC_PATH)));
+    // The figure's script is valid JavaScript (it runs in the page, where a syntax error hides the plot).
+    for (const o of outputs) {
+      const script = /<script type="text\/javascript">([^]*)<\/script>/.exec(o.value)![1];
+      assert.doesNotThrow(() => new Function(script), o.value);
+    }
   });
 });
 
