@@ -95,7 +95,7 @@ export function figureHtml(figure: PlotlyFigure, options: FigureHtmlOptions = {}
   }
   const heightPx = options.heightPx ?? 400;
   const id = uniqueId('plotly');
-  const layout = { height: heightPx, margin: { t: 40, r: 20, b: 50, l: 60 }, ...(figure.layout ?? {}) };
+  const layout = withRoomForRightAxes({ height: heightPx, margin: { t: 40, r: 20, b: 50, l: 60 }, ...(figure.layout ?? {}) });
   const config = { responsive: true, displaylogo: false, ...(figure.config ?? {}) };
   const fig = jsonForScript({ data: figure.data, layout, config });
   return [
@@ -112,6 +112,21 @@ export function figureHtml(figure: PlotlyFigure, options: FigureHtmlOptions = {}
     '})();',
     '</script>',
   ].join('\n');
+}
+
+/**
+ * A y axis on the right (a second scale, e.g. the paper's numbers) needs room for its tick labels and
+ * title: with the default 20 px right margin both were cut off. Right-side axes get automargin (plotly
+ * grows the margin to fit them) and the right margin at least 70 px.
+ */
+export function withRoomForRightAxes(layout: Record<string, unknown>): Record<string, unknown> {
+  const right = Object.keys(layout).filter((k) => /^yaxis\d*$/.test(k) && (layout[k] as { side?: string } | undefined)?.side === 'right');
+  if (right.length === 0) return layout;
+  const out: Record<string, unknown> = { ...layout };
+  for (const k of right) out[k] = { automargin: true, ...(layout[k] as Record<string, unknown>) };
+  const margin = (layout.margin ?? {}) as { r?: number };
+  out.margin = { ...margin, r: Math.max(70, margin.r ?? 0) };
+  return out;
 }
 
 /** Show a figure in the current cell. */

@@ -182,3 +182,11 @@ test('showTable sends one html output', () => {
     assert.deepEqual(outputs.map((o) => o.kind), ['html']);
   });
 });
+
+test('a right-side y axis gets automargin and at least 70 px of right margin; other figures keep theirs', () => {
+  const two = figureHtml({ data: [], layout: { yaxis2: { side: 'right', overlaying: 'y', title: { text: 'paper' } } } });
+  assert.match(two, /"margin":\{"t":40,"r":70,"b":50,"l":60\}/);
+  assert.match(two, /"yaxis2":\{"automargin":true,"side":"right"/);
+  assert.match(figureHtml({ data: [] }), /"margin":\{"t":40,"r":20,"b":50,"l":60\}/);
+  assert.match(figureHtml({ data: [], layout: { margin: { r: 120 }, yaxis2: { side: 'right', automargin: false } } }), /"margin":\{"r":120\}.*"yaxis2":\{"automargin":false,"side":"right"\}/);
+});
