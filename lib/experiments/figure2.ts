@@ -113,7 +113,7 @@ export async function drawRunDetections(run: LoadedRun, images: DetectionDataset
       scale,
       // The outline takes the last palette colour and a dashed stroke.
       classIdx: [...keep.map((j) => dets.classes[j]), ...outline.map(() => 9)],
-      ignore: [...keep.map(() => false), ...outline.map(() => true)],
+      ignore: [...keep.map(() => 0), ...outline.map(() => 1)],
       labels: [...keep.map((j) => `${images.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`), ...outline.map(() => 'anchor')],
       fontSizePx: 11,
       lineWidthPx: 2,

@@ -85,7 +85,7 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
       undefined,
       { timeout: 300_000, polling: 250 },
     );
-    const ran = await page.evaluate(() => Jupyter.notebook.get_cells().map((c: any) => ({
+    const ran: { outputs: string[]; text: string }[] = await page.evaluate(() => Jupyter.notebook.get_cells().map((c: any) => ({
       outputs: c.output_area.outputs.map((o: any) => o.output_type + ':' + JSON.stringify(o.data ?? o.text ?? o.ename ?? '').slice(0, 300)),
       text: c.output_area.element.text(),
     })));
@@ -96,7 +96,7 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
     assert.match(ran[2].text, /demo steps 5\/5 .*\(5 updates\)/);
 
     const plotState = () => page.evaluate(() => ({
-      drawn: [...document.querySelectorAll('.metaanchor-plot')].filter((p) => p.querySelector('svg.main-svg')).length,
+      drawn: Array.from(document.querySelectorAll('.metaanchor-plot')).filter((p) => p.querySelector('svg.main-svg')).length,
       title: document.querySelector('.metaanchor-plot .gtitle')?.textContent ?? '',
       notLoaded: /not loaded/.test(document.querySelector('.metaanchor-plot')?.textContent ?? ''),
     }));
