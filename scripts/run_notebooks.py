@@ -17,6 +17,7 @@ Exit status: 0 all notebooks passed, 1 a notebook failed (the message names it),
 
 import argparse
 import asyncio
+import html as html_lib
 import os
 import re
 import sys
@@ -163,13 +164,21 @@ class CellFailed(Exception):
         self.error = error
 
 
+STATUS_HTML = re.compile(r'<pre class="metaanchor-status"[^>]*>(.*?)</pre>', re.S)
+
+
 def last_stream_line(cell):
-    """The cell's latest printed line so far (nbclient appends outputs while the cell runs)."""
+    """The cell's latest status so far (nbclient updates outputs while the cell runs): a printed line,
+    or the in-place status line of lib/notebook/status.ts."""
     for out in reversed(cell.get("outputs", [])):
         if out.get("output_type") == "stream":
             lines = [l for l in "".join(out.get("text", "")).splitlines() if l.strip()]
             if lines:
                 return lines[-1].strip()
+        if out.get("output_type") == "display_data":
+            m = STATUS_HTML.search("".join(out.get("data", {}).get("text/html", "")))
+            if m:
+                return html_lib.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip()
     return ""
 
 

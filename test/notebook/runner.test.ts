@@ -140,6 +140,8 @@ test('a passing notebook: signed .ipynb + .html, plotly.js in the page but not t
     // timer, fixed in kernels/tslab/tslab-fixes.js).
     `require('fs').writeFileSync('./${rel}/created.ts', 'export const c = 1;\\n');\nawait new Promise((r) => setTimeout(r, 2000));`,
     'value * 2',
+    // A status line (training progress): one output replaced in place, the last line kept.
+    "import { Progress } from './lib/util/progress';\nconst p = new Progress({ label: 'demo steps', total: 40, everySec: 0, quiet: false });\nfor (let i = 1; i <= 40; i++) { p.update(i); await new Promise((r) => setTimeout(r, 20)); }",
   ]);
   const res = runNotebooks(['--profile', 'smoke', file]);
   assert.equal(res.status, 0, res.stderr);
@@ -162,6 +164,13 @@ test('a passing notebook: signed .ipynb + .html, plotly.js in the page but not t
   assert.match(table, />smoke<\/td>.*>21<\/td>/);
   assert.deepEqual(nb.cells[4].outputs?.map((o) => joined(o.text)), ['42\n']);
 
+  // The cell's outputs: the import note, then one status display (40 updates in place).
+  const outs = nb.cells[5].outputs ?? [];
+  assert.deepEqual(outs.map((o) => o.output_type), ['stream', 'display_data'], JSON.stringify(outs));
+  assert.equal(joined(outs[0].text), 'Loading ./lib/util/progress ...\n');
+  const status = outs.slice(1);
+  assert.match(joined(status[0].data?.['text/html']), /^<pre class="metaanchor-status"[^>]*>demo steps 40\/40 .*\(40 updates\)/);
+
   assert.equal(signatureValid(ipynb), true);
   const tampered = path.join(outDir, 'tampered.ipynb');
   const altered = readNotebook(ipynb);
@@ -174,6 +183,8 @@ test('a passing notebook: signed .ipynb + .html, plotly.js in the page but not t
   assert.equal(page.split('plotly.js v4.1.2').length - 1, 1);
   assert.ok(page.indexOf('plotly.js v4.1.2') < page.indexOf('</head>'));
   assert.ok(page.includes('class="metaanchor-plot"'));
+  // The export keeps the status summary, not one line per update.
+  assert.equal((page.match(/demo steps \d+\/40/g) ?? []).length, 1);
 
   await t.test('the HTML shows the plot offline (headless Chromium)', { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} not installed` }, () => {
     const shot = path.join(outDir, 'pass.png');
