@@ -95,6 +95,8 @@ function inspectOutputsInPage() {
   });
   // Tables, plots and images must fit the output area they are shown in.
   for (const el of document.querySelectorAll('table.metaanchor-table, .metaanchor-plot, .metaanchor-figure')) {
+    // A folded table (closed <details>) is not shown; Chromium still lays it out.
+    if (el.closest('details:not([open])')) continue;
     const area = el.parentElement && el.parentElement.closest('.jp-OutputArea-output, .output_subarea, .output_area');
     if (!area) continue;
     const over = rect(el).right - rect(area).right;

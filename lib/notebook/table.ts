@@ -117,7 +117,7 @@ export function tableHtml(data: DataFrameLike | Row[], options: TableOptions = {
   const caption = options.caption ? `<caption style="caption-side:top;text-align:left;font-weight:bold">${escapeHtml(options.caption)}</caption>` : '';
   const table = `<table class="metaanchor-table" style="${STYLE}">${options.folded ? '' : caption}<thead style="border-bottom:1px solid #999"><tr>${header}</tr></thead><tbody>${body.join('')}</tbody></table>`;
   if (!options.folded) return table;
-  return `<details class="metaanchor-details"><summary style="cursor:pointer;font-weight:bold">${escapeHtml(options.caption ?? 'details')}</summary>${table}</details>`;
+  return `<details class="metaanchor-details"><summary style="cursor:pointer;font-weight:bold">${escapeHtml(options.caption ?? 'details')}</summary><div style="overflow-x:auto">${table}</div></details>`;
 }
 
 /** Show a danfojs DataFrame or an array of row objects as a table. */

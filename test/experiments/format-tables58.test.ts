@@ -61,7 +61,7 @@ test('Table 8 rows: IoU, the picked run per seed, mmAP beside the paper, Δ vs R
   assert.deepEqual(claim[0], { row: 'RetinaNet 3x3/3x3', IoU: '0.5/0.4', [label]: '', 'paper Δ': '', 'mmAP ours [paper]': '21.0 ± 1.0 [35.8]' });
   // The details fold away under their caption.
   const folded = tableHtml(rows, { caption: 'all metrics', folded: true });
-  assert.match(folded, /^<details class="metaanchor-details"><summary[^>]*>all metrics<\/summary><table class="metaanchor-table"[^>]*><thead/);
+  assert.match(folded, /^<details class="metaanchor-details"><summary[^>]*>all metrics<\/summary><div style="overflow-x:auto"><table class="metaanchor-table"[^>]*><thead/);
   const text = formatTextTable(tableRows(result, { compact: true }));
   assert.match(text, /^MetaAnchor 9x9\/search +0\.6\/0\.5 +31\.0 ± 1\.0 \[37\.5\] +\+10\.0 \(beyond noise\) \[\+1\.7\]$/m);
   assert.deepEqual(selectionRows(result).map((r) => [r.seed, r.candidate, r.picked]), [[0, '0.5/0.4 3x3', ''], [0, '0.5/0.4 5x5', '✓'], [1, '0.5/0.4 3x3', ''], [1, '0.5/0.4 5x5', ''], [2, '0.5/0.4 3x3', ''], [2, '0.5/0.4 5x5', '']]);

@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { ROOT, Served, serveNotebooks } from './jupyter-server';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { chromiumInstalled, launchBrowser } = require('../../scripts/browser.js');
+const { chromiumInstalled, launchBrowser, waitForPlots, inspectOutputs, WINDOW } = require('../../scripts/browser.js');
 
 const PYTHON = '/usr/bin/python3';
 const skip = !chromiumInstalled() && 'Debian chromium not installed (bash scripts/setup.sh --chromium)';
@@ -39,6 +39,24 @@ const CELLS = [
   "import { showPlot } from './lib/notebook';\nimport { Progress } from './lib/util/progress';",
   "showPlot({ data: [{ type: 'scatter', mode: 'lines', x: [1, 2, 3, 4], y: [4, 1, 3, 2] }], layout: { title: { text: 'reload check' } } });",
   "const p = new Progress({ label: 'demo steps', total: 5, everySec: 0 });\nfor (let i = 1; i <= 5; i++) { p.update(i, { loss: 1 / i }); await new Promise((r) => setTimeout(r, 150)); }",
+  // Tables 2 and 7 and their two-axis figures, as notebooks 02 and 07 show them (made-up numbers).
+  [
+    "import { claimRows, tableRows, mmapVsAnchorsFigure, columnsBarFigure, rowsBarFigure } from './lib/experiments';",
+    "import { showTable } from './lib/notebook';",
+    "import { fakeTableResult } from './test/notebook/fake-results';",
+    "const t2 = fakeTableResult('2');",
+    "const t7 = fakeTableResult('7');",
+    "const t8 = fakeTableResult('8');",
+    "for (const r of [t2, t7, t8]) {",
+    "  showTable(claimRows(r), { caption: `Table ${r.table.id}`, digits: 1 });",
+    "  showTable(tableRows(r), { caption: 'every metric', digits: 1, folded: true });",
+    "}",
+    'showPlot(mmapVsAnchorsFigure(t2));',
+    'showPlot(columnsBarFigure(t7));',
+    'showPlot(rowsBarFigure(t8));',
+  ].join('\n'),
+  // The control: Table 2 with every metric unfolded is too wide, and the measurement must say so.
+  "showTable(tableRows(t2), { caption: 'control: every metric unfolded', digits: 1 });",
 ];
 
 /** A notebook as older front ends write it: nbformat 4.4, cells without ids. */
@@ -101,7 +119,15 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
       notLoaded: /not loaded/.test(document.querySelector('.metaanchor-plot')?.textContent ?? ''),
     }));
     await page.waitForSelector('.metaanchor-plot svg.main-svg', { timeout: 60_000 });
-    assert.deepEqual(await plotState(), { drawn: 1, title: 'reload check', notLoaded: false });
+    await waitForPlots(page);
+    assert.deepEqual(await plotState(), { drawn: 4, title: 'reload check', notLoaded: false });
+
+    // At 1280 px, tables and plots fit their output area, and no plot label is cut off or overlaps
+    // another; the too-wide control table is the one problem found.
+    assert.equal(WINDOW.width, 1280);
+    const report = await inspectOutputs(page);
+    assert.deepEqual(report.problems.filter((p: string) => !p.includes('control:')), []);
+    assert.match(report.problems.join('\n'), /metaanchor-table "control: every metric unfolded" is \d+ px wider than its output area/);
 
     // A cell added in the page (Notebook 6 gives it no id), then save.
     await page.evaluate(() => Jupyter.notebook.insert_cell_at_bottom('markdown').set_text('a note'));
@@ -110,10 +136,10 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
       Jupyter.notebook.save_notebook();
     }));
     const saved = fs.readFileSync(file, 'utf8');
-    assert.ok(saved.length < 50_000, `saved notebook is ${saved.length} bytes`);
+    assert.ok(saved.length < 150_000, `saved notebook is ${saved.length} bytes`);
     assert.ok(!saved.includes('plotly.js v4.1.2'), 'the saved notebook holds the plotly.js bundle');
     const nb = JSON.parse(saved);
-    assert.equal(nb.cells.length, 4);
+    assert.equal(nb.cells.length, CELLS.length + 1);
     assert.ok(nb.cells.every((c: { id?: string }) => typeof c.id === 'string' && c.id.length > 0), 'every cell has an id');
     assert.equal(signatureValid(file, server.dataDir), true, 'signature of the saved notebook');
 
@@ -121,9 +147,9 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
     // anything (plotly.js is loaded by the new page).
     await page.reload({ waitUntil: 'load' });
     await page.waitForFunction(() => (window as any).Jupyter?.notebook?._fully_loaded, undefined, { timeout: 60_000 });
-    await page.waitForSelector('.metaanchor-plot svg.main-svg', { timeout: 60_000 }).catch(() => undefined);
+    await waitForPlots(page, 60_000);
     assert.equal(await page.evaluate(() => Jupyter.notebook.trusted), true, 'reopened trusted');
-    assert.deepEqual(await plotState(), { drawn: 1, title: 'reload check', notLoaded: false });
+    assert.deepEqual(await plotState(), { drawn: 4, title: 'reload check', notLoaded: false });
     assert.match(await page.evaluate(() => Jupyter.notebook.get_cell(2).output_area.element.text()), /demo steps 5\/5/);
     assert.deepEqual(errors, []);
   } finally {
