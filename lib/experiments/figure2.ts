@@ -14,6 +14,7 @@ import { InferenceConfig } from '../detect/postprocess';
 import { inputGeometry } from '../train/config';
 import { loadDatasetSpec } from '../train/datasets';
 import { LoadedRun, loadRun } from '../train/run-dir';
+import sharp from 'sharp';
 import { UserError } from '../util/errors';
 
 export interface AnchorPanel {
@@ -164,3 +165,40 @@ export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, 
   }
   return panels;
 }
+
+export interface ExplorerGridOptions extends AnchorPanelOptions {
+  /** Anchor scales offered (default 0.5, 1, 2). */
+  scales?: number[];
+  /** Anchor ratios h/w offered (default 1/4, 1/3, 1/2, 1, 2, 3, 4). */
+  ratiosHW?: number[];
+  /** JPEG quality of the stored images (default 80): every panel is kept in the notebook. */
+  jpegQuality?: number;
+}
+
+/**
+ * The offline anchor explorer's panels: detections at every (scale, ratio) of a grid, on the same
+ * images, with each anchor's outline (for lib/notebook/explorer.ts; `at` indexes scales, ratios).
+ */
+export async function anchorExplorerPanels(run: LoadedRun, val: DetectionDataset, options: ExplorerGridOptions = {}): Promise<{
+  panels: { at: [number, number]; caption: string; images: { data: Buffer; caption: string }[] }[];
+  axes: [{ label: string; values: string[] }, { label: string; values: string[] }];
+}> {
+  const scales = options.scales ?? [0.5, 1, 2];
+  const ratios = options.ratiosHW ?? [1 / 4, 1 / 3, 1 / 2, 1, 2, 3, 4];
+  const shapes = scales.flatMap((scale) => ratios.map((ratioHW) => ({ scale, ratioHW })));
+  const drawn = await customAnchorPanels(run, val, shapes, options);
+  const quality = options.jpegQuality ?? 80;
+  const jpegs = await Promise.all(drawn.map((p) => Promise.all(p.pngs.map((png) => sharp(png).jpeg({ quality }).toBuffer()))));
+  return {
+    panels: drawn.map((p, k) => ({
+      at: [Math.floor(k / ratios.length), k % ratios.length] as [number, number],
+      caption: p.caption,
+      images: jpegs[k].map((data, i) => ({ data, caption: `image ${i}: ${detectionsText(p.counts[i])}` })),
+    })),
+    axes: [
+      { label: 'anchor scale', values: scales.map((s) => String(s)) },
+      { label: 'ratio h/w', values: ratios.map((r) => ratioText(r)) },
+    ],
+  };
+}
+

@@ -10,3 +10,5 @@ export type { ImagesOptions } from './image';
 export { showLossCurve, lossCurveFigure, liveLossCurve, LiveLossCurve } from './loss-curve';
 export type { LossPoint, LossSeries } from './loss-curve';
 export { showBackend } from './backend';
+export { explorerHtml, showExplorer } from './explorer';
+export type { ExplorerPanel, ExplorerOptions } from './explorer';

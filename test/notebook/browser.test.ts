@@ -14,7 +14,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import sharp from 'sharp';
 import { ROOT, Served, serveNotebooks } from './jupyter-server';
+import { explorerHtml } from '../../lib/notebook/explorer';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { chromiumInstalled, launchBrowser, waitForPlots, inspectOutputs, WINDOW } = require('../../scripts/browser.js');
@@ -157,3 +159,34 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
     await server.stop();
   }
 });
+
+test('the offline explorer switches precomputed panels with its two dropdowns (file://, no network)', { skip, timeout: 120_000 }, async () => {
+  const png = (r: number, g: number, b: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  const panels = [];
+  for (let a = 0; a < 2; a++) {
+    for (let b = 0; b < 3; b++) {
+      panels.push({ at: [a, b] as [number, number], caption: `scale ${a} ratio ${b}`, images: [{ data: await png(40 * a, 40 * b, 0), caption: `first ${a}${b}` }, { data: await png(0, 40 * a, 40 * b), caption: `second ${a}${b}` }] });
+    }
+  }
+  const html = explorerHtml(panels, { axes: [{ label: 'scale', values: ['1', '2'] }, { label: 'ratio', values: ['1/2', '1', '2'] }], initial: [0, 1], widthPx: 64 });
+  const file = path.join(nbDir, 'explorer.html');
+  fs.writeFileSync(file, `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>${html}</body></html>`);
+  const browser = await launchBrowser({ offline: true });
+  try {
+    const page = await browser.context.newPage();
+    await page.goto(`file://${file}`, { waitUntil: 'load' });
+    const state = () => page.evaluate(() => ({
+      caption: document.querySelector('.metaanchor-explorer-caption')!.textContent,
+      src: Array.from(document.querySelectorAll('.metaanchor-explorer img')).map((img) => (img as HTMLImageElement).src),
+      captions: Array.from(document.querySelectorAll('.metaanchor-explorer figcaption')).map((c) => c.textContent),
+    }));
+    const url = (data: Buffer) => `data:image/png;base64,${data.toString('base64')}`;
+    assert.deepEqual(await state(), { caption: 'scale 0 ratio 1', src: panels[1].images.map((im) => url(im.data)), captions: ['first 01', 'second 01'] });
+    await page.selectOption('select[data-axis="0"]', { value: '1' });
+    await page.selectOption('select[data-axis="1"]', { value: '2' });
+    assert.deepEqual(await state(), { caption: 'scale 1 ratio 2', src: panels[5].images.map((im) => url(im.data)), captions: ['first 12', 'second 12'] });
+  } finally {
+    await browser.close();
+  }
+});
+
