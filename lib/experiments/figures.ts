@@ -238,12 +238,14 @@ export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): Plo
  */
 export function boxDistributionFigure(datasets: { name: string; dataset: DetectionDataset }[]): PlotlyFigure {
   const data: PlotlyTrace[] = [];
-  for (const { name, dataset } of datasets) {
+  const colours = ['#4e79a7', '#e15759', '#59a14f', '#f28e2b'];
+  datasets.forEach(({ name, dataset }, k) => {
     const b = collectInputBoxes(dataset).boxes;
-    const common = { type: 'histogram', histnorm: 'percent', opacity: 0.6, legendgroup: name };
+    // One colour per dataset in both panels, so the legend explains the ln(w/h) panel too.
+    const common = { type: 'histogram', histnorm: 'percent', opacity: 0.6, legendgroup: name, marker: { color: colours[k % colours.length] } };
     data.push({ ...common, name, x: Array.from(boxSizesPx(b)), xaxis: 'x', yaxis: 'y' });
     data.push({ ...common, name, x: Array.from(boxLogRatiosWH(b)), xaxis: 'x2', yaxis: 'y2', showlegend: false });
-  }
+  });
   return {
     data,
     layout: {
