@@ -2,7 +2,8 @@
 // Notebook tooling (docs/DESIGN.md section 5).
 //
 //   npm run notebook  [-- --port 8888] [-- --profile quick]
-//       Jupyter Notebook on notebooks/, bound to 127.0.0.1 with a token; prints the URL to open.
+//       Jupyter Notebook on the project (notebooks/ and outputs/), bound to 127.0.0.1 with a token;
+//       prints the URL to open.
 //   npm run notebooks [-- --profile smoke|quick|full] [-- --timeout <s>] [-- --out <dir>] [-- <notebook> ...]
 //       Executes notebooks headlessly cell by cell (scripts/run_notebooks.py) and writes the executed
 //       <name>.ipynb (signed) and <name>.html under outputs/.
@@ -28,6 +29,8 @@ const NOTEBOOK_DIR = path.join(ROOT, 'notebooks');
 const PYTHON = '/usr/bin/python3';
 const RUNNER = path.join(__dirname, 'run_notebooks.py');
 const LOOPBACK = '127.0.0.1';
+// Query parameter of the start-up check's requests, so that their log lines can be left out.
+const CHECK_MARK = 'metaanchor-start-check';
 
 // Per-cell timeout by profile, in seconds (0 = none): a stuck smoke cell should fail fast, while a
 // full-profile cell may train for hours.
@@ -155,27 +158,41 @@ function serveCommand(opts) {
     ? process.env.JUPYTER_TOKEN
     : crypto.randomBytes(24).toString('hex');
   env.JUPYTER_TOKEN = token;
+  // The server's root is the project, so that both notebooks/ and the executed outputs/ can be opened;
+  // the printed URL opens notebooks/.
+  env.PYTHONPATH = [__dirname, process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   const args = [
     '-m', 'notebook',
     `--ip=${LOOPBACK}`,
     `--port=${opts.port}`,
     '--no-browser',
-    `--notebook-dir=${NOTEBOOK_DIR}`,
+    `--notebook-dir=${ROOT}`,
     '--NotebookApp.allow_remote_access=False',
+    // Figure outputs load plotly.js from {base_url}static/plotly.min.js (lib/notebook/plotly.ts).
+    `--NotebookApp.extra_static_paths=${path.dirname(require.resolve('plotly.js-dist-min/plotly.min.js'))}`,
+    // Cell ids before signing, so that a saved notebook reopens trusted (scripts/notebook_hooks.py).
+    '--FileContentsManager.pre_save_hook=notebook_hooks.fill_cell_ids',
   ];
   // Notebook 6 refuses to start as root without this; the machines this project runs on use root.
   if (typeof process.getuid === 'function' && process.getuid() === 0) args.push('--allow-root');
 
+  fs.mkdirSync(path.join(ROOT, 'outputs'), { recursive: true });
   const child = spawn(PYTHON, args, { stdio: ['inherit', 'pipe', 'pipe'], env });
   // Jupyter handles Ctrl-C itself (asks, or stops on a second one); other stop signals are passed on
   // so that it shuts its kernels down instead of being orphaned.
   forwardSignals(child, ['SIGTERM', 'SIGHUP']);
   let announced = false;
   let seen = '';
-  const onOutput = (stream) => (chunk) => {
-    stream.write(chunk);
-    if (announced) return;
-    seen += chunk.toString();
+  const onOutput = (stream) => {
+    let partial = '';
+    return (chunk) => {
+      // Whole lines only, without the server's log line of our own anonymous check (a 403 by design).
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop();
+      const shown = lines.filter((line) => !line.includes(CHECK_MARK));
+      if (shown.length) stream.write(shown.map((line) => line + '\n').join(''));
+      if (announced) return;
+      seen += lines.join('\n') + '\n';
     const running = /is running at:\s*\n.*http:\/\/127\.0\.0\.1:(\d+)\//.exec(seen);
     if (/authentication is disabled/i.test(seen)) {
       announced = true;
@@ -184,6 +201,7 @@ function serveCommand(opts) {
       announced = true;
       verifyAndAnnounce(child, Number(running[1]), token, profile);
     }
+    };
   };
   child.stdout.on('data', onOutput(process.stdout));
   child.stderr.on('data', onOutput(process.stderr));
@@ -201,8 +219,8 @@ function refuse(child, why) {
 async function verifyAndAnnounce(child, port, token, profile) {
   // Prove that the server wants the token: without it the API must refuse, with it accept.
   try {
-    const anonymous = await httpStatus(port, '/api/status');
-    const withToken = await httpStatus(port, `/api/status?token=${token}`);
+    const anonymous = await httpStatus(port, `/api/status?${CHECK_MARK}`);
+    const withToken = await httpStatus(port, `/api/status?${CHECK_MARK}&token=${token}`);
     if (anonymous < 400) {
       refuse(child, `Jupyter answers without a token on port ${port}`);
       return;
@@ -220,7 +238,8 @@ async function verifyAndAnnounce(child, port, token, profile) {
   process.stdout.write(
     [
       '',
-      `Notebooks: http://${LOOPBACK}:${port}/tree?token=${token}`,
+      `Notebooks: http://${LOOPBACK}:${port}/tree/notebooks?token=${token}`,
+      `Executed notebooks and their HTML (npm run notebooks): http://${LOOPBACK}:${port}/tree/outputs?token=${token}`,
       `Remote machine? Tunnel it from your computer: ssh -N -L ${port}:${LOOPBACK}:${port} ${user}@${os.hostname()}  then open the URL above there.`,
       `(kernel: tslab from ${path.join(ROOT, 'node_modules')}; METAANCHOR_PROFILE=${profile}; Ctrl-C twice to stop)`,
       '',

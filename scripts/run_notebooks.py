@@ -17,6 +17,7 @@ Exit status: 0 all notebooks passed, 1 a notebook failed (the message names it),
 
 import argparse
 import asyncio
+import html as html_lib
 import os
 import re
 import sys
@@ -125,6 +126,21 @@ def write_atomic(path, data):
         raise
 
 
+PLOTLY_BUNDLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "node_modules", "plotly.js-dist-min", "plotly.min.js")
+
+
+def with_plotly(html):
+    """The exported page with plotly.js inlined once in its <head> when it has figures: figure outputs
+    hold only their data (lib/notebook/plotly.ts), so the page opens offline and draws them."""
+    if 'class="metaanchor-plot"' not in html:
+        return html
+    with open(PLOTLY_BUNDLE, encoding="utf-8") as f:
+        bundle = f.read().replace("</script", "<\\/script")
+    script = '<script type="text/javascript">' + bundle + "</script>\n"
+    head_end = html.find("</head>")
+    return html[:head_end] + script + html[head_end:] if head_end >= 0 else script + html
+
+
 def export(nb, stem, out_dir):
     """Sign, then write <stem>.ipynb and <stem>.html. Signing marks the outputs as produced by this
     user, so Jupyter Notebook trusts them and runs their scripts (plots) when the notebook is opened."""
@@ -135,7 +151,7 @@ def export(nb, stem, out_dir):
     html_path = os.path.join(out_dir, stem + ".html")
     write_atomic(ipynb_path, nbformat.writes(nb))
     html, _ = HTMLExporter().from_notebook_node(nb)
-    write_atomic(html_path, html)
+    write_atomic(html_path, with_plotly(html))
     return ipynb_path, html_path
 
 
@@ -148,13 +164,21 @@ class CellFailed(Exception):
         self.error = error
 
 
+STATUS_HTML = re.compile(r'<pre class="metaanchor-status"[^>]*>(.*?)</pre>', re.S)
+
+
 def last_stream_line(cell):
-    """The cell's latest printed line so far (nbclient appends outputs while the cell runs)."""
+    """The cell's latest status so far (nbclient updates outputs while the cell runs): a printed line,
+    or the in-place status line of lib/notebook/status.ts."""
     for out in reversed(cell.get("outputs", [])):
         if out.get("output_type") == "stream":
             lines = [l for l in "".join(out.get("text", "")).splitlines() if l.strip()]
             if lines:
                 return lines[-1].strip()
+        if out.get("output_type") == "display_data":
+            m = STATUS_HTML.search("".join(out.get("data", {}).get("text/html", "")))
+            if m:
+                return html_lib.unescape(re.sub(r"<[^>]+>", "", m.group(1))).strip()
     return ""
 
 

@@ -4,7 +4,7 @@
 #
 #   bash scripts/setup.sh            # system packages + npm ci
 #   bash scripts/setup.sh --no-npm   # system packages only
-#   bash scripts/setup.sh --chromium # also Debian chromium (used by scripts/check-html.sh)
+#   bash scripts/setup.sh --chromium # also Debian chromium (scripts/check-html.js and the browser tests)
 #
 # Works as root (no sudo needed) and as a normal user with sudo.
 set -euo pipefail

@@ -1,5 +1,6 @@
-// Workarounds for three tslab 1.0.22 bugs, installed by launch.js before the kernel starts. All are
-// exercised by test/notebook/runner.test.ts; re-check them when tslab is upgraded.
+// Workarounds for tslab 1.0.22, installed by launch.js before the kernel starts: three bugs, and the
+// time a cell that imports the library takes before it shows anything. All are exercised by
+// test/notebook/runner.test.ts; re-check them when tslab is upgraded.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -106,25 +107,107 @@ const SHORTHAND_CASE = `            if (ts.isShorthandPropertyAssignment(node)) 
             }
 `;
 
-function fixShorthandProperties(tslabMain) {
+/**
+ * A cell that imports the library used to show nothing for 10-15 s: tslab type-checked every library
+ * file the cell reaches and emitted each with declarations (the checker's full work) before running
+ * anything. Two changes (docs/DESIGN.md section 5):
+ *  - the library's files are transpiled file by file with esbuild (as tsx runs them for the CLI)
+ *    and only the cell itself is type-checked; the library is type-checked by `npm run
+ *    typecheck`, so an error inside lib/ shows up there, not in a notebook;
+ *  - before compiling a cell that imports project files not loaded yet, the kernel prints one line
+ *    saying so, and lets it reach the page before the compiler blocks the process.
+ */
+const DEPENDENCY_DIAGNOSTICS = 'const diag = convertDiagnostics(getPreEmitDiagnosticsWithDependencies(builder, srcFile));';
+const CELL_DIAGNOSTICS = 'const diag = convertDiagnostics(ts.getPreEmitDiagnostics(builder.getProgram(), srcFile));';
+const DEPENDENCY_EMIT = `            if (dep !== srcFilename) {
+                sideInputsConverted.add(dep);
+            }
+`;
+const DEPENDENCY_TRANSPILE = `            if (dep !== srcFilename) {
+                sideInputsConverted.add(dep);
+                if (dep.endsWith(".ts")) {
+                    if (!sideOutputs) {
+                        sideOutputs = [];
+                    }
+                    const text = builder.getSourceFile(dep).text;
+                    sideOutputs.push({ path: dep.slice(0, -3) + ".js", data: globalThis[Symbol.for("metaanchor.kernel.transpile")](dep, text) });
+                    continue;
+                }
+            }
+`;
+
+/** TypeScript to CommonJS with esbuild, file by file: what tsx does when the CLI loads the library. */
+function installTranspiler(projectRoot) {
+  const esbuild = require(require.resolve('esbuild', { paths: [path.dirname(require.resolve('tsx/package.json', { paths: [projectRoot] }))] }));
+  globalThis[Symbol.for('metaanchor.kernel.transpile')] = (file, text) =>
+    esbuild.transformSync(text, { loader: 'ts', format: 'cjs', target: 'es2020', sourcefile: file }).code;
+}
+
+const BEFORE_CONVERT = '        const converted = convs.node.convert(prevDecl, src);\n';
+const ANNOUNCED_CONVERT = '        await globalThis[Symbol.for("metaanchor.kernel.beforeCompile")](src, console);\n' + BEFORE_CONVERT;
+
+/** Relative imports of a cell ("./lib/experiments"), in order, without repeats. */
+function relativeImports(src) {
+  const found = [];
+  for (const m of src.matchAll(/\bfrom\s+['"](\.{1,2}\/[^'"]+)['"]|\brequire\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g)) {
+    const spec = m[1] || m[2];
+    if (!found.includes(spec)) found.push(spec);
+  }
+  return found;
+}
+
+/** The note printed before compiling a cell that loads project modules for the first time. */
+function installCompileNote() {
+  const loaded = new Set();
+  globalThis[Symbol.for('metaanchor.kernel.beforeCompile')] = async (src, out) => {
+    const fresh = relativeImports(src).filter((spec) => !loaded.has(spec));
+    if (fresh.length === 0) return;
+    fresh.forEach((spec) => loaded.add(spec));
+    const first = loaded.size === fresh.length;
+    out.log(`Loading ${fresh.join(', ')}${first ? ' (first import in this kernel: compiling the library, a few seconds)' : ''} ...`);
+    // The compiler blocks the event loop: let the line reach the page first.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  };
+}
+
+/**
+ * Patch tslab's own files as they load: each entry is [file in tslab/dist, [[anchor, replacement]]].
+ * A file whose anchors changed (another tslab) loads unpatched, with a note on stderr.
+ */
+function patchTslabSources(tslabMain, patches) {
   const Module = require('node:module');
-  const converter = path.join(path.dirname(tslabMain), 'converter.js');
   const loadJs = Module._extensions['.js'];
-  Module._extensions['.js'] = function loadPatchedConverter(module, filename) {
-    if (filename !== converter) return loadJs(module, filename);
-    const source = fs.readFileSync(filename, 'utf8');
-    if (!source.includes(SHORTHAND_ANCHOR)) {
-      process.stderr.write('tslab kernel: tslab/dist/converter.js changed; shorthand-property fix not applied\n');
-      return loadJs(module, filename);
+  // Node passes the real path (node_modules may be a symbolic link).
+  const dist = fs.realpathSync(path.dirname(tslabMain));
+  const byFile = new Map(patches.map(([file, edits]) => [path.join(dist, file), edits]));
+  Module._extensions['.js'] = function loadPatchedTslab(module, filename) {
+    const edits = byFile.get(filename);
+    if (!edits) return loadJs(module, filename);
+    let source = fs.readFileSync(filename, 'utf8');
+    for (const [anchor, replacement, what] of edits) {
+      if (!source.includes(anchor)) {
+        process.stderr.write(`tslab kernel: tslab/dist/${path.basename(filename)} changed; ${what} not applied\n`);
+        continue;
+      }
+      source = source.replace(anchor, replacement);
     }
-    module._compile(source.replace(SHORTHAND_ANCHOR, SHORTHAND_ANCHOR + SHORTHAND_CASE), filename);
+    module._compile(source, filename);
   };
 }
 
 /** Install the fixes for the tslab whose dist/main.js is `tslabMain` (before it is loaded). */
 function installFixes(projectRoot, tslabMain) {
   supportDirectoryImports(projectRoot);
-  fixShorthandProperties(tslabMain);
+  installCompileNote();
+  installTranspiler(projectRoot);
+  patchTslabSources(tslabMain, [
+    ['converter.js', [
+      [SHORTHAND_ANCHOR, SHORTHAND_ANCHOR + SHORTHAND_CASE, 'shorthand-property fix'],
+      [DEPENDENCY_DIAGNOSTICS, CELL_DIAGNOSTICS, 'cell-only type check'],
+      [DEPENDENCY_EMIT, DEPENDENCY_TRANSPILE, 'library transpile'],
+    ]],
+    ['executor.js', [[BEFORE_CONVERT, ANNOUNCED_CONVERT, 'compile note']]],
+  ]);
   const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [path.dirname(tslabMain)] });
   const ts = require(tsPath);
   // The timer fix depends on TypeScript internals (the callback's name); apply it only to the
@@ -133,4 +216,4 @@ function installFixes(projectRoot, tslabMain) {
   else process.stderr.write(`tslab kernel: TypeScript ${ts.version} (not 5.0.x): watch-timer fix not applied\n`);
 }
 
-module.exports = { installFixes, supportDirectoryImports, fixWatchTimers, fixShorthandProperties };
+module.exports = { installFixes, supportDirectoryImports, fixWatchTimers, relativeImports };

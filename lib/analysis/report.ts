@@ -177,7 +177,7 @@ export function confusionFigure(cm: ConfusionMatrix, title?: string): PlotlyFigu
     data: [{
       type: 'heatmap', z: share, x: cm.labels, y: cm.labels, colorscale: 'Blues', reversescale: true, zmin: 0, zmax: 1,
       text: cm.matrix.map((row) => row.map(String)), texttemplate: cm.labels.length <= 21 ? '%{text}' : '',
-      hovertemplate: 'ground truth %{y}, detected %{x}: %{text}<extra></extra>', colorbar: { title: { text: 'row share' } },
+      hovertemplate: 'ground truth %{y}, detected %{x}: %{text}<extra></extra>', colorbar: { title: { text: 'row share', side: 'right' } },
     }],
     layout: {
       title: { text: title ?? `Confusion matrix (score >= ${cm.scoreThreshold}, IoU >= ${cm.iouThreshold})` },

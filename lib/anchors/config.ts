@@ -257,6 +257,18 @@ export function parseAnchorSpec(spec: string): AnchorConfig {
 }
 
 /**
+ * An anchor spec for reading, not parsing: numbers to 3 significant digits and a space after each
+ * ";" ("s:1.26,r:0.5; s:1,r:2; std:33.4x37.5" instead of 1.2599210498948732). Table cells use it.
+ */
+export function readableAnchorSpec(spec: string): string {
+  return spec
+    .replace(/-?\d+\.\d+(?:e[-+]?\d+)?/gi, (m) => String(Number(Number(m).toPrecision(3))))
+    .split(';')
+    .map((item) => item.trim())
+    .join('; ');
+}
+
+/**
  * A spec that `parseAnchorSpec` turns back into exactly this configuration (shapes and standard box;
  * numbers are printed with full precision).
  */

@@ -35,7 +35,7 @@ export function coverageFigure(reports: readonly AnchorCoverageReport[], options
       type: 'heatmap', x: g.ratioLabels, y: rows.map((i) => g.sizeLabels[i]),
       z: rows.map((i) => g.bprIou[i].map((v) => (Number.isFinite(v) ? 100 * v : null))) as unknown as number[][],
       text: rows.map((i) => g.count[i].map((c) => (c ? `${c}` : ''))), texttemplate: '%{text}', xaxis: 'x4', yaxis: 'y4', colorscale: 'Viridis',
-      zmin: 0, zmax: 100, showscale: true, colorbar: { x: 1.0, y: 0.22, len: 0.45, title: { text: 'BPR %' } }, name: focus.anchors,
+      zmin: 0, zmax: 100, showscale: true, colorbar: { x: 1.0, y: 0.22, len: 0.45, title: { text: 'BPR %', side: 'right' } }, name: focus.anchors,
       hovertemplate: `${focus.anchors}: %{y}, %{x}: BPR %{z:.0f}% of %{text} boxes<extra></extra>`,
     });
   }

@@ -4,7 +4,7 @@
  * levels aggregated, as in the figure), and the image's detections are drawn; the same images
  * across anchors, side by side. Wide anchors should find wide objects, tall ones tall objects.
  */
-import { AnchorConfig, AnchorShape, FIGURE2_SHAPES } from '../anchors';
+import { AnchorConfig, AnchorShape, FIGURE2_SHAPES, anchorSizePx } from '../anchors';
 import { initBackend } from '../backend';
 import { boxesToOriginal } from '../data/pipeline';
 import { drawBoxes } from '../data/draw';
@@ -14,11 +14,12 @@ import { InferenceConfig } from '../detect/postprocess';
 import { inputGeometry } from '../train/config';
 import { loadDatasetSpec } from '../train/datasets';
 import { LoadedRun, loadRun } from '../train/run-dir';
+import sharp from 'sharp';
 import { UserError } from '../util/errors';
 
 export interface AnchorPanel {
   anchor: AnchorShape;
-  /** "scale 1, ratio 1/3" */
+  /** "anchor scale 1, ratio h/w 1/3" */
   caption: string;
   /** One PNG per image. */
   pngs: Buffer[];
@@ -31,11 +32,19 @@ export interface AnchorPanelOptions {
   imageIndices?: number[];
   /** Detections below this score are not drawn (default 0.3). */
   minScore?: number;
-  /** Enlarge images (default 2). */
+  /** Enlarge images (default 2); ignored when `widthPx` is given. */
   scale?: number;
+  /**
+   * Draw each image exactly this wide, the width it is shown at, so that box labels keep their
+   * font size on screen (default: `scale`).
+   */
+  widthPx?: number;
 }
 
-function ratioText(r: number): string {
+/** Stride of the level whose anchor outline is drawn (P3, the finest; each level up doubles it). */
+export const OUTLINE_STRIDE = 8;
+
+export function ratioText(r: number): string {
   if (r >= 1) return Number.isInteger(r) ? String(r) : r.toFixed(2);
   const inv = 1 / r;
   return Math.abs(inv - Math.round(inv)) < 1e-6 ? `1/${Math.round(inv)}` : r.toFixed(2);
@@ -67,8 +76,12 @@ export interface DrawDetectionsOptions {
   inference?: InferenceConfig;
   /** Detections below this score are not drawn (default 0.3). */
   minScore?: number;
-  /** Enlarge images (default 2). */
+  /** Enlarge images (default 2); ignored when `widthPx` is given. */
   scale?: number;
+  /** Draw each image exactly this wide (labels keep their size on screen). */
+  widthPx?: number;
+  /** Also draw this anchor's outline at P3 (dashed, centred, labelled "anchor"). */
+  outline?: AnchorShape;
 }
 
 /** `run`'s detections on every image of `images` (original coordinates), drawn with "class score" labels. */
@@ -89,23 +102,54 @@ export async function drawRunDetections(run: LoadedRun, images: DetectionDataset
     const keep: number[] = [];
     for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
     const all = boxesToOriginal(dets.boxes, img.transform);
-    const boxes = new Float32Array(keep.length * 4);
+    const image = images.images[img.index];
+    const outline = options.outline ? [outlineBox(options.outline, img.transform.scaleX, img.transform.scaleY, image.widthPx, image.heightPx)] : [];
+    const boxes = new Float32Array((keep.length + outline.length) * 4);
     keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
+    outline.forEach((b, k) => boxes.set(b, 4 * (keep.length + k)));
     counts[img.index] = keep.length;
-    jobs.push(drawBoxes(images.images[img.index].filePath, boxes, {
-      scale: options.scale ?? 2,
-      classIdx: keep.map((j) => dets.classes[j]),
-      labels: keep.map((j) => `${images.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`),
-      fontSizePx: 10,
+    const scale = options.widthPx ? options.widthPx / image.widthPx : options.scale ?? 2;
+    jobs.push(drawBoxes(image.filePath, boxes, {
+      scale,
+      // The outline takes the last palette colour and a dashed stroke.
+      classIdx: [...keep.map((j) => dets.classes[j]), ...outline.map(() => 9)],
+      ignore: [...keep.map(() => 0), ...outline.map(() => 1)],
+      labels: [...keep.map((j) => `${images.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`), ...outline.map(() => 'anchor')],
+      fontSizePx: 11,
+      lineWidthPx: 2,
     }).then((png) => { pngs[img.index] = png; }));
   });
   await Promise.all(jobs);
   return { pngs, counts };
 }
 
+/**
+ * The anchor's outline at P3 in original-image pixels, centred on the image: `scaleX`/`scaleY` map
+ * original to input pixels (the pipeline's transform).
+ */
+export function outlineBox(anchor: AnchorShape, scaleX: number, scaleY: number, widthPx: number, heightPx: number): [number, number, number, number] {
+  const size = anchorSizePx(anchor, OUTLINE_STRIDE);
+  const w = size.widthPx / scaleX;
+  const h = size.heightPx / scaleY;
+  return [widthPx / 2 - w / 2, heightPx / 2 - h / 2, widthPx / 2 + w / 2, heightPx / 2 + h / 2];
+}
+
+/** "anchor scale 1, ratio h/w 1/3" */
+export function anchorCaption(anchor: AnchorShape): string {
+  return `anchor scale ${Number(anchor.scale.toFixed(3))}, ratio h/w ${ratioText(anchor.ratioHW)}`;
+}
+
+/** "2 detections", "1 detection", "no detection" */
+export function detectionsText(n: number): string {
+  return n === 0 ? 'no detection' : `${n} detection${n === 1 ? '' : 's'}`;
+}
+
 /** Detections of `run` at each single anchor on the same images, drawn. */
 export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, anchors: readonly AnchorShape[] = FIGURE2_SHAPES, options: AnchorPanelOptions = {}): Promise<AnchorPanel[]> {
   const sub = pickImages(val, options.imageIndices ?? [0, 1, 2]);
+  if (run.detector.isDisposed) {
+    throw new UserError('this run\'s model was disposed', 'rerun the cell that opened the run (openRunForFigures), or do not dispose it while drawing');
+  }
   const panels: AnchorPanel[] = [];
   for (const anchor of anchors) {
     if (!(anchor.scale > 0 && anchor.ratioHW > 0)) throw new UserError(`anchor scale ${anchor.scale}, ratio ${anchor.ratioHW} is invalid`, 'scale and ratio must be positive numbers');
@@ -113,8 +157,47 @@ export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, 
       anchors: { name: 'custom', shapes: [anchor], standardBoxP3: run.standardBoxP3 },
       minScore: options.minScore,
       scale: options.scale,
+      widthPx: options.widthPx,
+      outline: anchor,
     });
-    panels.push({ anchor, caption: `scale ${Number(anchor.scale.toFixed(3))}, ratio ${ratioText(anchor.ratioHW)}`, pngs, counts });
+    panels.push({ anchor, caption: anchorCaption(anchor), pngs, counts });
   }
   return panels;
 }
+
+export interface ExplorerGridOptions extends AnchorPanelOptions {
+  /** Anchor scales offered (default 0.5, 1, 2). */
+  scales?: number[];
+  /** Anchor ratios h/w offered (default 1/4, 1/3, 1/2, 1, 2, 3, 4). */
+  ratiosHW?: number[];
+  /** JPEG quality of the stored images (default 80): every panel is kept in the notebook. */
+  jpegQuality?: number;
+}
+
+/**
+ * The offline anchor explorer's panels: detections at every (scale, ratio) of a grid, on the same
+ * images, with each anchor's outline (for lib/notebook/explorer.ts; `at` indexes scales, ratios).
+ */
+export async function anchorExplorerPanels(run: LoadedRun, val: DetectionDataset, options: ExplorerGridOptions = {}): Promise<{
+  panels: { at: [number, number]; caption: string; images: { data: Buffer; caption: string }[] }[];
+  axes: [{ label: string; values: string[] }, { label: string; values: string[] }];
+}> {
+  const scales = options.scales ?? [0.5, 1, 2];
+  const ratios = options.ratiosHW ?? [1 / 4, 1 / 3, 1 / 2, 1, 2, 3, 4];
+  const shapes = scales.flatMap((scale) => ratios.map((ratioHW) => ({ scale, ratioHW })));
+  const drawn = await customAnchorPanels(run, val, shapes, options);
+  const quality = options.jpegQuality ?? 80;
+  const jpegs = await Promise.all(drawn.map((p) => Promise.all(p.pngs.map((png) => sharp(png).jpeg({ quality }).toBuffer()))));
+  return {
+    panels: drawn.map((p, k) => ({
+      at: [Math.floor(k / ratios.length), k % ratios.length] as [number, number],
+      caption: p.caption,
+      images: jpegs[k].map((data, i) => ({ data, caption: `image ${i}: ${detectionsText(p.counts[i])}` })),
+    })),
+    axes: [
+      { label: 'anchor scale', values: scales.map((s) => String(s)) },
+      { label: 'ratio h/w', values: ratios.map((r) => ratioText(r)) },
+    ],
+  };
+}
+

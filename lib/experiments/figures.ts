@@ -177,6 +177,17 @@ export function vocPerClassFigure(result: Pick<TableResult, 'cells' | 'table'>):
   };
 }
 
+/** A category label on lines of about `width` characters (plotly breaks lines at <br>). */
+export function wrapLabel(text: string, width = 16): string {
+  const lines: string[] = [];
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= width) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return lines.join('<br>');
+}
+
 /**
  * Tables 6 and 8: the first metric per row, one bar per group (Table 6: data-independent and
  * data-dependent; Table 8: its single column), ours (left axis, sd as error bar) beside the paper's
@@ -191,7 +202,7 @@ export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): Plo
   t.groups.forEach((g, i) => {
     const ours = t.rows.map((r) => cellSummary(result, r, g, metric));
     data.push({
-      type: 'bar', name: several ? `ours: ${g}` : 'ours (MNIST-Det)', x: t.rows, offsetgroup: `ours ${g}`,
+      type: 'bar', name: several ? `ours: ${g}` : 'ours (MNIST-Det)', x: t.rows.map((r) => wrapLabel(r)), offsetgroup: `ours ${g}`,
       y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
       text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')), textposition: 'outside',
       error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
@@ -200,7 +211,7 @@ export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): Plo
   });
   t.groups.forEach((g, i) => {
     data.push({
-      type: 'bar', name: several ? `paper: ${g}` : `paper (${t.paperData ?? 'COCO'})`, x: t.rows, yaxis: 'y2', offsetgroup: `paper ${g}`,
+      type: 'bar', name: several ? `paper: ${g}` : `paper (${t.paperData ?? 'COCO'})`, x: t.rows.map((r) => wrapLabel(r)), yaxis: 'y2', offsetgroup: `paper ${g}`,
       y: t.rows.map((r) => t.paper(r, g, metric) ?? NaN),
       text: t.rows.map((r) => t.paper(r, g, metric)?.toFixed(1) ?? ''), textposition: 'outside',
       marker: several ? { color: colours[i % colours.length], opacity: 0.4, pattern: { shape: '/' } } : { color: '#bab0ac' },
@@ -211,9 +222,12 @@ export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): Plo
     layout: {
       barmode: 'group',
       title: { text: `Table ${t.id}: ${metric} per row, ours and the paper's${several ? ' (hatched)' : ''}` },
+      // Row labels wrap onto lines below the bars, so the legend goes above the plot.
+      margin: { t: 80, r: 70, b: 50, l: 60 },
+      xaxis: { automargin: true, tickangle: 0 },
       yaxis: { title: { text: `ours: ${metric} (%)` } },
       yaxis2: { title: { text: `paper: ${metric} (%)` }, overlaying: 'y', side: 'right' },
-      legend: { orientation: 'h', y: -0.3 },
+      legend: { orientation: 'h', x: 0, y: 1.02, yanchor: 'bottom' },
     },
   };
 }
@@ -224,12 +238,14 @@ export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): Plo
  */
 export function boxDistributionFigure(datasets: { name: string; dataset: DetectionDataset }[]): PlotlyFigure {
   const data: PlotlyTrace[] = [];
-  for (const { name, dataset } of datasets) {
+  const colours = ['#4e79a7', '#e15759', '#59a14f', '#f28e2b'];
+  datasets.forEach(({ name, dataset }, k) => {
     const b = collectInputBoxes(dataset).boxes;
-    const common = { type: 'histogram', histnorm: 'percent', opacity: 0.6, legendgroup: name };
+    // One colour per dataset in both panels, so the legend explains the ln(w/h) panel too.
+    const common = { type: 'histogram', histnorm: 'percent', opacity: 0.6, legendgroup: name, marker: { color: colours[k % colours.length] } };
     data.push({ ...common, name, x: Array.from(boxSizesPx(b)), xaxis: 'x', yaxis: 'y' });
     data.push({ ...common, name, x: Array.from(boxLogRatiosWH(b)), xaxis: 'x2', yaxis: 'y2', showlegend: false });
-  }
+  });
   return {
     data,
     layout: {
@@ -317,9 +333,11 @@ export function columnsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): 
     data,
     layout: {
       barmode: 'group',
-      title: { text: `Table ${t.id}: ${t.metrics.join(' and ')} per column, ours (solid) and the paper's (hatched)` },
+      title: { text: `Table ${t.id}: ${t.metrics.join(' and ')} per column, ours (solid) and the paper's (hatched)<br>paper: ${t.paperData ?? 'COCO'}`, font: { size: 15 } },
+      margin: { t: 70, r: 70, b: 50, l: 60 },
       yaxis: { title: { text: 'ours: MNIST-Det (%)' } },
-      yaxis2: { title: { text: `paper: ${t.paperData ?? 'COCO'} (%)` }, overlaying: 'y', side: 'right' },
+      // Short: a vertical title longer than the plot is cut off; the paper's data is in the title.
+      yaxis2: { title: { text: 'paper (%)' }, overlaying: 'y', side: 'right' },
       legend: { orientation: 'h', y: -0.25 },
     },
   };

@@ -46,6 +46,33 @@ export function tableRows(result: Pick<TableResult, 'cells' | 'table'>, options:
 
 const PAPER_SUFFIX = ' (paper)';
 
+/**
+ * The table's claim first, compact enough for a notebook: per row, the difference the table is about
+ * (ours with its noise verdict, then the paper's) beside the row label, then ours [paper] in the
+ * table's first metric per group. Tables without a difference show the compact numbers alone. Every
+ * metric, the spread over seeds and the picked runs stay in `tableRows` (shown folded below it).
+ */
+export function claimRows(result: Pick<TableResult, 'cells' | 'table'>): Row[] {
+  const t = result.table;
+  const first = t.metrics[0];
+  return wideRows(result, true).map((w) => {
+    const out: Row = { row: w.row };
+    if (t.rowInfo) Object.assign(out, t.rowInfo[String(w.row)] ?? {});
+    for (const k of Object.keys(w)) {
+      if (!k.startsWith('Δ') || k.endsWith(PAPER_SUFFIX)) continue;
+      out[k] = w[k];
+      const p = w[k + PAPER_SUFFIX] as number | undefined;
+      out[`paper ${k.split(' ')[0]}`] = p === undefined ? '' : `${p > 0 ? '+' : ''}${p.toFixed(1)}`;
+    }
+    for (const group of t.groups) {
+      const ours = w[columnName(group, first)];
+      const paper = w[columnName(group, first, true)] as number | undefined;
+      out[`${group ? `${group} ` : ''}${first} ours [paper]`] = `${ours === '' ? '-' : String(ours)}${paper === undefined ? '' : ` [${paper.toFixed(1)}]`}`;
+    }
+    return out;
+  });
+}
+
 /** Per seed, the label of the run a selection cell picked ("0.5/0.4 5x5"; seeds joined by ", "). */
 export function pickedRuns(result: Pick<TableResult, 'cells'>, row: string): string {
   const picks = result.cells.filter((c) => c.row === row).flatMap((c) => c.seeds.map((s) => s.selection?.picked)).filter((p): p is string => p !== undefined);

@@ -30,7 +30,9 @@ export function imageHtml(data: Uint8Array, options: ImageOptions = {}): string 
   const width = options.widthPx !== undefined ? `width:${options.widthPx}px;` : '';
   const img = `<img src="${src}" style="${width}image-rendering:pixelated;display:block"/>`;
   if (!options.caption) return img;
-  return `<figure style="display:inline-block;margin:4px">${img}<figcaption style="font-family:monospace;font-size:12px">${escapeHtml(options.caption)}</figcaption></figure>`;
+  // A caption wraps within the image's width instead of widening the figure.
+  const figWidth = options.widthPx !== undefined ? `width:${options.widthPx}px;` : '';
+  return `<figure style="display:inline-block;margin:4px;${figWidth}">${img}<figcaption style="font-family:monospace;font-size:12px">${escapeHtml(options.caption)}</figcaption></figure>`;
 }
 
 /** Show one image. Without options it is a plain image output (saved as a PNG/JPEG in the notebook). */
@@ -43,10 +45,25 @@ export function showImage(data: Uint8Array, options: ImageOptions = {}): void {
   display().html(imageHtml(data, options));
 }
 
-/** Show several images side by side (wrapping), each with an optional caption. */
-export function showImages(images: Array<{ data: Uint8Array; caption?: string }>, options: { widthPx?: number } = {}): void {
+export interface ImagesOptions {
+  widthPx?: number;
+  /** Lay the images out in this many columns (a grid, row by row); default: side by side, wrapping. */
+  columns?: number;
+  /** A line above the images. */
+  title?: string;
+}
+
+/** Several images side by side (wrapping, or in `columns`), each with an optional caption: one HTML block. */
+export function imagesHtml(images: Array<{ data: Uint8Array; caption?: string }>, options: ImagesOptions = {}): string {
   const items = images.map((im) =>
     `<div style="display:inline-block;vertical-align:top">${imageHtml(im.data, { widthPx: options.widthPx, caption: im.caption ?? ' ' })}</div>`,
   );
-  display().html(`<div>${items.join('')}</div>`);
+  const layout = options.columns ? `display:grid;grid-template-columns:repeat(${options.columns},max-content);` : '';
+  const title = options.title ? `<div style="font-weight:bold;margin:4px">${escapeHtml(options.title)}</div>` : '';
+  return `${title}<div class="metaanchor-figure" style="${layout}max-width:100%">${items.join('')}</div>`;
+}
+
+/** Show several images side by side (wrapping, or in `columns`), each with an optional caption. */
+export function showImages(images: Array<{ data: Uint8Array; caption?: string }>, options: ImagesOptions = {}): void {
+  display().html(imagesHtml(images, options));
 }

@@ -4,7 +4,7 @@
  * that callback to `LiveLossCurve.push`.
  */
 import { display, DisplaySink, newDisplay } from './display';
-import { ensurePlotly, figureHtml, PlotlyFigure } from './plotly';
+import { figureHtml, PlotlyFigure } from './plotly';
 
 export interface LossPoint {
   step: number;
@@ -47,9 +47,7 @@ export function lossCurveFigure(series: LossSeries, options: LossCurveOptions = 
 
 /** Show recorded losses as a plot. */
 export function showLossCurve(series: LossSeries, options: LossCurveOptions = {}): void {
-  const out = display();
-  ensurePlotly(out);
-  out.html(figureHtml(lossCurveFigure(series, options), { heightPx: options.heightPx ?? 360 }));
+  display().html(figureHtml(lossCurveFigure(series, options), { heightPx: options.heightPx ?? 360 }));
 }
 
 export interface LiveLossCurveOptions extends LossCurveOptions {
@@ -75,7 +73,6 @@ export class LiveLossCurve {
   constructor(options: LiveLossCurveOptions = {}) {
     this.options = options;
     this.now = options.now ?? Date.now;
-    ensurePlotly(display());
     this.out = newDisplay();
   }
 

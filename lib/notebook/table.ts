@@ -22,6 +22,8 @@ export interface TableOptions {
   /** Show the DataFrame index as the first column. Default: true for DataFrames with a non-default index. */
   showIndex?: boolean;
   caption?: string;
+  /** Fold the table away under its caption (a <details> the reader opens): for details beside a summary. */
+  folded?: boolean;
 }
 
 export function isDataFrameLike(value: unknown): value is DataFrameLike {
@@ -113,7 +115,9 @@ export function tableHtml(data: DataFrameLike | Row[], options: TableOptions = {
     body.push(`<tr><td colspan="${span}" style="padding:2px 8px;color:#666">... ${hidden} more row${hidden === 1 ? '' : 's'} (${grid.rows.length} in all)</td></tr>`);
   }
   const caption = options.caption ? `<caption style="caption-side:top;text-align:left;font-weight:bold">${escapeHtml(options.caption)}</caption>` : '';
-  return `<table class="metaanchor-table" style="${STYLE}">${caption}<thead style="border-bottom:1px solid #999"><tr>${header}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  const table = `<table class="metaanchor-table" style="${STYLE}">${options.folded ? '' : caption}<thead style="border-bottom:1px solid #999"><tr>${header}</tr></thead><tbody>${body.join('')}</tbody></table>`;
+  if (!options.folded) return table;
+  return `<details class="metaanchor-details"><summary style="cursor:pointer;font-weight:bold">${escapeHtml(options.caption ?? 'details')}</summary><div style="overflow-x:auto">${table}</div></details>`;
 }
 
 /** Show a danfojs DataFrame or an array of row objects as a table. */

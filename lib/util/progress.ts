@@ -3,16 +3,16 @@
  * that redraws itself on a terminal and is printed every `everySec` seconds otherwise (notebooks,
  * CI logs), so logs stay short.
  */
-import { statusStream } from './log';
+import { StatusStream, statusStream } from './log';
 
 export interface ProgressOptions {
   label: string;
   total: number;
   /** Unit shown in the rate, e.g. "steps" or "images". */
   unit?: string;
-  /** Minimum seconds between printed lines when not on a TTY. */
+  /** Minimum seconds between printed lines when not on a TTY (default 5; 1 for an in-place line). */
   everySec?: number;
-  stream?: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean };
+  stream?: StatusStream;
   /** Silence everything (tests). Defaults to METAANCHOR_QUIET=1. */
   quiet?: boolean;
 }
@@ -33,12 +33,13 @@ export class Progress {
   private readonly opts: Required<Omit<ProgressOptions, 'stream'>> & { stream: NonNullable<ProgressOptions['stream']> };
 
   constructor(options: ProgressOptions) {
+    const stream = options.stream ?? statusStream();
     this.opts = {
       unit: 'steps',
-      everySec: 5,
+      everySec: stream.inPlace ? 1 : 5,
       quiet: process.env.METAANCHOR_QUIET === '1',
-      stream: statusStream(),
       ...options,
+      stream,
     };
   }
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  readableAnchorSpec,
   anchorSizePx,
   formatAnchorSpec,
   meanStandardBoxP3,
@@ -125,4 +126,12 @@ test('parseAnchorSpec: bad specs are UserErrors that say what is wrong', () => {
   for (const [spec, re] of cases) {
     assert.throws(() => parseAnchorSpec(spec), (e: unknown) => e instanceof UserError && re.test(e.message) && !!e.hint, spec);
   }
+});
+
+test('readableAnchorSpec: 3 significant digits, a space after each ";"', () => {
+  assert.equal(
+    readableAnchorSpec('s:1.2599210498948732,r:0.5;s:1,r:2;s:0.7937005259840998,r:0.3333333333333333;std:33.41x37.5'),
+    's:1.26,r:0.5; s:1,r:2; s:0.794,r:0.333; std:33.4x37.5',
+  );
+  assert.equal(readableAnchorSpec('3x3'), '3x3');
 });

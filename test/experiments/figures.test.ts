@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { tableSpec } from '../../lib/experiments/tables';
 import { CellResult } from '../../lib/experiments/runner';
-import { inferenceHeatmapFigure, mmapVsAnchorsFigure, rowsBarFigure } from '../../lib/experiments/figures';
+import { boxDistributionFigure, inferenceHeatmapFigure, mmapVsAnchorsFigure, rowsBarFigure, wrapLabel } from '../../lib/experiments/figures';
+import { DetectionDataset } from '../../lib/data/types';
 
 function cell(row: string, group: string, mmAPs: number[]): CellResult {
   return {
@@ -54,4 +55,21 @@ test('Table 6 bars: one bar per generator and row, ours with sd, the paper hatch
   assert.deepEqual(fig.data[2].y, [26.0, 27.3, 27.0, 27.4, 27.6]);
   assert.deepEqual(fig.data[3].y, [26.5, 27.3, 27.4, 27.3, 28.0]);
   assert.ok(fig.data.slice(2).every((t) => t.yaxis === 'y2'));
+});
+
+test('box distributions: each dataset has one colour in both panels (the legend explains the ln(w/h) panel)', () => {
+  const ds = (w: number): DetectionDataset => ({ images: [{ filePath: 'a.png', widthPx: 64, heightPx: 64, boxes: new Float32Array([0, 0, w, 10]), classIdx: new Int32Array([0]), ignore: new Uint8Array([0]) }], categories: [{ id: 1, name: '0' }] } as unknown as DetectionDataset);
+  const fig = boxDistributionFigure([{ name: 'source', dataset: ds(10) }, { name: 'target', dataset: ds(30) }]);
+  const colour = (i: number) => (fig.data[i].marker as { color: string }).color;
+  assert.equal(fig.data.length, 4);
+  assert.equal(colour(0), colour(1));
+  assert.equal(colour(2), colour(3));
+  assert.notEqual(colour(0), colour(2));
+  assert.deepEqual(fig.data.map((t) => t.showlegend), [undefined, false, undefined, false]);
+});
+
+test('wrapLabel breaks long category labels at spaces', () => {
+  assert.equal(wrapLabel('MetaAnchor data-dependent 9x9/search'), 'MetaAnchor<br>data-dependent<br>9x9/search');
+  assert.equal(wrapLabel('RetinaNet 3x3/3x3'), 'RetinaNet<br>3x3/3x3');
+  assert.equal(wrapLabel('short'), 'short');
 });

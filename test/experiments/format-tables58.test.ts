@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { tableSpec } from '../../lib/experiments/tables';
 import { CellResult, EvalRecordFile, SelectionRecord } from '../../lib/experiments/runner';
-import { cellConfigRows, formatTextTable, tableRows } from '../../lib/experiments/format';
+import { cellConfigRows, claimRows, formatTextTable, tableRows } from '../../lib/experiments/format';
+import { tableHtml } from '../../lib/notebook/table';
 import { rowsBarFigure, selectionRows, vocPerClassFigure } from '../../lib/experiments/figures';
 
 const s = experimentSettings('smoke');
@@ -53,6 +54,14 @@ test('Table 8 rows: IoU, the picked run per seed, mmAP beside the paper, Δ vs R
   assert.equal(rows[2][label], '+1.0 (within noise)');
   assert.equal(rows[3][`${label} (paper)`], 1.7);
   assert.equal(rows[4][`${label} (paper)`], 2.1);
+  // The claim first: Δ and its verdict beside the row label, then the paper's Δ, then ours [paper].
+  const claim = claimRows(result);
+  assert.deepEqual(Object.keys(claim[1]), ['row', 'IoU', label, 'paper Δ', 'mmAP ours [paper]']);
+  assert.deepEqual(claim[1], { row: 'RetinaNet* search/search', IoU: 'picked', [label]: '+5.0 (beyond noise)', 'paper Δ': '+1.1', 'mmAP ours [paper]': '26.0 ± 1.0 [36.9]' });
+  assert.deepEqual(claim[0], { row: 'RetinaNet 3x3/3x3', IoU: '0.5/0.4', [label]: '', 'paper Δ': '', 'mmAP ours [paper]': '21.0 ± 1.0 [35.8]' });
+  // The details fold away under their caption.
+  const folded = tableHtml(rows, { caption: 'all metrics', folded: true });
+  assert.match(folded, /^<details class="metaanchor-details"><summary[^>]*>all metrics<\/summary><div style="overflow-x:auto"><table class="metaanchor-table"[^>]*><thead/);
   const text = formatTextTable(tableRows(result, { compact: true }));
   assert.match(text, /^MetaAnchor 9x9\/search +0\.6\/0\.5 +31\.0 ± 1\.0 \[37\.5\] +\+10\.0 \(beyond noise\) \[\+1\.7\]$/m);
   assert.deepEqual(selectionRows(result).map((r) => [r.seed, r.candidate, r.picked]), [[0, '0.5/0.4 3x3', ''], [0, '0.5/0.4 5x5', '✓'], [1, '0.5/0.4 3x3', ''], [1, '0.5/0.4 5x5', ''], [2, '0.5/0.4 3x3', ''], [2, '0.5/0.4 5x5', '']]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { DataFrame } from 'danfojs-node';
 import { DisplaySink, DisplayTarget, display, jsonForScript, setDisplaySink } from '../../lib/notebook/display';
-import { ensurePlotly, figureHtml, plotlyBundlePath, plotlyLibraryHtml, plotlyVersion, resetPlotlyEmbedding, showPlot } from '../../lib/notebook/plotly';
+import { PLOTLY_STATIC_PATH, figureHtml, plotlyBundlePath, plotlyLibraryHtml, plotlyVersion, showPlot } from '../../lib/notebook/plotly';
 import { formatCell, showTable, tableHtml } from '../../lib/notebook/table';
 import { imageFormat, imageHtml, showImage } from '../../lib/notebook/image';
 import { LiveLossCurve, lossCurveFigure, showLossCurve } from '../../lib/notebook/loss-curve';
@@ -27,12 +27,10 @@ function recorder() {
 function withRecorder(fn: (outputs: { display: number; kind: string; value: string }[]) => void): void {
   const rec = recorder();
   setDisplaySink(rec.target);
-  resetPlotlyEmbedding();
   try {
     fn(rec.outputs);
   } finally {
     setDisplaySink(undefined);
-    resetPlotlyEmbedding();
   }
 }
 
@@ -60,17 +58,22 @@ test('the embedded bundle is plotly.js 4.1.2 and cannot close its own script ele
   assert.equal((html.match(/<\/script/gi) ?? []).length, 1);
 });
 
-test('plotly.js is embedded once per kernel session, before the first figure', () => {
+test('figure outputs never hold plotly.js: each page loads it from the Jupyter server or has it inlined', () => {
   withRecorder((outputs) => {
     showPlot({ data: [{ type: 'scatter', x: [1, 2, 3], y: [3, 1, 2] }] });
     showPlot({ data: [{ type: 'bar', x: ['a'], y: [1] }] });
-    assert.equal(outputs.length, 3);
-    assert.ok(outputs[0].value.includes('plotly.js v4.1.2'));
-    assert.equal(outputs.filter((o) => o.value.includes('plotly.js v4.1.2')).length, 1);
-    assert.ok(outputs[1].value.includes('"x":[1,2,3],"y":[3,1,2]'));
-    assert.ok(outputs[2].value.includes('"type":"bar"'));
-    ensurePlotly();
-    assert.equal(outputs.length, 3);
+    assert.equal(outputs.length, 2);
+    assert.ok(outputs.every((o) => !o.value.includes('plotly.js v4.1.2') && o.value.length < 4000));
+    assert.ok(outputs[0].value.includes('"x":[1,2,3],"y":[3,1,2]'));
+    assert.ok(outputs[1].value.includes('"type":"bar"'));
+    // The loader asks the page's Jupyter server (body data-base-url) for the static bundle.
+    assert.ok(outputs[0].value.includes("getAttribute('data-base-url')"));
+    assert.ok(outputs[0].value.includes(JSON.stringify(PLOTLY_STATIC_PATH)));
+    // The figure's script is valid JavaScript (it runs in the page, where a syntax error hides the plot).
+    for (const o of outputs) {
+      const script = /<script type="text\/javascript">([^]*)<\/script>/.exec(o.value)![1];
+      assert.doesNotThrow(() => new Function(script), o.value);
+    }
   });
 });
 
@@ -163,14 +166,13 @@ test('LiveLossCurve redraws at most every minIntervalMs into one updatable displ
     assert.deepEqual(drew, [true, false, false, true, false, false]);
     curve.finish();
     curve.finish(); // nothing new: no redraw
-    assert.equal(outputs[0].display, 0);
-    assert.ok(outputs[0].value.includes('plotly.js v4.1.2'));
-    const updates = outputs.slice(1);
+    const updates = outputs;
     assert.equal(updates.length, 3);
     assert.ok(updates.every((o) => o.display === 1));
     assert.ok(updates[2].value.includes('"x":[1,2,3,4,5,6]'));
     showLossCurve(curve.series);
-    assert.equal(outputs.length, 5); // no second plotly.js
+    assert.equal(outputs.length, 4);
+    assert.equal(outputs[3].display, 0);
   });
 });
 
@@ -179,4 +181,12 @@ test('showTable sends one html output', () => {
     showTable([{ a: 1 }]);
     assert.deepEqual(outputs.map((o) => o.kind), ['html']);
   });
+});
+
+test('a right-side y axis gets automargin and at least 70 px of right margin; other figures keep theirs', () => {
+  const two = figureHtml({ data: [], layout: { yaxis2: { side: 'right', overlaying: 'y', title: { text: 'paper' } } } });
+  assert.match(two, /"margin":\{"t":40,"r":70,"b":50,"l":60\}/);
+  assert.match(two, /"yaxis2":\{"automargin":true,"side":"right"/);
+  assert.match(figureHtml({ data: [] }), /"margin":\{"t":40,"r":20,"b":50,"l":60\}/);
+  assert.match(figureHtml({ data: [], layout: { margin: { r: 120 }, yaxis2: { side: 'right', automargin: false } } }), /"margin":\{"r":120\}.*"yaxis2":\{"automargin":false,"side":"right"\}/);
 });

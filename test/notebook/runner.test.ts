@@ -127,7 +127,7 @@ test('a thrown error, a type error, an uncaught async error and a timeout each f
   assert.equal(executed.cells[2].execution_count, null);
 });
 
-test('a passing notebook: signed .ipynb + .html, plot embedded once, profile passed, lib folder imports work', async (t) => {
+test('a passing notebook: signed .ipynb + .html, plotly.js in the page but not the notebook, profile passed, lib folder imports work', async (t) => {
   // A folder module (index.ts) inside the project, imported from the notebook by its folder name.
   const rel = path.relative(ROOT, nbDir);
   fs.mkdirSync(path.join(nbDir, 'mod'));
@@ -140,6 +140,8 @@ test('a passing notebook: signed .ipynb + .html, plot embedded once, profile pas
     // timer, fixed in kernels/tslab/tslab-fixes.js).
     `require('fs').writeFileSync('./${rel}/created.ts', 'export const c = 1;\\n');\nawait new Promise((r) => setTimeout(r, 2000));`,
     'value * 2',
+    // A status line (training progress): one output replaced in place, the last line kept.
+    "import { Progress } from './lib/util/progress';\nconst p = new Progress({ label: 'demo steps', total: 40, everySec: 0, quiet: false });\nfor (let i = 1; i <= 40; i++) { p.update(i); await new Promise((r) => setTimeout(r, 20)); }",
   ]);
   const res = runNotebooks(['--profile', 'smoke', file]);
   assert.equal(res.status, 0, res.stderr);
@@ -153,12 +155,21 @@ test('a passing notebook: signed .ipynb + .html, plot embedded once, profile pas
 
   const nb = readNotebook(ipynb);
   const plotOutputs = (nb.cells[1].outputs ?? []).map((o) => joined(o.data?.['text/html']));
-  assert.equal(plotOutputs.length, 2);
-  assert.ok(plotOutputs[0].includes('plotly.js v4.1.2'));
-  assert.ok(plotOutputs[1].includes('"x":[1,2,3,4],"y":[4,1,3,2]'));
+  assert.equal(plotOutputs.length, 1);
+  assert.ok(plotOutputs[0].includes('"x":[1,2,3,4],"y":[4,1,3,2]'));
+  // The 4.8 MB bundle is never stored in the notebook: the executed notebook stays small.
+  assert.ok(!fs.readFileSync(ipynb, 'utf8').includes('plotly.js v4.1.2'));
+  assert.ok(fs.statSync(ipynb).size < 100_000, `${fs.statSync(ipynb).size} bytes`);
   const table = joined(nb.cells[2].outputs?.[0].data?.['text/html']);
   assert.match(table, />smoke<\/td>.*>21<\/td>/);
   assert.deepEqual(nb.cells[4].outputs?.map((o) => joined(o.text)), ['42\n']);
+
+  // The cell's outputs: the import note, then one status display (40 updates in place).
+  const outs = nb.cells[5].outputs ?? [];
+  assert.deepEqual(outs.map((o) => o.output_type), ['stream', 'display_data'], JSON.stringify(outs));
+  assert.equal(joined(outs[0].text), 'Loading ./lib/util/progress ...\n');
+  const status = outs.slice(1);
+  assert.match(joined(status[0].data?.['text/html']), /^<pre class="metaanchor-status"[^>]*>demo steps 40\/40 .*\(40 updates\)/);
 
   assert.equal(signatureValid(ipynb), true);
   const tampered = path.join(outDir, 'tampered.ipynb');
@@ -167,21 +178,26 @@ test('a passing notebook: signed .ipynb + .html, plot embedded once, profile pas
   fs.writeFileSync(tampered, JSON.stringify(altered));
   assert.equal(signatureValid(tampered), false);
 
+  // The exported page carries plotly.js once, inlined in its <head>, so it opens offline.
   const page = fs.readFileSync(html, 'utf8');
   assert.equal(page.split('plotly.js v4.1.2').length - 1, 1);
+  assert.ok(page.indexOf('plotly.js v4.1.2') < page.indexOf('</head>'));
   assert.ok(page.includes('class="metaanchor-plot"'));
+  // The export keeps the status summary, not one line per update.
+  assert.equal((page.match(/demo steps \d+\/40/g) ?? []).length, 1);
 
   await t.test('the HTML shows the plot offline (headless Chromium)', { skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} not installed` }, () => {
     const shot = path.join(outDir, 'pass.png');
-    const ok = spawnSync('bash', [path.join(ROOT, 'scripts', 'check-html.sh'), html, shot], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /1 drawn line trace\(s\)/);
-    assert.ok(fs.statSync(shot).size > 10_000);
-    // Without the embedded library the same check must fail.
+    // Both pages in one browser: the export, and the same page without its inlined library.
     const stripped = path.join(outDir, 'stripped.html');
-    fs.writeFileSync(stripped, page.replace(/<script type="text\/javascript">\/\*\*\n\* plotly\.js v4\.1\.2[\s\S]*?<\/script>/, ''));
-    const bad = spawnSync('bash', [path.join(ROOT, 'scripts', 'check-html.sh'), stripped, path.join(outDir, 'stripped.png')], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(bad.status, 1, bad.stdout + bad.stderr);
-    assert.match(bad.stdout, /0 drawn line trace\(s\)/);
+    const withoutLibrary = page.replace(/<script type="text\/javascript">\/\*\*\n\* plotly\.js v4\.1\.2[\s\S]*?<\/script>/, '');
+    assert.ok(withoutLibrary.length < page.length - 1_000_000);
+    fs.writeFileSync(stripped, withoutLibrary);
+    const res = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'check-html.js'), '--lines', '--shots', outDir, html, stripped], { encoding: 'utf8', timeout: 180_000 });
+    assert.equal(res.status, 1, res.stdout + res.stderr);
+    assert.match(res.stdout, /pass\.html: 1\/1 plot\(s\) drawn, 1 drawn line trace\(s\)/);
+    assert.doesNotMatch(res.stdout.split('stripped.html')[0], /problem:/);
+    assert.match(res.stdout, /stripped\.html: 0\/1 plot\(s\) drawn[^]*problem: 1 of 1 plot\(s\) not drawn[^]*problem: 1 plot\(s\) say plotly\.js is not loaded/);
+    assert.ok(fs.statSync(shot).size > 10_000);
   });
 });

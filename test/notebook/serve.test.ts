@@ -70,7 +70,7 @@ test('serve: loopback only, token required, printed URL works, tslab spec from t
       const timer = setTimeout(() => reject(new Error(`no URL printed in 60 s\n${stdout}\n${stderr}`)), 60_000);
       child.stdout.on('data', (c) => {
         stdout += c;
-        const m = /Notebooks: (http:\/\/127\.0\.0\.1:\d+\/tree\?token=[0-9a-f]+)\n/.exec(stdout);
+        const m = /Notebooks: (http:\/\/127\.0\.0\.1:\d+\/tree\/notebooks\?token=[0-9a-f]+)\n/.exec(stdout);
         if (m) {
           clearTimeout(timer);
           resolve(m[1]);
@@ -78,6 +78,9 @@ test('serve: loopback only, token required, printed URL works, tslab spec from t
       });
       child.on('exit', () => reject(new Error(`server exited\n${stdout}\n${stderr}`)));
     });
+    // The start-up check's own refused request (a 403 by design) is not shown before the URL.
+    assert.doesNotMatch(stdout + stderr, /\b403\b/);
+    assert.match(stdout, new RegExp(`Executed notebooks and their HTML \\(npm run notebooks\\): http://127\\.0\\.0\\.1:${port}/tree/outputs\\?token=`));
     assert.match(stdout, new RegExp(`Remote machine\\? Tunnel it from your computer: ssh -N -L ${port}:127\\.0\\.0\\.1:${port} `));
     const token = new URL(url).searchParams.get('token') ?? '';
     assert.equal(token.length, 48);
@@ -88,6 +91,11 @@ test('serve: loopback only, token required, printed URL works, tslab spec from t
     assert.equal((await get(port, '/api/status?token=wrong')).status, 403);
     assert.equal((await get(port, `/api/status?token=${token}`)).status, 200);
     assert.equal((await get(port, `/tree?token=${token}`)).status, 200);
+    assert.equal((await get(port, `/tree/outputs?token=${token}`)).status, 200);
+    // The bundle figure outputs load (lib/notebook/plotly.ts), served as a static file.
+    const bundle = await get(port, '/static/plotly.min.js');
+    assert.equal(bundle.status, 200);
+    assert.match(bundle.body.slice(0, 200), /plotly\.js v4\.1\.2/);
     const specs = JSON.parse((await get(port, `/api/kernelspecs?token=${token}`)).body) as {
       kernelspecs: Record<string, { spec: { argv: string[]; display_name: string } }>;
     };

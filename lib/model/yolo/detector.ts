@@ -122,6 +122,11 @@ export class YoloDetector {
     };
   }
 
+  /** True once `dispose()` was called: the weights are gone and the detector cannot run. */
+  get isDisposed(): boolean {
+    return this.pixelMean.isDisposed;
+  }
+
   dispose(): void {
     this.store.dispose();
     this.pixelMean.dispose();
