@@ -21,7 +21,7 @@ import { AnchorConfig, parseAnchorSpec } from '../anchors';
 import { initBackend } from '../backend';
 import { projectRoot } from '../data/mnist-det';
 import { DetectionDataset } from '../data/types';
-import { detectDataset } from '../detect/detect';
+import { cocoScore } from '../detect/score';
 import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
 import { greedyAnchorSearch, searchSubset } from '../search/greedy';
 import { SearchResultFile, readSearchResult, writeSearchResult } from '../search/result';
@@ -301,13 +301,7 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
     }
     const val = await dataset(cfg, 'val');
     const n = settings.evalImages > 0 ? Math.min(settings.evalImages, val.images.length) : val.images.length;
-    const results = await detectDataset(run.detector, val, {
-      anchors,
-      input,
-      maxImages: n,
-      batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
-    });
-    const r = groundTruth(val).evaluate(results, { imageIds: val.images.slice(0, n).map((im) => im.id) });
+    const r = await cocoScore(run.detector, val, { anchors, input, maxImages: n, batchSize: Math.max(1, Math.min(8, cfg.batchSize)), gt: groundTruth(val) });
     const record: EvalRecordFile = {
       inference: sameAsTraining ? 'train' : inference,
       anchors: inference === 'search' ? 'search' : anchors.name,
@@ -336,12 +330,7 @@ export async function evaluateOnTrainSubset(dir: string, cfg: TrainConfig, searc
   const run = loadRun(dir);
   try {
     const subset = searchSubset(await dataset(cfg, 'train'), search.subset, search.seed);
-    const results = await detectDataset(run.detector, subset, {
-      anchors: run.trainAnchors,
-      input: inputGeometry(cfg),
-      batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
-    });
-    const r = prepareCocoGroundTruth(groundTruthOf(subset)).evaluate(results, { imageIds: subset.images.map((im) => im.id) });
+    const r = await cocoScore(run.detector, subset, { anchors: run.trainAnchors, input: inputGeometry(cfg), batchSize: Math.max(1, Math.min(8, cfg.batchSize)) });
     const record: EvalRecordFile = { inference: 'train', anchors: cfg.anchors, images: subset.images.length, stats: r.stats, split: 'train-subset', seconds: (Date.now() - t0) / 1000 };
     writeJsonAtomicSync(file, record);
     return { record, reused: false };
