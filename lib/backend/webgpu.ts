@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { registerWebGPUKernelFixes } from './webgpu-kernels';
 
 export interface AdapterReport {
   /** 'hardware' or 'software' (a CPU rasteriser). */
@@ -167,6 +168,16 @@ export function vulkanLoaderPresent(): boolean {
 let chosen: { adapter: GPUAdapterLike; gpu: any; report: AdapterReport } | undefined;
 let probed: WebGPUProbe | undefined;
 let registered = false;
+const deviceErrors: string[] = [];
+
+/**
+ * Validation / out-of-memory errors the device reported since the last call (and clears them). An
+ * invalid pipeline does not throw in tfjs: its output keeps stale contents, so callers that read
+ * results (lib/backend/read.ts) check this.
+ */
+export function takeWebGPUErrors(): string[] {
+  return deviceErrors.splice(0, deviceErrors.length);
+}
 
 /**
  * Find an adapter: hardware first (native API, then OpenGL compatibility); the software adapter only
@@ -276,6 +287,20 @@ export async function activateWebGPU(
   }
   if (!registered) {
     registered = true;
+    // In Node, readSync would reach for an OffscreenCanvas ("OffscreenCanvas is not defined"); say
+    // what to do instead. Values already read asynchronously are cached and still returned.
+    const proto = WebGPUBackend.prototype as any;
+    const readSync = proto.readSync;
+    proto.readSync = function (this: any, dataId: object) {
+      const d = this.tensorMap.get(dataId);
+      if (d && d.values == null && d.dtype !== 'string' && d.dtype !== 'complex64' && typeof (globalThis as any).OffscreenCanvas === 'undefined') {
+        throw new Error(
+          'webgpu cannot read a tensor synchronously in Node (dataSync/arraySync/bufferSync, or an op that reads its input on the CPU); ' +
+            'await tensor.data() first (lib/backend/read.ts: prefetch)',
+        );
+      }
+      return readSync.call(this, dataId);
+    };
     if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
     tf.registerBackend(
       'webgpu',
@@ -287,6 +312,11 @@ export async function activateWebGPU(
         }
         const requiredFeatures = ['timestamp-query', 'shader-f16'].filter((f) => adapter.features.has(f));
         const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+        device.onuncapturederror = (ev: { error?: { message?: string } }) => {
+          const msg = String(ev?.error?.message ?? ev).split('\n')[0];
+          deviceErrors.push(msg);
+          if (deviceErrors.length === 1) process.stderr.write(`webgpu: device error: ${msg}\n`);
+        };
         device.lost?.then((info: { message?: string }) => {
           if (info?.message && !/destroy/i.test(info.message)) process.stderr.write(`webgpu: device lost: ${info.message}\n`);
         });
@@ -303,5 +333,6 @@ export async function activateWebGPU(
     return { ...probe, ok: false, reason: `the webgpu backend failed to initialise: ${String((err as Error)?.message ?? err).split('\n')[0]}` };
   }
   if (!ok) return { ...probe, ok: false, reason: 'the webgpu backend failed to initialise (see the error printed above)' };
+  registerWebGPUKernelFixes();
   return probe;
 }

@@ -57,7 +57,8 @@ import {
   trimLog,
 } from './run-folder';
 import { statusStream } from '../util/log';
-import { yoloBatchLoss, yoloStepAnchors } from './yolo-step';
+import { yoloBatchLoss, yoloPredictionsForTargets, yoloStepAnchors } from './yolo-step';
+import { prefetch, scalars } from '../backend/read';
 import { saveSnapshot } from './snapshots';
 import { PRETRAINED_PREFIX } from './pretrain';
 
@@ -215,6 +216,8 @@ function optimizerDir(group: ParamGroup): string {
 
 async function saveCheckpoint(dir: string, cfg: TrainConfig, parts: RunParts, state: TrainState, lastStep: number): Promise<void> {
   const perGroup = await Promise.all(parts.groups.map(async (g) => [...(await g.optimizer.getWeights()), ...optimizerExtraState(g.optimizer)]));
+  // The writers below read synchronously (webgpu: from the copies read here).
+  await prefetch([...parts.detector.store.entries().map(([, v]) => v), ...perGroup.flat().map((w) => w.tensor)]);
   try {
     replaceDirAtomicSync(path.join(dir, CHECKPOINT_DIR), (staging) => {
       saveDetector(parts.detector, staging, { step: state.step, anchors: cfg.anchors, standardBoxP3: parts.anchors.standardBoxP3, categories: parts.train.categories });
@@ -279,8 +282,10 @@ async function restoreCheckpoint(dir: string, parts: RunParts): Promise<TrainSta
 }
 
 /** Global L2 norm of the gradients; scales them in place (returned map) when above maxNorm. */
-function clipGradients(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
-  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+async function clipGradients(grads: tf.NamedTensorMap, maxNorm: number): Promise<{ grads: tf.NamedTensorMap; norm: number }> {
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))));
+  const norm = (await normT.data())[0];
+  normT.dispose();
   if (!(maxNorm > 0) || norm <= maxNorm || !isFinite(norm)) return { grads, norm };
   const scale = maxNorm / (norm + 1e-6);
   const clipped: tf.NamedTensorMap = {};
@@ -408,8 +413,11 @@ async function trainLocked(
             const bT = ya.b ? tf.tensor2d(ya.b, [ya.b.length / 2, 2], 'float32') : undefined;
             if (bT) inputs.push(bT);
             const priorTerm = state.step < priorTermSteps(cfg.lr.warmupSteps);
+            // The region targets depend on the predictions; webgpu cannot read them inside the
+            // gradient tape, so it runs the (deterministic) forward pass once more before it.
+            const predicted = await yoloPredictionsForTargets(yolo, x, bT);
             stepLoss = () => {
-              const l = yoloBatchLoss(yolo, x, bT, batch.items, ya.anchorsWH, priorTerm);
+              const l = yoloBatchLoss(yolo, x, bT, batch.items, ya.anchorsWH, priorTerm, predicted);
               parts3.push(tf.keep(l.cls), tf.keep(l.box), l.assigned);
               return l.total;
             };
@@ -458,7 +466,8 @@ async function trainLocked(
             };
           }
           const { value, grads } = tf.variableGrads(stepLoss, vars);
-          values = [value.dataSync()[0], ...parts3.map((t) => (typeof t === 'number' ? t : t.dataSync()[0]))];
+          const read = await scalars([value, ...parts3.filter((t): t is tf.Scalar => typeof t !== 'number')]);
+          values = [read.shift()!, ...parts3.map((t) => (typeof t === 'number' ? t : read.shift()!))];
           tf.dispose([...inputs, value, ...parts3.filter((t): t is tf.Scalar => typeof t !== 'number')]);
           if (!values.every(Number.isFinite)) {
             tf.dispose(Object.values(grads));
@@ -475,7 +484,7 @@ async function trainLocked(
               g.dispose();
             }
           }
-          const clipped = clipGradients(grads, cfg.clipNorm);
+          const clipped = await clipGradients(grads, cfg.clipNorm);
           gradNorm = clipped.norm;
           for (const g of groups) {
             const part: tf.NamedTensorMap = {};
@@ -508,6 +517,7 @@ async function trainLocked(
           log(`eval @${state.step}: mmAP ${(100 * state.evals[state.evals.length - 1].stats[0]).toFixed(1)}`);
         }
         if (cfg.snapshotEvery > 0 && state.step % cfg.snapshotEvery === 0 && state.step < cfg.steps) {
+          await prefetch(detector.store.entries().map(([, v]) => v));
           saveSnapshot(dir, state.step, detector, { anchors: cfg.anchors, standardBoxP3: anchors.standardBoxP3, categories: parts.train.categories });
         }
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {

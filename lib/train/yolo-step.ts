@@ -12,6 +12,7 @@
  * loss (lib/model/yolo/loss.ts) is built on the same output tensor.
  */
 import * as tf from '@tensorflow/tfjs';
+import { canReadSync } from '../backend/read';
 import { AnchorConfig, configB, jitterB } from '../anchors';
 import { derivedRng } from '../data/seeds';
 import { RegionGroundTruth, RegionTargets, YOLOV2_REGION, YoloDetector, anchorCellsFromB, anchorCellsOf, regionLoss, regionTargets } from '../model/yolo';
@@ -40,6 +41,24 @@ export interface YoloStepLoss {
   meanIou: number;
 }
 
+/**
+ * The raw output `yoloBatchLoss` builds its targets from, read before the gradient tape: needed on
+ * backends that cannot read synchronously (webgpu); undefined elsewhere (the loss reads it itself).
+ */
+export async function yoloPredictionsForTargets(
+  detector: YoloDetector,
+  images: tf.Tensor4D,
+  anchorB: tf.Tensor2D | undefined,
+): Promise<Float32Array | undefined> {
+  if (canReadSync()) return undefined;
+  const raw = tf.tidy(() => detector.forward(images, anchorB));
+  try {
+    return (await raw.data()) as Float32Array;
+  } finally {
+    raw.dispose();
+  }
+}
+
 /** Forward + targets + loss; call inside tf.variableGrads (the returned scalars are tidied by it unless kept). */
 export function yoloBatchLoss(
   detector: YoloDetector,
@@ -48,12 +67,14 @@ export function yoloBatchLoss(
   gts: readonly RegionGroundTruth[],
   anchorsWH: Float32Array,
   priorTerm: boolean,
+  predicted?: Float32Array,
 ): YoloStepLoss {
   const raw = detector.forward(images, anchorB);
   const [n, gridH, gridW] = raw.shape;
   const A = anchorsWH.length / 2;
   const K = detector.numClasses;
-  const data = raw.dataSync() as Float32Array;
+  const data = predicted ?? (raw.dataSync() as Float32Array);
+  if (data.length !== raw.size) throw new Error(`yoloBatchLoss: ${data.length} predicted values for a ${raw.shape.join('x')} output`);
   const per = data.length / n;
   const shape = { gridH, gridW, numAnchors: A, numClasses: K };
   const targets: RegionTargets[] = gts.map((gt, k) => regionTargets(data.subarray(k * per, (k + 1) * per), shape, anchorsWH, gt, detector.stridePx, YOLOV2_REGION, priorTerm));
