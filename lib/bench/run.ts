@@ -102,7 +102,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       net = detectorNet(det);
     }
     try {
-      const t = timeTrainSteps(net, {
+      const t = await timeTrainSteps(net, {
         batch: c.batch,
         sizePx: c.sizePx,
         positiveEvery: POSITIVE_EVERY,
@@ -168,8 +168,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       for (let i = 0; i < warmup + steps; i++) {
         const tf0 = performance.now();
         const o = det.forward(x);
-        o.clsLogits.dataSync();
-        o.boxDeltas.dataSync();
+        await Promise.all([o.clsLogits.data(), o.boxDeltas.data()]);
         tf.dispose([o.clsLogits, o.boxDeltas]);
         if (i >= warmup) fwd.push(performance.now() - tf0);
       }
