@@ -22,7 +22,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../lib/backend';
-import { activateWebGPU, takeWebGPUErrors, WebGPUProbe } from '../../lib/backend/webgpu';
+import { activateWebGPU, formatAdapter, takeWebGPUErrors, WebGPUProbe } from '../../lib/backend/webgpu';
 import { registerWebGPUKernelFixes, unregisterWebGPUKernelFixes } from '../../lib/backend/webgpu-kernels';
 import { compareKernels, formatComparisons, KernelRecording, recordKernels } from '../../lib/backend/kernel-check';
 import { TrainConfig, trainConfig, yoloTrainConfig } from '../../lib/train/config';
@@ -76,6 +76,7 @@ async function on<T>(backend: string, fn: () => Promise<T>): Promise<T> {
 describe('webgpu on the software adapter', () => {
   test('AddN with more inputs than the storage-buffer limit: the stock kernel fails, the fix matches cpu', async (t) => {
     if (skipReason) return t.skip(skipReason);
+    t.diagnostic(`adapter: ${formatAdapter(probe.adapter!)}`);
     const n = probe.adapter!.limits.maxStorageBuffersPerShaderStage + 9;
     const values = Array.from({ length: n }, (_, i) => tf.tensor1d([i + 1, -2 * i, 0.5 * i]));
     const expected = [((n + 1) * n) / 2, -n * (n - 1), (0.25 * n * (n - 1))];
