@@ -194,7 +194,7 @@ export async function probeWebGPU(
     return {
       ok: false,
       reason: 'no Vulkan loader (libvulkan.so.1 not found)',
-      hint: 'install the GPU driver with its Vulkan ICD and the loader (Debian: libvulkan1); README "GPU"',
+      hint: 'install the GPU driver with its Vulkan ICD and the loader (Debian: libvulkan1); README "Backends and GPU"',
       notes,
     };
   }
@@ -248,10 +248,10 @@ export async function probeWebGPU(
       ? `only a software adapter (${software.report.device || software.report.description}, a CPU rasteriser) was found`
       : `no adapter (${notes.join('; ')})`,
     hint: software
-      ? 'it is for tests (METAANCHOR_WEBGPU_SOFTWARE=1); for speed use a GPU: README "GPU"'
+      ? 'it is for tests (METAANCHOR_WEBGPU_SOFTWARE=1); for speed use a GPU: README "Backends and GPU"'
       : process.platform === 'linux'
-        ? 'install the GPU driver and its Vulkan ICD plus the loader (Debian: libvulkan1; NVIDIA: the driver\'s Vulkan ICD, and in containers NVIDIA_DRIVER_CAPABILITIES must include graphics); README "GPU"'
-        : 'update the GPU driver; README "GPU"',
+        ? 'install the GPU driver and its Vulkan ICD plus the loader (Debian: libvulkan1; NVIDIA: the driver\'s Vulkan ICD, and in containers NVIDIA_DRIVER_CAPABILITIES must include graphics); README "Backends and GPU"'
+        : 'update the GPU driver; README "Backends and GPU"',
     notes,
   };
   return probed;
