@@ -155,9 +155,9 @@ async function select(
     throw new UserError(
       `the requested backend could not be loaded (${why})`,
       candidates[0] === 'gpu'
-        ? 'install tfjs-node-gpu as the README\'s "GPU" section says, or unset METAANCHOR_BACKEND / --backend'
+        ? 'install tfjs-node-gpu as the README\'s "Backends and GPU" section says, or unset METAANCHOR_BACKEND / --backend'
         : candidates[0] === 'webgpu'
-          ? `${skipped[0]?.hint ?? 'see the README\'s "GPU" section'}; or unset METAANCHOR_BACKEND / --backend`
+          ? `${skipped[0]?.hint ?? 'see the README\'s "Backends and GPU" section'}; or unset METAANCHOR_BACKEND / --backend`
           : 'unset METAANCHOR_BACKEND / --backend to use the first backend that loads',
     );
   }
