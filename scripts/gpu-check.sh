@@ -28,7 +28,10 @@ node bin/metaanchor.js info | tee "$OUT/info.txt"
 
 stage "2/4 webgpu kernel suite vs cpu, smoke trainings vs wasm"
 # The suite prefers a hardware adapter; it falls back to the software one only where no GPU is found.
-timeout 300 node test/run.js test/backend/webgpu.test.ts 2>&1 | tee "$OUT/kernels.txt" | grep -E '^ *(✔|✖|ℹ (ok|FAIL|webgpu|[0-9]+ kernels))|^ℹ (pass|fail)'
+suite=0
+timeout 300 node test/run.js test/backend/webgpu.test.ts >"$OUT/kernels.txt" 2>&1 || suite=$?
+grep -E '^ *(✔|✖|ℹ (ok|FAIL|adapter|webgpu|[0-9]+ kernels))|^ℹ (pass|fail)' "$OUT/kernels.txt" || true
+[ "$suite" -eq 0 ] || echo "gpu-check: the kernel suite FAILED (exit $suite; details in $OUT/kernels.txt); going on to measure speed"
 
 stage "3/4 bench --quick --no-torch"
 timeout 300 node bin/metaanchor.js bench --quick --no-torch --out "$OUT/bench.txt" >/dev/null
@@ -46,3 +49,4 @@ console.log(`steps/s: ${(1 / median).toFixed(2)} (median step ${(1000 * median).
 ' "$OUT/train/log.jsonl" | tee "$OUT/steps-per-sec.txt"
 
 stage "done: $OUT"
+exit "$suite"
