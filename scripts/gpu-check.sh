@@ -5,7 +5,9 @@
 #      and those trainings' loss curves vs wasm (test/backend/webgpu.test.ts);
 #   3. `metaanchor bench --quick --no-torch` on the GPU backend;
 #   4. a quick-profile training of one table run (MetaAnchor 3x3, Table 1's first cell) for
-#      GPU_CHECK_STEPS steps (default 100), printing its steps/s.
+#      GPU_CHECK_STEPS steps (default 100), printing its steps/s. On a fresh clone the quick preset
+#      first pretrains its trunk once (1500 small steps, cached under data/; on the software adapter
+#      that alone takes hours, so this script is for GPUs).
 # Output is kept in runs/gpu-check-<time>/ (or GPU_CHECK_OUT).
 #
 #   bash scripts/gpu-check.sh                         # webgpu (Dawn: Vulkan / Metal / D3D12)
