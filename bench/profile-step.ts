@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const profiler = new KernelProfiler(tf.getBackend(), byShape);
   profiler.install();
   try {
-    const t = timeTrainSteps(net, { batch, sizePx, positiveEvery: 50, warmup, steps, profiler });
+    const t = await timeTrainSteps(net, { batch, sizePx, positiveEvery: 50, warmup, steps, profiler });
     console.log(`${netName} net b${batch}@${sizePx}: ${steps} profiled steps ${t.stepMs.map((m) => m.toFixed(0)).join(' / ')} ms (loss ${t.loss.toFixed(4)})`);
     console.log(formatKernelProfile(profiler.result(), median(t.stepMs)));
   } finally {

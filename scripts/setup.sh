@@ -15,7 +15,12 @@ cd "$(dirname "$0")/.."
 #   jupyter-notebook jupyter-nbconvert jupyter-client  Jupyter Notebook 6 server, HTML export, kernel specs
 #   python3-nbclient python3-nbformat                  the headless runner (scripts/run_notebooks.py) and signing
 #   fonts-dejavu-core                                   a system font, so that sharp renders SVG text
-PACKAGES=(jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat fonts-dejavu-core)
+#   libegl1 libegl-mesa0 libgl1-mesa-dri                the webgpu backend's software adapter for tests
+#                                                       (Dawn's OpenGL backend on Mesa llvmpipe through
+#                                                       surfaceless EGL; README "GPU"). A real GPU needs
+#                                                       its driver's Vulkan ICD instead.
+PACKAGES=(jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat fonts-dejavu-core
+  libegl1 libegl-mesa0 libgl1-mesa-dri)
 
 RUN_NPM=1
 for arg in "$@"; do

@@ -1,7 +1,9 @@
 /**
  * Backend selection. Order (first that loads wins):
  *   explicit override (option `backend`, else env METAANCHOR_BACKEND)
- *   -> tfjs-node-gpu -> tfjs-node -> wasm -> cpu.
+ *   -> tfjs-node-gpu -> webgpu (hardware adapter) -> tfjs-node -> wasm -> cpu.
+ * webgpu (lib/backend/webgpu.ts) uses a software adapter (llvmpipe) only when asked for: option
+ * `webgpuSoftware` or METAANCHOR_WEBGPU_SOFTWARE=1, with webgpu requested explicitly.
  * One line says what was chosen and why the others were skipped.
  *
  * Facts this relies on (docs/DESIGN.md section 4):
@@ -21,25 +23,30 @@ import { UserError } from '../util/errors';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { requestedWasmThreads, useThreadedWasm, wasmThreadsInUse } from './wasm-threads';
 import { statusStream } from '../util/log';
+import { activateWebGPU, AdapterReport, formatAdapter, softwareAdapterAllowed } from './webgpu';
 
-export type BackendKind = 'gpu' | 'node' | 'wasm' | 'cpu';
+export type BackendKind = 'gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
 
 export interface BackendChoice {
   /** Which kind won. */
   kind: BackendKind;
-  /** The tfjs backend name now active ('tensorflow', 'wasm', 'cpu'). */
+  /** The tfjs backend name now active ('tensorflow', 'webgpu', 'wasm', 'cpu'). */
   tfBackend: string;
   /** Candidates skipped before the winner, with the reason. */
-  skipped: { kind: BackendKind; reason: string }[];
-  /** Extra facts: wasm SIMD/threads, kernels registered, GPU libraries missing. */
+  skipped: { kind: BackendKind; reason: string; hint?: string }[];
+  /** Extra facts: wasm SIMD/threads, kernels registered, GPU libraries missing, the WebGPU adapter. */
   details: string[];
+  /** webgpu: the adapter in use. */
+  adapter?: AdapterReport;
   /** The one-line report. */
   line: string;
 }
 
 export interface BackendOptions {
-  /** 'gpu' | 'node' | 'wasm' | 'cpu' (aliases: tfjs-node-gpu, tensorflow-gpu, tfjs-node, tensorflow). */
+  /** 'gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu' (aliases: tfjs-node-gpu, tensorflow-gpu, dawn, tfjs-node, tensorflow). */
   backend?: string;
+  /** webgpu: accept a software adapter (llvmpipe; for tests). Default: env METAANCHOR_WEBGPU_SOFTWARE=1. */
+  webgpuSoftware?: boolean;
   /** Print the one-line report to stderr (default true unless METAANCHOR_QUIET=1). */
   log?: boolean;
   /**
@@ -49,12 +56,14 @@ export interface BackendOptions {
   wasmThreads?: number;
 }
 
-const ORDER: BackendKind[] = ['gpu', 'node', 'wasm', 'cpu'];
+const ORDER: BackendKind[] = ['gpu', 'webgpu', 'node', 'wasm', 'cpu'];
 
 const ALIASES: Record<string, BackendKind> = {
   gpu: 'gpu',
   'tfjs-node-gpu': 'gpu',
   'tensorflow-gpu': 'gpu',
+  webgpu: 'webgpu',
+  dawn: 'webgpu',
   node: 'node',
   'tfjs-node': 'node',
   tensorflow: 'node',
@@ -68,7 +77,7 @@ export function parseBackendKind(name: string): BackendKind {
   if (!kind) {
     throw new UserError(
       `unknown backend "${name}"`,
-      `use one of: gpu (tfjs-node-gpu), node (tfjs-node), wasm, cpu`,
+      `use one of: gpu (tfjs-node-gpu), webgpu (Dawn), node (tfjs-node), wasm, cpu`,
     );
   }
   return kind;
@@ -100,13 +109,18 @@ export function initBackend(options: BackendOptions = {}): Promise<BackendChoice
     });
   }
   const wasmThreads = requestedWasmThreads(options.wasmThreads);
-  pending = select(requested, options.log ?? process.env.METAANCHOR_QUIET !== '1', wasmThreads);
+  pending = select(requested, options.log ?? process.env.METAANCHOR_QUIET !== '1', wasmThreads, options.webgpuSoftware);
   pending.then((c) => (current = c)).catch(() => (pending = undefined));
   return pending;
 }
 
-async function select(requested: string | undefined, log: boolean, wasmThreads: number | undefined): Promise<BackendChoice> {
-  const skipped: { kind: BackendKind; reason: string }[] = [];
+async function select(
+  requested: string | undefined,
+  log: boolean,
+  wasmThreads: number | undefined,
+  webgpuSoftware: boolean | undefined,
+): Promise<BackendChoice> {
+  const skipped: { kind: BackendKind; reason: string; hint?: string }[] = [];
   const details: string[] = [];
   let candidates = ORDER;
   let overrideNote = '';
@@ -121,23 +135,30 @@ async function select(requested: string | undefined, log: boolean, wasmThreads: 
       skipped.push({ kind, reason: 'not loaded after tfjs-node-gpu (never two native packages in one process)' });
       continue;
     }
-    const result = await tryKind(kind, details, wasmThreads);
+    const result = await tryKind(kind, details, wasmThreads, {
+      // Automatic choice: a hardware adapter through the native API only; explicit: also OpenGL and,
+      // when asked for, the software adapter.
+      explicit: candidates.length === 1,
+      software: candidates.length === 1 ? softwareAdapterAllowed(webgpuSoftware) : false,
+    });
     if (result.moduleFound && kind === 'gpu') nativeModuleFound = true;
     if (result.ok) {
-      const choice: BackendChoice = { kind, tfBackend: tf.getBackend(), skipped, details, line: '' };
+      const choice: BackendChoice = { kind, tfBackend: tf.getBackend(), skipped, details, line: '', adapter: result.adapter };
       choice.line = formatLine(choice, overrideNote);
       if (log) statusStream().write(choice.line + '\n');
       return choice;
     }
-    skipped.push({ kind, reason: result.reason });
+    skipped.push({ kind, reason: result.reason, hint: result.hint });
   }
   const why = skipped.map((s) => `${s.kind}: ${s.reason}`).join('; ');
   if (overrideNote) {
     throw new UserError(
       `the requested backend could not be loaded (${why})`,
       candidates[0] === 'gpu'
-        ? 'install tfjs-node-gpu as the README\'s "GPU" section says, or unset METAANCHOR_BACKEND / --backend'
-        : 'unset METAANCHOR_BACKEND / --backend to use the first backend that loads',
+        ? 'install tfjs-node-gpu as the README\'s "Backends and GPU" section says, or unset METAANCHOR_BACKEND / --backend'
+        : candidates[0] === 'webgpu'
+          ? `${skipped[0]?.hint ?? 'see the README\'s "Backends and GPU" section'}; or unset METAANCHOR_BACKEND / --backend`
+          : 'unset METAANCHOR_BACKEND / --backend to use the first backend that loads',
     );
   }
   throw new UserError(`no TensorFlow.js backend could be loaded (${why})`, 'run `npm ci` in the project folder');
@@ -146,6 +167,7 @@ async function select(requested: string | undefined, log: boolean, wasmThreads: 
 function formatLine(choice: BackendChoice, overrideNote: string): string {
   const names: Record<BackendKind, string> = {
     gpu: 'tfjs-node-gpu',
+    webgpu: 'webgpu',
     node: 'tfjs-node',
     wasm: 'wasm',
     cpu: 'cpu (pure JS, slow)',
@@ -162,6 +184,8 @@ interface TryResult {
   ok: boolean;
   moduleFound: boolean;
   reason: string;
+  hint?: string;
+  adapter?: AdapterReport;
 }
 
 function isModuleNotFound(err: unknown, name: string): boolean {
@@ -174,8 +198,15 @@ function shortMessage(err: unknown): string {
   return msg.split('\n')[0].slice(0, 160);
 }
 
-async function tryKind(kind: BackendKind, details: string[], wasmThreads: number | undefined): Promise<TryResult> {
+async function tryKind(
+  kind: BackendKind,
+  details: string[],
+  wasmThreads: number | undefined,
+  webgpu: { explicit: boolean; software: boolean },
+): Promise<TryResult> {
   switch (kind) {
+    case 'webgpu':
+      return tryWebGPU(details, webgpu);
     case 'gpu':
       return tryNative('@tensorflow/tfjs-node-gpu', true, details);
     case 'node':
@@ -187,6 +218,16 @@ async function tryKind(kind: BackendKind, details: string[], wasmThreads: number
       await tf.ready();
       return { ok: true, moduleFound: true, reason: '' };
   }
+}
+
+async function tryWebGPU(details: string[], opts: { explicit: boolean; software: boolean }): Promise<TryResult> {
+  const probe = await activateWebGPU(opts.software, { nativeOnly: !opts.explicit });
+  if (!probe.ok || !probe.adapter) {
+    return { ok: false, moduleFound: false, reason: probe.reason ?? 'unavailable', hint: probe.hint };
+  }
+  details.push(formatAdapter(probe.adapter));
+  if (probe.adapter.type === 'software') details.push('software adapter: for correctness checks only, far slower than wasm');
+  return { ok: true, moduleFound: false, reason: '', adapter: probe.adapter };
 }
 
 async function tryNative(pkg: string, gpu: boolean, details: string[]): Promise<TryResult> {

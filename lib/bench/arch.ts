@@ -205,7 +205,8 @@ class ArchBuilder {
   }
 
   gn(x: string, name: string, groups: number, relu: boolean): string {
-    this.params.push({ kind: 'gn', name, channels: this.ch(x), groups });
+    // Shared parameters (the towers' GroupNorm, applied on every level) are registered once.
+    if (!this.params.some((p) => p.name === name)) this.params.push({ kind: 'gn', name, channels: this.ch(x), groups });
     const out = this.fresh(name);
     this.ops.push({ op: 'gn', param: name, input: x, output: out, relu });
     this.channels.set(out, this.ch(x));
@@ -367,8 +368,15 @@ export function detectorArch(det: Detector): ArchSpec {
     let c = p;
     let r = p;
     for (let i = 0; i < cfg.towerDepth; i++) {
-      c = useConv(c, `head.clsTower.${i}`, 1, true);
-      r = useConv(r, `head.boxTower.${i}`, 1, true);
+      // heads/towers.ts: conv + ReLU, or (towerNorm 'gn', the quick preset) conv, GroupNorm, ReLU.
+      for (const tower of ['clsTower', 'boxTower'] as const) {
+        const name = `head.${tower}.${i}`;
+        const gn = store.has(`${name}.gn.weight`);
+        let y = useConv(tower === 'clsTower' ? c : r, name, 1, !gn);
+        if (gn) y = useGn(y, `${name}.gn`, true);
+        if (tower === 'clsTower') c = y;
+        else r = y;
+      }
     }
     clsOutputs.push(useConv(c, 'head.clsScore', 1, false));
     boxOutputs.push(useConv(r, 'head.boxDelta', 1, false));

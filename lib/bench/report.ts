@@ -109,6 +109,9 @@ export function formatBenchReport(r: BenchResult): string[] {
   const m = r.machine;
   const lines: string[] = [];
   lines.push(`metaanchor bench${r.options.quick ? ' --quick' : ''}: ${m.cpus} x ${m.cpuModel}, ${m.platform}, Node ${m.node}, tfjs ${m.tfjs} (${m.backend})`);
+  if (/software adapter/.test(m.backend)) {
+    lines.push('NOTE: webgpu on a software adapter (a CPU rasteriser): these rows show that every part runs (correctness only); they say nothing about GPU speed.');
+  }
   lines.push(`load average ${m.loadAvgStart.map((v) => v.toFixed(2)).join(' ')} at start, ${m.loadAvgEnd.map((v) => v.toFixed(2)).join(' ')} at end (shared machine)`);
   lines.push(
     r.torch.available

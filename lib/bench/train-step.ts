@@ -66,7 +66,7 @@ export function archNet(spec: ArchSpec, seed = 0): TrainableNet {
 }
 
 /** Times `warmup + steps` training steps; returns the timed ones. Everything created is disposed. */
-export function timeTrainSteps(net: TrainableNet, c: StepCase): StepTiming {
+export async function timeTrainSteps(net: TrainableNet, c: StepCase): Promise<StepTiming> {
   const rng = makeRng(c.seed ?? 0);
   const size = c.batch * c.sizePx * c.sizePx * 3;
   const pixels = new Float32Array(size);
@@ -89,9 +89,10 @@ export function timeTrainSteps(net: TrainableNet, c: StepCase): StepTiming {
       const t0 = performance.now();
       const { value, grads } = tf.variableGrads(() => detectionLoss(net.forward(images), labels, targets).total, vars);
       optimizer.applyGradients(grads);
-      loss = value.dataSync()[0];
+      // Asynchronous reads: webgpu cannot read synchronously in Node (same cost elsewhere).
+      loss = (await value.data())[0];
       // Reading one updated variable waits for the update (a no-op on synchronous backends).
-      vars[0].dataSync();
+      await vars[0].data();
       const ms = performance.now() - t0;
       if (timed) c.profiler?.end();
       tf.dispose([value, ...Object.values(grads)]);

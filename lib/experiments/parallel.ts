@@ -53,12 +53,13 @@ export interface TrainRunsResult {
 }
 
 /**
- * Workers to use: one per core for the single-threaded wasm and cpu backends, 1 for the native
- * backends (tfjs-node-gpu has one GPU to share; tfjs-node already uses every core in one process).
+ * Workers to use: one per core for the single-threaded wasm and cpu backends, 1 for the native and
+ * GPU backends (tfjs-node-gpu and webgpu have one GPU to share; tfjs-node already uses every core in
+ * one process).
  */
 export async function defaultJobs(): Promise<number> {
   const kind = (currentBackend() ?? (await initBackend())).kind;
-  if (kind === 'gpu' || kind === 'node') return 1;
+  if (kind === 'gpu' || kind === 'webgpu' || kind === 'node') return 1;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, cores);
 }

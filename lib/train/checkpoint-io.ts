@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { prefetch } from '../backend/read';
 import { loadDetectorWeights, saveDetector } from '../model';
 import { AnyDetector } from '../model/yolo';
 import { readWeights, writeWeights } from '../model/weights-file';
@@ -72,6 +73,8 @@ function optimizerDir(group: ParamGroup): string {
 /** Replace the run's checkpoint by the current state; on a file-system error the previous one is kept. */
 export async function saveCheckpoint(dir: string, parts: CheckpointParts, state: TrainState, lastStep: number): Promise<void> {
   const perGroup = await Promise.all(parts.groups.map(async (g) => [...(await g.optimizer.getWeights()), ...optimizerExtraState(g.optimizer)]));
+  // The writers below read synchronously (webgpu: from the copies read here).
+  await prefetch([...parts.detector.store.entries().map(([, v]) => v), ...perGroup.flat().map((w) => w.tensor)]);
   try {
     replaceDirAtomicSync(path.join(dir, CHECKPOINT_DIR), (staging) => {
       saveDetector(parts.detector, staging, { step: state.step, ...parts.extra });

@@ -140,7 +140,7 @@ export async function pretrainBackbone(cfg: PretrainConfig, dir: string, options
         const y = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), 10);
         return opt.minimize(() => tf.losses.softmaxCrossEntropy(y, logits(x)) as tf.Scalar, true, vars) as tf.Scalar;
       });
-      const value = loss.dataSync()[0];
+      const value = (await loss.data())[0];
       loss.dispose();
       if (!Number.isFinite(value)) throw new UserError(`backbone pretraining diverged at step ${step} (loss ${value})`, 'lower its learning rate (lib/train/pretrain.ts pretrainConfig)');
       progress.update(step + 1, { loss: value });
@@ -151,11 +151,14 @@ export async function pretrainBackbone(cfg: PretrainConfig, dir: string, options
     for (let done = 0; done < cfg.testImages; done += 100) {
       const n = Math.min(100, cfg.testImages - done);
       const batch = renderBatch(cfg, testRng, split.val, n);
-      const pred = tf.tidy(() => tf.argMax(logits(tf.tensor4d(batch.x, [n, S, S, 3])), 1).dataSync());
+      const predT = tf.tidy(() => tf.argMax(logits(tf.tensor4d(batch.x, [n, S, S, 3])), 1));
+      const pred = await predT.data();
+      predT.dispose();
       for (let i = 0; i < n; i++) if (pred[i] === batch.labels[i]) correct++;
     }
     const accuracy = correct / cfg.testImages;
-    const arrays = store.entries().filter(([name]) => name.startsWith('backbone.')).map(([name, v]) => ({ name, shape: [...v.shape], data: v.dataSync() as Float32Array }));
+    const kept = store.entries().filter(([name]) => name.startsWith('backbone.'));
+    const arrays = await Promise.all(kept.map(async ([name, v]) => ({ name, shape: [...v.shape], data: (await v.data()) as Float32Array })));
     writeWeights(dir, arrays, { meta: { kind: 'pretrained-backbone', version: PRETRAIN_VERSION, config: cfg, accuracy } });
     return { dir, accuracy, seconds: (Date.now() - t0) / 1000 };
   } finally {

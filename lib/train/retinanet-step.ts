@@ -22,7 +22,7 @@ export function retinaNetStep(cfg: TrainConfig, detector: Detector, anchors: Anc
   const K = detector.config.numClasses;
   const gridCache = new Map<string, ReturnType<typeof anchorsForConfig>>();
   return {
-    prepare(batch: Batch, x: tf.Tensor4D, step: number): StepLoss {
+    async prepare(batch: Batch, x: tf.Tensor4D, step: number): Promise<StepLoss> {
       const [N, H, W] = batch.shape;
       const key = `${H}x${W}`;
       let grid = gridCache.get(key);

@@ -43,6 +43,7 @@ import { retinaNetStep } from './retinanet-step';
 import { learningRateAt } from './schedule';
 import { CHECKPOINT_DIR, CONFIG_FILE, LOG_FILE, METRICS_FILE, checkRunFolder, lockHolder, lockRunFolder, recoverCheckpoint, touchRunLock, trimLog } from './run-folder';
 import { statusStream } from '../util/log';
+import { prefetch, scalars } from '../backend/read';
 import { TrainingStep } from './step';
 import { applyGradients, makeOptimizer, setLearningRates } from './update';
 import { yoloStep } from './yolo-step';
@@ -267,10 +268,11 @@ async function trainLocked(
         let values: number[];
         let gradNorm = 0;
         const x = batchToTensor(batch);
-        const stepLoss = step.prepare(batch, x, state.step);
+        const stepLoss = await step.prepare(batch, x, state.step);
         try {
           const { value, grads } = tf.variableGrads(stepLoss.loss, vars);
-          values = [value.dataSync()[0], ...stepLoss.parts()];
+          const [loss] = await scalars([value]);
+          values = [loss, ...(await stepLoss.parts())];
           value.dispose();
           if (!values.every(Number.isFinite)) {
             tf.dispose(Object.values(grads));
@@ -279,7 +281,7 @@ async function trainLocked(
               `lower the learning rate (now ${lr.toExponential(2)}) or set clipNorm, then resume with --resume`,
             );
           }
-          gradNorm = applyGradients(grads, vars, decayed, groups, cfg);
+          gradNorm = await applyGradients(grads, vars, decayed, groups, cfg);
         } catch (err) {
           throw explainWasmOom(err, { batchSize: cfg.batchSize, imageSizePx: cfg.imageSizePx });
         } finally {
@@ -311,6 +313,7 @@ async function trainLocked(
           log(`eval @${state.step}: mmAP ${(100 * state.evals[state.evals.length - 1].stats[0]).toFixed(1)}`);
         }
         if (cfg.snapshotEvery > 0 && state.step % cfg.snapshotEvery === 0 && state.step < cfg.steps) {
+          await prefetch(detector.store.entries().map(([, v]) => v));
           saveSnapshot(dir, state.step, detector, extra);
         }
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {

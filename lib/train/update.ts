@@ -20,8 +20,10 @@ export function setLearningRates(groups: readonly ParamGroup[], lr: number): voi
 }
 
 /** Global L2 norm of the gradients; scales them in place (returned map) when above maxNorm. */
-function clipGradients(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.NamedTensorMap; norm: number } {
-  const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))).dataSync()[0]);
+async function clipGradients(grads: tf.NamedTensorMap, maxNorm: number): Promise<{ grads: tf.NamedTensorMap; norm: number }> {
+  const normT = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))));
+  const norm = (await normT.data())[0];
+  normT.dispose();
   if (!(maxNorm > 0) || norm <= maxNorm || !isFinite(norm)) return { grads, norm };
   const scale = maxNorm / (norm + 1e-6);
   const clipped: tf.NamedTensorMap = {};
@@ -36,13 +38,13 @@ function clipGradients(grads: tf.NamedTensorMap, maxNorm: number): { grads: tf.N
  * Apply one step's gradients (consumed: disposed here). `decayed` names the variables that get
  * weight decay. Returns the gradient norm before clipping.
  */
-export function applyGradients(
+export async function applyGradients(
   grads: tf.NamedTensorMap,
   vars: readonly tf.Variable[],
   decayed: ReadonlySet<string>,
   groups: readonly ParamGroup[],
   cfg: Pick<TrainConfig, 'weightDecay' | 'clipNorm'>,
-): number {
+): Promise<number> {
   if (cfg.weightDecay > 0) {
     for (const v of vars) {
       if (!decayed.has(v.name) || !grads[v.name]) continue;
@@ -51,7 +53,7 @@ export function applyGradients(
       g.dispose();
     }
   }
-  const clipped = clipGradients(grads, cfg.clipNorm);
+  const clipped = await clipGradients(grads, cfg.clipNorm);
   for (const g of groups) {
     const part: tf.NamedTensorMap = {};
     for (const [k, t] of Object.entries(clipped.grads)) if (g.vars.has(k)) part[k] = t;

@@ -12,6 +12,7 @@
  * loss (lib/model/yolo/loss.ts) is built on the same output tensor.
  */
 import * as tf from '@tensorflow/tfjs';
+import { canReadSync } from '../backend/read';
 import { AnchorConfig, configB, jitterB } from '../anchors';
 import { derivedRng } from '../data/seeds';
 import { Batch } from '../data/pipeline';
@@ -22,15 +23,18 @@ import { StepLoss, TrainingStep, readParts } from './step';
 /** The YOLOv2 training step (lib/train/step.ts); the prior-matching term is on during warm-up. */
 export function yoloStep(cfg: TrainConfig, detector: YoloDetector, anchors: AnchorConfig): TrainingStep {
   return {
-    prepare(batch: Batch, x: tf.Tensor4D, step: number): StepLoss {
+    async prepare(batch: Batch, x: tf.Tensor4D, step: number): Promise<StepLoss> {
       const ya = yoloStepAnchors(cfg.method, anchors, cfg.seed, step, cfg.jitter);
       const bT = ya.b ? tf.tensor2d(ya.b, [ya.b.length / 2, 2], 'float32') : undefined;
       const priorTerm = step < priorTermSteps(cfg.lr.warmupSteps);
+      // The region targets depend on the predictions; webgpu cannot read them inside the
+      // gradient tape, so it runs the (deterministic) forward pass once more before it.
+      const predicted = await yoloPredictionsForTargets(detector, x, bT);
       const kept: (tf.Scalar | number)[] = [];
       return {
         inputs: bT ? [bT] : [],
         loss: () => {
-          const l = yoloBatchLoss(detector, x, bT, batch.items, ya.anchorsWH, priorTerm);
+          const l = yoloBatchLoss(detector, x, bT, batch.items, ya.anchorsWH, priorTerm, predicted);
           kept.push(tf.keep(l.cls), tf.keep(l.box), l.assigned);
           return l.total;
         },
@@ -64,6 +68,24 @@ export interface YoloStepLoss {
   meanIou: number;
 }
 
+/**
+ * The raw output `yoloBatchLoss` builds its targets from, read before the gradient tape: needed on
+ * backends that cannot read synchronously (webgpu); undefined elsewhere (the loss reads it itself).
+ */
+export async function yoloPredictionsForTargets(
+  detector: YoloDetector,
+  images: tf.Tensor4D,
+  anchorB: tf.Tensor2D | undefined,
+): Promise<Float32Array | undefined> {
+  if (canReadSync()) return undefined;
+  const raw = tf.tidy(() => detector.forward(images, anchorB));
+  try {
+    return (await raw.data()) as Float32Array;
+  } finally {
+    raw.dispose();
+  }
+}
+
 /** Forward + targets + loss; call inside tf.variableGrads (the returned scalars are tidied by it unless kept). */
 export function yoloBatchLoss(
   detector: YoloDetector,
@@ -72,12 +94,14 @@ export function yoloBatchLoss(
   gts: readonly RegionGroundTruth[],
   anchorsWH: Float32Array,
   priorTerm: boolean,
+  predicted?: Float32Array,
 ): YoloStepLoss {
   const raw = detector.forward(images, anchorB);
   const [n, gridH, gridW] = raw.shape;
   const A = anchorsWH.length / 2;
   const K = detector.numClasses;
-  const data = raw.dataSync() as Float32Array;
+  const data = predicted ?? (raw.dataSync() as Float32Array);
+  if (data.length !== raw.size) throw new Error(`yoloBatchLoss: ${data.length} predicted values for a ${raw.shape.join('x')} output`);
   const per = data.length / n;
   const shape = { gridH, gridW, numAnchors: A, numClasses: K };
   const targets: RegionTargets[] = gts.map((gt, k) => regionTargets(data.subarray(k * per, (k + 1) * per), shape, anchorsWH, gt, detector.stridePx, YOLOV2_REGION, priorTerm));

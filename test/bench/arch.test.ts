@@ -55,6 +55,24 @@ test('the exported detector layer list reproduces Detector.forward with the same
   }
 });
 
+test('the quick detector (GroupNorm towers) exports too, and its layer list reproduces Detector.forward', async () => {
+  await tf.setBackend('cpu');
+  const det = buildDetector(modelConfig('quick', { method: 'baseline', numClasses: 3, numAnchors: 2 }), { log: () => undefined, seed: 5 });
+  try {
+    assert.equal(det.config.towerNorm, 'gn');
+    const spec = detectorArch(det);
+    assert.equal(archParamCount(spec), det.store.count());
+    const x = tf.randomUniform([1, 32, 32, 3], 0, 255, 'float32', 3) as tf.Tensor4D;
+    const a = det.forward(x);
+    const b = archForward(spec, det.store, x);
+    const d = Math.max(tf.max(tf.abs(tf.sub(a.clsLogits, b.clsLogits))).dataSync()[0], tf.max(tf.abs(tf.sub(a.boxDeltas, b.boxDeltas))).dataSync()[0]);
+    assert.ok(d < 1e-4, `max difference ${d}`);
+    tf.dispose([x, a.clsLogits, a.boxDeltas, b.clsLogits, b.boxDeltas]);
+  } finally {
+    det.dispose();
+  }
+});
+
 test('detector export refuses MetaAnchor heads with a UserError', () => {
   const det = buildDetector(modelConfig('smoke', { method: 'metaanchor', numClasses: 3 }), { log: () => undefined });
   try {
