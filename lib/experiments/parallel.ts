@@ -21,6 +21,7 @@ import { configHash } from './key';
 import { ensureRun, isRunComplete, runDirOf, RunStatus } from './run-cache';
 import type { WorkerJob, WorkerMessage } from './train-worker';
 import { statusStream } from '../util/log';
+import { queueUrlFrom, trainRunsOnQueue } from './queue-submit';
 
 export interface TrainRunsOptions {
   /** Worker processes at once (default: defaultJobs()); 1 trains in this process, one run after another. */
@@ -43,6 +44,12 @@ export interface TrainRunsOptions {
    * instead of failing: for `converge` or a notebook beside the main job.
    */
   waitForLock?: boolean;
+  /**
+   * Redis URL of a run queue (queue.ts): the missing runs become jobs that `metaanchor worker`
+   * processes on any machine train into the shared runs folder, instead of workers of this
+   * machine. Default: env METAANCHOR_QUEUE; unset trains here.
+   */
+  queue?: string;
 }
 
 export interface TrainRunsResult {
@@ -133,6 +140,13 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
     } else missing.push(cfg);
   }
   if (missing.length === 0) return { status, seconds };
+  const queue = queueUrlFrom(options.queue);
+  if (queue) {
+    // Longest runs first (unless the caller ordered them): the queue hands jobs out in this order.
+    const ordered = options.keepOrder ? missing : missing.slice().sort((a, b) => estimatedStepSeconds(b) * b.steps - estimatedStepSeconds(a) * a.steps);
+    await trainRunsOnQueue(ordered, runsDir, queue, unique.size, status, seconds, { say, progressEverySec: options.progressEverySec, onRunDone: options.onRunDone });
+    return { status, seconds };
+  }
   const jobs = Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
   const total = unique.size;
   if (jobs <= 1) {
@@ -213,13 +227,7 @@ function trainInWorkers(
     const start = (cfg: TrainConfig) => {
       const dir = runDirOf(runsDir, cfg);
       const name = path.basename(dir);
-      const job: WorkerJob = { cfg, runsDir, waitForLock: options.waitForLock };
-      const root = projectRoot();
-      const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: { ...process.env, METAANCHOR_QUIET: '1' },
-      });
+      const child = startTrainWorker({ cfg, runsDir, waitForLock: options.waitForLock });
       const r: Running = { cfg, dir, child, firstStep: -1, step: 0, t0: Date.now() };
       running.add(r);
       let outputTail = '';
@@ -264,8 +272,21 @@ function trainInWorkers(
   });
 }
 
+/**
+ * Start a training process for one run (train-worker.ts): it reports steps and its end over IPC;
+ * its stdout and stderr are piped (quiet).
+ */
+export function startTrainWorker(job: WorkerJob): ChildProcess {
+  const root = projectRoot();
+  return spawn(process.execPath, ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, METAANCHOR_QUIET: '1' },
+  });
+}
+
 /** The worker's error with the run's name; a UserError stays one (with its hint). */
-function workerError(name: string, msg: WorkerMessage | undefined, code: number | null, signal: NodeJS.Signals | null, spawnError: Error | undefined, outputTail: string): Error {
+export function workerError(name: string, msg: WorkerMessage | undefined, code: number | null, signal: NodeJS.Signals | null, spawnError: Error | undefined, outputTail: string): Error {
   if (msg?.type === 'error') {
     if (msg.user) return new UserError(`training run ${name} failed: ${msg.message}`, msg.hint);
     const err = new Error(`training run ${name} failed: ${msg.message}`);
