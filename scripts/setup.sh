@@ -15,7 +15,9 @@ cd "$(dirname "$0")/.."
 #   jupyter-notebook jupyter-nbconvert jupyter-client  Jupyter Notebook 6 server, HTML export, kernel specs
 #   python3-nbclient python3-nbformat                  the headless runner (scripts/run_notebooks.py) and signing
 #   fonts-dejavu-core                                   a system font, so that sharp renders SVG text
-PACKAGES=(jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat fonts-dejavu-core)
+#   redis-server                                        the run queue's store (README "Many machines"); its tests start one
+#   iproute2                                            `ip netns`: the queue test that puts workers in network namespaces
+PACKAGES=(jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat fonts-dejavu-core redis-server iproute2)
 
 RUN_NPM=1
 for arg in "$@"; do
