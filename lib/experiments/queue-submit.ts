@@ -124,7 +124,9 @@ export async function trainRunsOnQueue(
               'the submitter and every worker must use the same shared runs folder (METAANCHOR_RUNS_DIR on a filesystem all of them mount)',
             );
           }
-          finished(r?.status ?? 'trained', r?.host ?? '?', r?.seconds ?? 0);
+          // 'reused': a job queued again (after a Redis restart) found the run finished by its first
+          // job; for this call it was missing, so trained.
+          finished(r?.status === 'resumed' ? 'resumed' : 'trained', r?.host ?? '?', r?.seconds ?? 0);
         } else if (state === 'failed') {
           throw jobError(id, job.failedReason ?? 'unknown reason');
         } else if (state === 'active' && job.progress && typeof job.progress === 'object') {
