@@ -21,7 +21,6 @@ import { configHash } from './key';
 import { ensureRun, isRunComplete, runDirOf, RunStatus } from './run-cache';
 import type { WorkerJob, WorkerMessage } from './train-worker';
 import { statusStream } from '../util/log';
-import { queueUrlFrom, trainRunsOnQueue } from './queue-submit';
 
 export interface TrainRunsOptions {
   /** Worker processes at once (default: defaultJobs()); 1 trains in this process, one run after another. */
@@ -92,6 +91,12 @@ export function estimatedStepSeconds(cfg: TrainConfig): number {
   return scale * (cfg.generator === 'dependent' ? 0.3 + 0.0042 * A : 0.19 + 0.0019 * A);
 }
 
+/** The run queue to use (parallel.ts TrainRunsOptions.queue): the option, else env METAANCHOR_QUEUE; undefined trains on this machine. */
+export function queueUrlFrom(option?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = option ?? env.METAANCHOR_QUEUE;
+  return v && v.trim() ? v.trim() : undefined;
+}
+
 /** Checks a user-given worker count. */
 export function parseJobs(value: unknown): number {
   const n = Number(value);
@@ -144,6 +149,8 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
   if (queue) {
     // Longest runs first (unless the caller ordered them): the queue hands jobs out in this order.
     const ordered = options.keepOrder ? missing : missing.slice().sort((a, b) => estimatedStepSeconds(b) * b.steps - estimatedStepSeconds(a) * a.steps);
+    // Loaded only here: BullMQ and ioredis take about a second to load.
+    const { trainRunsOnQueue } = require('./queue-submit') as typeof import('./queue-submit');
     await trainRunsOnQueue(ordered, runsDir, queue, unique.size, status, seconds, { say, progressEverySec: options.progressEverySec, onRunDone: options.onRunDone });
     return { status, seconds };
   }

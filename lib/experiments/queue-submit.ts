@@ -13,7 +13,7 @@ import { Job, Queue } from 'bullmq';
 import { TrainConfig } from '../train/config';
 import { ensureDefaultDataset } from '../data/mnist-det';
 import { UserError } from '../util/errors';
-import { JOB_ATTEMPTS, QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, formatSeconds, jobIdOf, parseQueueUrl } from './queue';
+import { JOB_ATTEMPTS, QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, formatSeconds, redactUrl, jobIdOf, parseQueueUrl } from './queue';
 import { isRunComplete, runDirOf, RunStatus } from './run-cache';
 
 export interface QueueRunsOptions {
@@ -80,7 +80,7 @@ export async function trainRunsOnQueue(
   try {
     let already = 0;
     for (const cfg of missing) if ((await submit(queue, cfg)) === 'already') already += 1;
-    say(`queue: ${missing.length} of ${total} runs submitted to ${url}` + (already ? ` (${already} already queued or running)` : '') + '; waiting for workers');
+    say(`queue: ${missing.length} of ${total} runs submitted to ${redactUrl(url)}` + (already ? ` (${already} already queued or running)` : '') + '; waiting for workers');
     const pending = new Map(missing.map((cfg) => [jobIdOf(cfg), cfg] as const));
     const progress = new Map<string, RunProgress>();
     const started = new Set<string>();
@@ -148,10 +148,4 @@ export async function trainRunsOnQueue(
   } finally {
     await queue.close().catch(() => undefined);
   }
-}
-
-/** The queue to use: the option, else env METAANCHOR_QUEUE; undefined trains on this machine. */
-export function queueUrlFrom(option?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const v = option ?? env.METAANCHOR_QUEUE;
-  return v && v.trim() ? v.trim() : undefined;
 }

@@ -18,7 +18,7 @@ import { checkWritableDir } from '../util/files';
 import { UserError } from '../util/errors';
 import { TrainConfig } from '../train/config';
 import { startTrainWorker, workerError } from './parallel';
-import { QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, formatSeconds, lockMs, parseQueueUrl, workerName } from './queue';
+import { QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, formatSeconds, redactUrl, lockMs, parseQueueUrl, workerName } from './queue';
 import type { WorkerMessage } from './train-worker';
 
 export interface QueueWorkerOptions {
@@ -144,7 +144,7 @@ export async function startQueueWorker(url: string, options: QueueWorkerOptions)
   });
   worker.on('error', (err) => log(`worker ${host}: queue connection: ${err.message}`));
   await worker.waitUntilReady();
-  log(`worker ${host}: waiting for jobs on ${url} (concurrency ${concurrency}; runs folder ${runsDir})`);
+  log(`worker ${host}: waiting for jobs on ${redactUrl(url)} (concurrency ${concurrency}; runs folder ${runsDir})`);
   return {
     worker,
     async close() {

@@ -13,8 +13,8 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ensureDefaultDataset } from '../../lib/data/mnist-det';
 import { isRunComplete, runDirOf } from '../../lib/experiments/run-cache';
-import { trainRuns } from '../../lib/experiments/parallel';
-import { QUEUE_NAME, jobIdOf, parseQueueUrl } from '../../lib/experiments/queue';
+import { queueUrlFrom, trainRuns } from '../../lib/experiments/parallel';
+import { QUEUE_NAME, jobIdOf, parseQueueUrl, redactUrl } from '../../lib/experiments/queue';
 import { TrainConfig, trainConfig } from '../../lib/train/config';
 import { readTrainState } from '../../lib/train/trainer';
 import { UserError } from '../../lib/util/errors';
@@ -141,6 +141,19 @@ before(async () => {
 
 after(async () => {
   await Promise.all([...children].map((c) => stopChild(c, 'SIGKILL')));
+});
+
+test('queue URLs: redis:// with password and db, passwords hidden in messages, env METAANCHOR_QUEUE as the default', () => {
+  assert.deepEqual(parseQueueUrl('redis://:s3cret@10.0.0.5:6380/2'), { host: '10.0.0.5', port: 6380, password: 's3cret', db: 2, maxRetriesPerRequest: null });
+  assert.deepEqual(parseQueueUrl('redis://redis'), { host: 'redis', port: 6379, maxRetriesPerRequest: null });
+  assert.throws(() => parseQueueUrl('http://x:1'), (e: unknown) => e instanceof UserError && e.message === '--queue expects a Redis URL, got "http://x:1"');
+  assert.throws(() => parseQueueUrl('127.0.0.1:6379'), UserError);
+  assert.equal(redactUrl('redis://:s3cret@h:1/2'), 'redis://:***@h:1/2');
+  assert.equal(redactUrl('redis://h:1'), 'redis://h:1');
+  assert.equal(queueUrlFrom(undefined, { METAANCHOR_QUEUE: ' redis://h:1 ' }), 'redis://h:1');
+  assert.equal(queueUrlFrom('redis://a:1', { METAANCHOR_QUEUE: 'redis://h:1' }), 'redis://a:1');
+  assert.equal(queueUrlFrom(undefined, { METAANCHOR_QUEUE: '' }), undefined);
+  assert.equal(jobIdOf(trainConfig('smoke', { seed: 3 })), path.basename(runDirOf('/x', trainConfig('smoke', { seed: 3 }))));
 });
 
 test('a smoke table on 2 queue workers prints exactly the one-process table, with the same numbers', async () => {

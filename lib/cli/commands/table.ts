@@ -11,7 +11,7 @@ import { PROFILES } from '../../profile';
 import { UserError } from '../../util/errors';
 import { NotebookQueue, TABLE_NOTEBOOKS, allNotebooks } from '../../experiments/main-job';
 import { statusStream } from '../../util/log';
-import { queueUrlFrom } from '../../experiments/queue-submit';
+import { queueUrlFrom } from '../../experiments/parallel';
 import { describeResult, experimentSettings, formatTextTable, paperCommands, paperSettings, parseJobs, parseSeeds, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
 
 interface TableOpts {
@@ -64,7 +64,7 @@ export function register(program: Command): void {
       if (queueUrl) {
         // Ctrl-C stops only the waiting: the jobs stay queued and the workers go on.
         process.once('SIGINT', () => {
-          say(`queue: stopped waiting; the runs stay queued on ${queueUrl} and the workers go on. Run the same command again to wait for them.`);
+          say(`queue: stopped waiting; the runs stay queued and the workers go on. Run the same command again to wait for them.`);
           process.exit(130);
         });
       }

@@ -7,9 +7,7 @@
  */
 import { Command } from 'commander';
 import { defaultRunsDir } from '../../experiments/runner';
-import { queueUrlFrom } from '../../experiments/queue-submit';
-import { startQueueWorker } from '../../experiments/queue-worker';
-import { parseJobs } from '../../experiments/parallel';
+import { parseJobs, queueUrlFrom } from '../../experiments/parallel';
 import { UserError } from '../../util/errors';
 
 interface WorkerOpts {
@@ -28,6 +26,8 @@ export function register(program: Command): void {
     .action(async (o: WorkerOpts) => {
       const url = queueUrlFrom(o.queue);
       if (!url) throw new UserError('worker: no queue given', 'pass --queue redis://host:port (or set METAANCHOR_QUEUE)');
+      // Loaded here only: BullMQ takes about a second to load, which other commands need not pay.
+      const { startQueueWorker } = require('../../experiments/queue-worker') as typeof import('../../experiments/queue-worker');
       const w = await startQueueWorker(url, { concurrency: o.concurrency, runsDir: o.runsDir ?? defaultRunsDir() });
       await new Promise<void>((resolve) => {
         const stop = (signal: string) => {
