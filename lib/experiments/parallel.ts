@@ -288,6 +288,8 @@ export function startTrainWorker(job: WorkerJob): ChildProcess {
   return spawn(process.execPath, ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // Structured clone, not JSON: a NaN loss arrives as NaN (JSON would make it null).
+    serialization: 'advanced',
     env: { ...process.env, METAANCHOR_QUIET: '1' },
   });
 }

@@ -5,7 +5,7 @@
  * file keeps two trainers out of one folder. This process only relays: its event loop stays free,
  * so BullMQ renews the job's lock while the child computes.
  *
- * Failures: an error the run itself causes (bad data: a UserError; a loss that is not a number) fails
+ * Failures: an error the run itself causes (bad data: a UserError; a loss or gradient that is not a finite number) fails
  * the job at once (UnrecoverableError) with its message, which the submitter shows; a crash of the
  * training process is retried once (JOB_ATTEMPTS); a worker that dies lets the job's lock lapse and
  * another worker takes the job again.
@@ -94,8 +94,8 @@ export async function startQueueWorker(url: string, options: QueueWorkerOptions)
           tFirst = Date.now();
           if (first > 0) log(`worker ${host}: ${name} resumes at step ${first}/${cfg.steps}`);
         }
-        if (!Number.isFinite(m.loss)) {
-          notFinite = `the loss is ${m.loss} at step ${m.step}`;
+        if (!Number.isFinite(m.loss) || !Number.isFinite(m.gradNorm)) {
+          notFinite = `the ${Number.isFinite(m.loss) ? 'gradient norm' : 'loss'} is ${Number.isFinite(m.loss) ? m.gradNorm : m.loss} at step ${m.step}`;
           child.kill('SIGTERM');
           return;
         }
@@ -121,7 +121,7 @@ export async function startQueueWorker(url: string, options: QueueWorkerOptions)
         }
         if (notFinite) {
           log(`worker ${host}: ${name} failed: ${notFinite}`);
-          reject(new UnrecoverableError(`${notFinite} (on ${host})\nhint: lower the learning rate or check the data; the run's last checkpoint is kept`));
+          reject(new UnrecoverableError(`${notFinite} (on ${host})\nhint: lower the learning rate or check the data, then delete the run folder to start it again`));
           return;
         }
         const err = workerError(name, done, code, signal, spawnError, outputTail);

@@ -267,9 +267,18 @@ test('a run failing for a real reason fails once, with its message at the submit
     assert.equal(await job!.getState(), 'failed');
     assert.equal(job!.attemptsMade, 1);
     await queue.close();
-    // Not retried: still one attempt a while later.
+    // Diverging training (an absurd learning rate): the gradient norm is NaN from step 2 on.
+    const base = trainConfig('smoke');
+    const nan = trainConfig('smoke', { seed: 32, lr: { ...base.lr, baseLr: 1e30, warmupFactor: 1 } });
+    await assert.rejects(trainRuns([nan], dir, { queue: redis.url, quiet: true }), (err: unknown) => {
+      assert.ok(err instanceof UserError, String(err));
+      assert.equal(err.message, `training run ${jobIdOf(nan)} failed: the gradient norm is NaN at step 2 (on w)`);
+      assert.match(err.hint ?? '', /lower the learning rate/);
+      return true;
+    });
+    // Not retried: still one attempt each a while later.
     await new Promise((r) => setTimeout(r, 3000));
-    assert.equal(took(w).length, 1);
+    assert.equal(took(w).length, 2);
     await w.stop();
 
     const noQueue = `redis://127.0.0.1:${await freePort()}`;
