@@ -7,8 +7,14 @@
  */
 import { Command } from 'commander';
 import { defaultRunsDir } from '../../experiments/runner';
-import { parseJobs, queueUrlFrom } from '../../experiments/parallel';
+import { queueUrlFrom } from '../../experiments/parallel';
 import { UserError } from '../../util/errors';
+
+function parseConcurrency(value: unknown): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UserError(`--concurrency expects a whole number >= 1, got "${String(value)}"`, 'e.g. --concurrency 2 (one training process per CPU core on the wasm backend)');
+  return n;
+}
 
 interface WorkerOpts {
   queue?: string;
@@ -21,7 +27,7 @@ export function register(program: Command): void {
     .command('worker')
     .description('take table runs from a Redis run queue and train them here, into the shared runs folder (README "Many machines")')
     .option('--queue <url>', 'the Redis of the run queue, redis://host:port (default: env METAANCHOR_QUEUE)')
-    .option('--concurrency <n>', 'runs trained at once, each in its own process (default 1; one per core on the wasm backend)', parseJobs)
+    .option('--concurrency <n>', 'runs trained at once, each in its own process (default 1; one per core on the wasm backend)', parseConcurrency)
     .option('--runs-dir <dir>', 'the shared runs folder (default: runs/tables, env METAANCHOR_RUNS_DIR)')
     .action(async (o: WorkerOpts) => {
       const url = queueUrlFrom(o.queue);
