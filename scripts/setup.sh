@@ -19,8 +19,10 @@ cd "$(dirname "$0")/.."
 #                                                       (Dawn's OpenGL backend on Mesa llvmpipe through
 #                                                       surfaceless EGL; README "GPU"). A real GPU needs
 #                                                       its driver's Vulkan ICD instead.
+#   redis-server                                        the run queue's store (README "Many machines"); its tests start one
+#   iproute2                                            `ip netns`: the queue test that puts workers in network namespaces
 PACKAGES=(jupyter-notebook jupyter-nbconvert jupyter-client python3-nbclient python3-nbformat fonts-dejavu-core
-  libegl1 libegl-mesa0 libgl1-mesa-dri)
+  libegl1 libegl-mesa0 libgl1-mesa-dri redis-server iproute2)
 
 RUN_NPM=1
 for arg in "$@"; do

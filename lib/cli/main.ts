@@ -12,12 +12,13 @@ import * as tableCommand from './commands/table';
 import * as curveCommands from './commands/curve';
 import * as analyze from './commands/analyze';
 import * as anchors from './commands/anchors';
+import * as worker from './commands/worker';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
-const COMMANDS: CommandModule[] = [info, evalCommand, analyze, data, anchors, trainCommands, tableCommand, curveCommands, bench];
+const COMMANDS: CommandModule[] = [info, evalCommand, analyze, data, anchors, trainCommands, tableCommand, curveCommands, worker, bench];
 
 export function buildProgram(): Command {
   const program = new Command();

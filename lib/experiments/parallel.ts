@@ -43,6 +43,12 @@ export interface TrainRunsOptions {
    * instead of failing: for `converge` or a notebook beside the main job.
    */
   waitForLock?: boolean;
+  /**
+   * Redis URL of a run queue (queue.ts): the missing runs become jobs that `metaanchor worker`
+   * processes on any machine train into the shared runs folder, instead of workers of this
+   * machine. Default: env METAANCHOR_QUEUE; unset trains here.
+   */
+  queue?: string;
 }
 
 export interface TrainRunsResult {
@@ -84,6 +90,12 @@ export function estimatedStepSeconds(cfg: TrainConfig): number {
   }
   if (cfg.method !== 'metaanchor') return scale * (0.12 + 0.0019 * A);
   return scale * (cfg.generator === 'dependent' ? 0.3 + 0.0042 * A : 0.19 + 0.0019 * A);
+}
+
+/** The run queue to use (parallel.ts TrainRunsOptions.queue): the option, else env METAANCHOR_QUEUE; undefined trains on this machine. */
+export function queueUrlFrom(option?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const v = option ?? env.METAANCHOR_QUEUE;
+  return v && v.trim() ? v.trim() : undefined;
 }
 
 /** Checks a user-given worker count. */
@@ -134,6 +146,15 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
     } else missing.push(cfg);
   }
   if (missing.length === 0) return { status, seconds };
+  const queue = queueUrlFrom(options.queue);
+  if (queue) {
+    // Longest runs first (unless the caller ordered them): the queue hands jobs out in this order.
+    const ordered = options.keepOrder ? missing : missing.slice().sort((a, b) => estimatedStepSeconds(b) * b.steps - estimatedStepSeconds(a) * a.steps);
+    // Loaded only here: BullMQ and ioredis take about a second to load.
+    const { trainRunsOnQueue } = require('./queue-submit') as typeof import('./queue-submit');
+    await trainRunsOnQueue(ordered, runsDir, queue, unique.size, status, seconds, { say, progressEverySec: options.progressEverySec, onRunDone: options.onRunDone });
+    return { status, seconds };
+  }
   const jobs = Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
   const total = unique.size;
   if (jobs <= 1) {
@@ -214,13 +235,7 @@ function trainInWorkers(
     const start = (cfg: TrainConfig) => {
       const dir = runDirOf(runsDir, cfg);
       const name = path.basename(dir);
-      const job: WorkerJob = { cfg, runsDir, waitForLock: options.waitForLock };
-      const root = projectRoot();
-      const child = spawn(process.execPath, ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)], {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-        env: { ...process.env, METAANCHOR_QUIET: '1' },
-      });
+      const child = startTrainWorker({ cfg, runsDir, waitForLock: options.waitForLock });
       const r: Running = { cfg, dir, child, firstStep: -1, step: 0, t0: Date.now() };
       running.add(r);
       let outputTail = '';
@@ -265,8 +280,23 @@ function trainInWorkers(
   });
 }
 
+/**
+ * Start a training process for one run (train-worker.ts): it reports steps and its end over IPC;
+ * its stdout and stderr are piped (quiet).
+ */
+export function startTrainWorker(job: WorkerJob): ChildProcess {
+  const root = projectRoot();
+  return spawn(process.execPath, ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // Structured clone, not JSON: a NaN loss arrives as NaN (JSON would make it null).
+    serialization: 'advanced',
+    env: { ...process.env, METAANCHOR_QUIET: '1' },
+  });
+}
+
 /** The worker's error with the run's name; a UserError stays one (with its hint). */
-function workerError(name: string, msg: WorkerMessage | undefined, code: number | null, signal: NodeJS.Signals | null, spawnError: Error | undefined, outputTail: string): Error {
+export function workerError(name: string, msg: WorkerMessage | undefined, code: number | null, signal: NodeJS.Signals | null, spawnError: Error | undefined, outputTail: string): Error {
   if (msg?.type === 'error') {
     if (msg.user) return new UserError(`training run ${name} failed: ${msg.message}`, msg.hint);
     const err = new Error(`training run ${name} failed: ${msg.message}`);

@@ -152,6 +152,8 @@ export interface RunTableOptions {
    * job writes each table's notebook from here (lib/experiments/main-job.ts).
    */
   onTableTrained?: (table: TableSpec) => void;
+  /** Train the missing runs through this run queue (Redis URL; default env METAANCHOR_QUEUE): parallel.ts TrainRunsOptions.queue. */
+  queue?: string;
 }
 
 /**
@@ -384,7 +386,7 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
       }
     });
   };
-  const trained = await trainRuns(cfgs, runsDir, { jobs: options.jobs, quiet, log, keepOrder: progressive, onRunDone: progressive ? announce : undefined });
+  const trained = await trainRuns(cfgs, runsDir, { jobs: options.jobs, queue: options.queue, quiet, log, keepOrder: progressive, onRunDone: progressive ? announce : undefined });
   if (progressive) announce();
   const results: TableResult[] = [];
   for (const table of tables) {

@@ -17,10 +17,12 @@ export interface WorkerJob {
   runsDir: string;
   /** Wait for another process that trains this run instead of failing (`converge` beside the main job). */
   waitForLock?: boolean;
+  /** How often a run waiting for another process's lock looks again (ms; default ensureRun's 10 s). */
+  lockPollMs?: number;
 }
 
 export type WorkerMessage =
-  | { type: 'step'; step: number }
+  | { type: 'step'; step: number; loss: number; gradNorm: number }
   | { type: 'done'; status: RunStatus; dir: string }
   | { type: 'error'; message: string; hint?: string; user: boolean; stack?: string };
 
@@ -35,9 +37,13 @@ async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? 'null') as WorkerJob | null;
   if (!job || !job.cfg || !job.runsDir) throw new UserError('train-worker: no job given', 'this file is started by runTable/trainRuns with a job as JSON');
   // The parent shows combined progress; the worker's own step lines would interleave.
-  const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step }), { waitForLock: job.waitForLock });
+  const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step, loss: rec.loss, gradNorm: rec.gradNorm }), { waitForLock: job.waitForLock, lockPollMs: job.lockPollMs });
   await send({ type: 'done', status: r.status, dir: r.dir });
 }
+
+// The parent died (a queue worker killed with SIGKILL): stop, so that the job, taken again by
+// another worker, resumes from the last checkpoint instead of waiting for an orphan.
+process.on('disconnect', () => process.exit(1));
 
 main()
   .then(() => process.exit(0))

@@ -11,6 +11,7 @@ import { PROFILES } from '../../profile';
 import { UserError } from '../../util/errors';
 import { NotebookQueue, TABLE_NOTEBOOKS, allNotebooks } from '../../experiments/main-job';
 import { statusStream } from '../../util/log';
+import { queueUrlFrom } from '../../experiments/parallel';
 import { describeResult, experimentSettings, formatTextTable, paperCommands, paperSettings, parseJobs, parseSeeds, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
 
 interface TableOpts {
@@ -22,6 +23,7 @@ interface TableOpts {
   json?: boolean;
   paperCommands?: boolean;
   notebooks?: boolean;
+  queue?: string;
 }
 
 export function register(program: Command): void {
@@ -34,6 +36,7 @@ export function register(program: Command): void {
     .option('--rows <list>', 'only these rows, comma-separated (e.g. "0.5/0.4 3x3,0.5/0.4 5x5")')
     .option('--jobs <n>', 'training worker processes (default: CPU cores on wasm/cpu, 1 on a native backend)', parseJobs)
     .option('--seeds <list>', "seeds per cell, comma-separated (default: env METAANCHOR_SEEDS or the profile's: quick 0, full 0,1,2); with 2 or more, differences get a within/beyond-noise verdict", parseSeeds)
+    .option('--queue <url>', 'train the missing runs as jobs on this Redis (redis://host:port) for `metaanchor worker` processes on any machine, sharing the runs folder (default: env METAANCHOR_QUEUE; README "Many machines")')
     .option('--json', 'print the per-seed results as JSON')
     .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
     .option('--notebooks', "the main job (npm start): train table by table, write each table's notebooks to outputs/ as soon as its runs are done, then the other notebooks")
@@ -57,9 +60,18 @@ export function register(program: Command): void {
       }
       const say = (line: string) => statusStream().write(`${line}\n`);
       const queue = o.notebooks ? new NotebookQueue({ profile: settings.profile, runsDir: o.runsDir, seeds: o.seeds, log: say }) : undefined;
+      const queueUrl = queueUrlFrom(o.queue);
+      if (queueUrl) {
+        // Ctrl-C stops only the waiting: the jobs stay queued and the workers go on.
+        process.once('SIGINT', () => {
+          say(`queue: stopped waiting; the runs stay queued and the workers go on. Run the same command again to wait for them.`);
+          process.exit(130);
+        });
+      }
       const results = await runTables(tables, settings, {
         runsDir: o.runsDir,
         jobs: o.jobs,
+        queue: queueUrl,
         onTableTrained: queue ? (t) => queue.add(TABLE_NOTEBOOKS[t.id], `Table ${t.id}: every run trained`) : undefined,
       });
       if (o.json) {
