@@ -36,7 +36,12 @@ async function main(): Promise<void> {
   if (!['reference', 'quick'].includes(netName)) throw new Error(`--net must be reference or quick, got ${netName}`);
   const choice = await initBackend({ log: false });
   console.log(choice.line);
-  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${os.cpus().length} cores`,
+  );
   let net: TrainableNet;
   let dispose: () => void;
   if (netName === 'reference') {

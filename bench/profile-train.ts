@@ -33,7 +33,12 @@ async function main(): Promise<void> {
   const warmup = Number(arg('warmup', '2'));
   const choice = await initBackend({ log: false });
   console.log(choice.line);
-  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} cores`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${os.cpus().length} cores`,
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'metaanchor-profile-train-'));
   const profiler = new KernelProfiler(tf.getBackend(), arg('by-shape', '').split(',').filter(Boolean));
   profiler.install();

@@ -111,7 +111,12 @@ function measureGenerator(label: string, runs: number): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} on ${os.cpus().length} cores`,
+  );
   const quick = process.argv.includes('--quick');
   const withCpu = !process.argv.includes('--no-cpu');
   const runs = quick ? 2 : 5;
@@ -129,11 +134,13 @@ async function main(): Promise<void> {
     const flops = 2 * dy.size * kernel * kernel * inChannels;
     const ms = timeIt(
       () =>
-        tf.engine().runKernel(
-          'Conv2DBackpropInput',
-          { dy, filter: w },
-          { strides: stride, pad: 'same', dataFormat: 'NHWC', inputShape: [batch, heightPx, widthPx, inChannels] },
-        ) as tf.Tensor,
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropInput',
+            { dy, filter: w },
+            { strides: stride, pad: 'same', dataFormat: 'NHWC', inputShape: [batch, heightPx, widthPx, inChannels] },
+          ) as tf.Tensor,
       1,
     );
     console.log(

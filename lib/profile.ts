@@ -21,10 +21,7 @@ export const DEFAULT_PROFILE: Profile = 'quick';
 export function parseProfile(name: string): Profile {
   const value = name.trim().toLowerCase();
   if ((PROFILES as readonly string[]).includes(value)) return value as Profile;
-  throw new UserError(
-    `unknown profile "${name}"`,
-    `set METAANCHOR_PROFILE (or --profile) to one of: ${PROFILES.join(', ')}`,
-  );
+  throw new UserError(`unknown profile "${name}"`, `set METAANCHOR_PROFILE (or --profile) to one of: ${PROFILES.join(', ')}`);
 }
 
 /** The active profile: env METAANCHOR_PROFILE, or 'quick' when unset or empty. */

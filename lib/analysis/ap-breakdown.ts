@@ -72,14 +72,24 @@ export function prCurves(r: CocoEvalResult, inputs: Pick<AnalysisInputs, 'catego
       if (c.numGt === 0) return;
       const precision = recall.map((_, ri) => precisionAt(r, t, ri, k, 0));
       perClass.push({
-        categoryId: c.categoryId, name: inputs.categories[k]?.name ?? String(c.categoryId), iouThreshold, recall, precision,
-        ap: t === 0 ? c.ap50 : t === 5 ? c.ap75 : meanPrecision(r, [t], 0), numGt: c.numGt,
+        categoryId: c.categoryId,
+        name: inputs.categories[k]?.name ?? String(c.categoryId),
+        iouThreshold,
+        recall,
+        precision,
+        ap: t === 0 ? c.ap50 : t === 5 ? c.ap75 : meanPrecision(r, [t], 0),
+        numGt: c.numGt,
       });
     });
     const mean = recall.map((_, ri) => (perClass.length ? perClass.reduce((s, c) => s + c.precision[ri], 0) / perClass.length : 0));
     out.push({
-      categoryId: null, name: 'all categories', iouThreshold, recall, precision: mean,
-      ap: r.perIou[t].ap, numGt: perClass.reduce((s, c) => s + c.numGt, 0),
+      categoryId: null,
+      name: 'all categories',
+      iouThreshold,
+      recall,
+      precision: mean,
+      ap: r.perIou[t].ap,
+      numGt: perClass.reduce((s, c) => s + c.numGt, 0),
     });
     out.push(...perClass);
   }

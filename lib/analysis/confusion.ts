@@ -112,6 +112,7 @@ export function confusionMatrix(inputs: AnalysisInputs, options: ConfusionOption
 export function topConfusions(cm: ConfusionMatrix, count = 5): { gt: string; detected: string; n: number }[] {
   const K = cm.labels.length - 1;
   const out: { gt: string; detected: string; n: number }[] = [];
-  for (let a = 0; a < K; a++) for (let b = 0; b < K; b++) if (a !== b && cm.matrix[a][b] > 0) out.push({ gt: cm.labels[a], detected: cm.labels[b], n: cm.matrix[a][b] });
+  for (let a = 0; a < K; a++)
+    for (let b = 0; b < K; b++) if (a !== b && cm.matrix[a][b] > 0) out.push({ gt: cm.labels[a], detected: cm.labels[b], n: cm.matrix[a][b] });
   return out.sort((x, y) => y.n - x.n).slice(0, count);
 }

@@ -102,10 +102,7 @@ export function withoutAnnotations(inputs: AnalysisInputs, drop: Uint8Array): An
 }
 
 /** Detections at the given input positions, in that order, with optional new categories and boxes. */
-export function pickDetections(
-  dets: CocoDetections,
-  picks: readonly { j: number; categoryId?: number; boxXYWH?: ArrayLike<number> }[],
-): CocoDetections {
+export function pickDetections(dets: CocoDetections, picks: readonly { j: number; categoryId?: number; boxXYWH?: ArrayLike<number> }[]): CocoDetections {
   const n = picks.length;
   const imageId = new Float64Array(n);
   const categoryId = new Float64Array(n);

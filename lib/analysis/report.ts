@@ -61,7 +61,13 @@ export function analyzeInputs(inputs: AnalysisInputs, options: AnalyzeOptions = 
     apByRatio: apByRatio(inputs, options.ratioEdges ?? DEFAULT_RATIO_EDGES_WH),
     confusion: confusionMatrix(inputs, options.confusion),
     categories: inputs.categories,
-    counts: { images: r.counts.images, categories: r.counts.categories, gt: gtCount, detections: r.counts.dt, scored: tide.detectionType.filter((x) => x !== null).length },
+    counts: {
+      images: r.counts.images,
+      categories: r.counts.categories,
+      gt: gtCount,
+      detections: r.counts.dt,
+      scored: tide.detectionType.filter((x) => x !== null).length,
+    },
   };
 }
 
@@ -90,8 +96,10 @@ export function formatAnalysis(a: DetectionAnalysis): string {
     cm.matrix.forEach((row, i) => lines.push('  ' + short[i].padEnd(7) + row.map((v) => String(v).padStart(w)).join('')));
   }
   const top = topConfusions(cm);
-  lines.push(`  most confused: ${top.length ? top.map((c) => `${c.gt} -> ${c.detected} (${c.n})`).join(', ') : 'none'}; ` +
-    `missed ${cm.matrix.slice(0, K).reduce((s, r) => s + r[K], 0)}, detections on background ${cm.matrix[K].reduce((s, v) => s + v, 0)}`);
+  lines.push(
+    `  most confused: ${top.length ? top.map((c) => `${c.gt} -> ${c.detected} (${c.n})`).join(', ') : 'none'}; ` +
+      `missed ${cm.matrix.slice(0, K).reduce((s, r) => s + r[K], 0)}, detections on background ${cm.matrix[K].reduce((s, v) => s + v, 0)}`,
+  );
   return lines.join('\n');
 }
 
@@ -104,33 +112,51 @@ export function prCurveFigure(a: Pick<DetectionAnalysis, 'prCurves'>, title = 'P
   const data: PlotlyTrace[] = [];
   ious.forEach((iou, i) => {
     const axis = i === 0 ? '' : String(i + 1);
-    a.prCurves.filter((c) => c.iouThreshold === iou).forEach((c, k) => {
-      const mean = c.categoryId === null;
-      data.push({
-        type: 'scatter', mode: 'lines', x: c.recall, y: c.precision, xaxis: `x${axis}`, yaxis: `y${axis}`,
-        name: mean ? `all (AP ${(100 * c.ap).toFixed(1)})` : c.name, legendgroup: c.name,
-        showlegend: i === 0 && (mean || perClass <= 20),
-        line: mean ? { color: '#222', width: 3 } : { color: PALETTE[(k - 1) % PALETTE.length], width: 1 },
-        hovertemplate: `${c.name} @${iou}: recall %{x:.2f}, precision %{y:.2f}<extra></extra>`,
+    a.prCurves
+      .filter((c) => c.iouThreshold === iou)
+      .forEach((c, k) => {
+        const mean = c.categoryId === null;
+        data.push({
+          type: 'scatter',
+          mode: 'lines',
+          x: c.recall,
+          y: c.precision,
+          xaxis: `x${axis}`,
+          yaxis: `y${axis}`,
+          name: mean ? `all (AP ${(100 * c.ap).toFixed(1)})` : c.name,
+          legendgroup: c.name,
+          showlegend: i === 0 && (mean || perClass <= 20),
+          line: mean ? { color: '#222', width: 3 } : { color: PALETTE[(k - 1) % PALETTE.length], width: 1 },
+          hovertemplate: `${c.name} @${iou}: recall %{x:.2f}, precision %{y:.2f}<extra></extra>`,
+        });
       });
-    });
   });
   const layout: Record<string, unknown> = { title: { text: title }, legend: { orientation: 'h', y: -0.2 } };
   ious.forEach((iou, i) => {
     const axis = i === 0 ? '' : String(i + 1);
     const w = 1 / ious.length;
-    layout[`xaxis${axis}`] = { domain: [i * w + (i ? 0.04 : 0), (i + 1) * w - (i + 1 < ious.length ? 0.04 : 0)], title: { text: `recall (IoU ${iou})` }, range: [0, 1] };
+    layout[`xaxis${axis}`] = {
+      domain: [i * w + (i ? 0.04 : 0), (i + 1) * w - (i + 1 < ious.length ? 0.04 : 0)],
+      title: { text: `recall (IoU ${iou})` },
+      range: [0, 1],
+    };
     layout[`yaxis${axis}`] = { anchor: `x${axis}`, title: { text: i === 0 ? 'precision' : '' }, range: [0, 1.02] };
   });
   return { data, layout };
 }
 
 /** TIDE dAP per error type (AP50 points), one bar group per analysis. */
-export function errorBreakdownFigure(runs: readonly { name: string; analysis: Pick<DetectionAnalysis, 'errors' | 'specialErrors' | 'tide'> }[], title?: string): PlotlyFigure {
+export function errorBreakdownFigure(
+  runs: readonly { name: string; analysis: Pick<DetectionAnalysis, 'errors' | 'specialErrors' | 'tide'> }[],
+  title?: string,
+): PlotlyFigure {
   const labels = [...TIDE_ERROR_TYPES.map((k) => TIDE_ERROR_NAMES[k]), 'FalsePos', 'FalseNeg'];
   return {
     data: runs.map((r, i) => ({
-      type: 'bar', name: r.name, x: labels, marker: { color: PALETTE[i % PALETTE.length] },
+      type: 'bar',
+      name: r.name,
+      x: labels,
+      marker: { color: PALETTE[i % PALETTE.length] },
       y: [...TIDE_ERROR_TYPES.map((k) => 100 * r.analysis.errors[k]), 100 * r.analysis.specialErrors.fp, 100 * r.analysis.specialErrors.fn],
       hovertemplate: `${r.name} %{x}: dAP %{y:.2f}<extra></extra>`,
     })),
@@ -147,18 +173,32 @@ export function errorBreakdownFigure(runs: readonly { name: string; analysis: Pi
 /** AP, AP50 and AP75 by size range (left) and by aspect-ratio bin (right). */
 export function rangeApFigure(a: Pick<DetectionAnalysis, 'apBySize' | 'apByRatio'>, title = 'AP by box size and aspect ratio'): PlotlyFigure {
   const data: PlotlyTrace[] = [];
-  const metrics = [['ap', 'AP'], ['ap50', 'AP50'], ['ap75', 'AP75']] as const;
+  const metrics = [
+    ['ap', 'AP'],
+    ['ap50', 'AP50'],
+    ['ap75', 'AP75'],
+  ] as const;
   [a.apBySize, a.apByRatio].forEach((ranges, i) => {
-    metrics.forEach(([key, label], m) => data.push({
-      type: 'bar', name: label, legendgroup: label, showlegend: i === 0, xaxis: i ? 'x2' : 'x', yaxis: i ? 'y2' : 'y',
-      x: ranges.map((r) => `${r.label.replace(' (', '<br>(')}<br>${r.numGt} boxes`), y: ranges.map((r) => (r[key] < 0 ? null : 100 * r[key])) as number[],
-      marker: { color: PALETTE[m] },
-    }));
+    metrics.forEach(([key, label], m) =>
+      data.push({
+        type: 'bar',
+        name: label,
+        legendgroup: label,
+        showlegend: i === 0,
+        xaxis: i ? 'x2' : 'x',
+        yaxis: i ? 'y2' : 'y',
+        x: ranges.map((r) => `${r.label.replace(' (', '<br>(')}<br>${r.numGt} boxes`),
+        y: ranges.map((r) => (r[key] < 0 ? null : 100 * r[key])) as number[],
+        marker: { color: PALETTE[m] },
+      }),
+    );
   });
   return {
     data,
     layout: {
-      title: { text: title }, barmode: 'group', legend: { orientation: 'h', x: 0, y: 1.1 },
+      title: { text: title },
+      barmode: 'group',
+      legend: { orientation: 'h', x: 0, y: 1.1 },
       xaxis: { domain: [0, 0.42], title: { text: 'COCO size range' }, tickangle: 0, automargin: true },
       xaxis2: { domain: [0.5, 1], title: { text: 'aspect ratio w/h' }, tickangle: 0, automargin: true },
       yaxis: { title: { text: 'AP (%)' } },
@@ -174,11 +214,22 @@ export function confusionFigure(cm: ConfusionMatrix, title?: string): PlotlyFigu
     return row.map((v) => (s ? v / s : 0));
   });
   return {
-    data: [{
-      type: 'heatmap', z: share, x: cm.labels, y: cm.labels, colorscale: 'Blues', reversescale: true, zmin: 0, zmax: 1,
-      text: cm.matrix.map((row) => row.map(String)), texttemplate: cm.labels.length <= 21 ? '%{text}' : '',
-      hovertemplate: 'ground truth %{y}, detected %{x}: %{text}<extra></extra>', colorbar: { title: { text: 'row share', side: 'right' } },
-    }],
+    data: [
+      {
+        type: 'heatmap',
+        z: share,
+        x: cm.labels,
+        y: cm.labels,
+        colorscale: 'Blues',
+        reversescale: true,
+        zmin: 0,
+        zmax: 1,
+        text: cm.matrix.map((row) => row.map(String)),
+        texttemplate: cm.labels.length <= 21 ? '%{text}' : '',
+        hovertemplate: 'ground truth %{y}, detected %{x}: %{text}<extra></extra>',
+        colorbar: { title: { text: 'row share', side: 'right' } },
+      },
+    ],
     layout: {
       title: { text: title ?? `Confusion matrix (score >= ${cm.scoreThreshold}, IoU >= ${cm.iouThreshold})` },
       xaxis: { title: { text: 'detected class' }, type: 'category' },

@@ -153,7 +153,8 @@ export function tideErrors(inputs: AnalysisInputs, options: TideOptions = {}): T
       // scoring one is fixed (ties: the earlier detection) and the others are suppressed.
       usable[g] = 1;
       const b = bestEntry[g];
-      if (b === NONE || dets.score[j] > dets.score[match.detIndex[b]] || (dets.score[j] === dets.score[match.detIndex[b]] && j < match.detIndex[b])) bestEntry[g] = e;
+      if (b === NONE || dets.score[j] > dets.score[match.detIndex[b]] || (dets.score[j] === dets.score[match.detIndex[b]] && j < match.detIndex[b]))
+        bestEntry[g] = e;
     }
   }
 
@@ -190,7 +191,10 @@ export function tideErrors(inputs: AnalysisInputs, options: TideOptions = {}): T
     }
     return pickDetections(dets, picks);
   };
-  const scored = pickDetections(dets, entries.map((e) => ({ j: match.detIndex[e] })));
+  const scored = pickDetections(
+    dets,
+    entries.map((e) => ({ j: match.detIndex[e] })),
+  );
   const gain = (ap: number) => Math.max(ap - base, 0);
   const errors = {} as Record<TideErrorType, number>;
   const counts = {} as Record<TideErrorType, number>;
@@ -203,7 +207,10 @@ export function tideErrors(inputs: AnalysisInputs, options: TideOptions = {}): T
     counts[name] = kind.reduce((c, v) => c + (v === type(name) ? 1 : 0), 0);
     errors[name] = counts[name] ? gain(apAt(fixed(name))) : 0;
   }
-  const truePositivesOnly = pickDetections(dets, entries.filter((e) => kind[e] === NONE).map((e) => ({ j: match.detIndex[e] })));
+  const truePositivesOnly = pickDetections(
+    dets,
+    entries.filter((e) => kind[e] === NONE).map((e) => ({ j: match.detIndex[e] })),
+  );
   const special = {
     fp: gain(apAt(truePositivesOnly)),
     fn: gain(apAt(scored, withoutAnnotations(inputs, unmatched))),

@@ -130,9 +130,9 @@ export function yoloV2Config(): AnchorConfig {
 export const ANCHOR_SPEC_HELP = [
   'An anchor spec is a list of items separated by ";" (spaces are ignored):',
   '  3x3 | 5x5 | 7x7 | 9x9   a Table 1 configuration (RetinaNet is 3x3)',
-  '  fig2                    Figure 2\'s five anchors (scale 1, ratios 1/3, 1/2, 1, 2, 3)',
-  '  table8                  Table 8\'s 161 greedy-search candidates',
-  '  yolov2                  darknet\'s 5 COCO anchors (YOLOv2, Table 7; shapes read at stride 32)',
+  "  fig2                    Figure 2's five anchors (scale 1, ratios 1/3, 1/2, 1, 2, 3)",
+  "  table8                  Table 8's 161 greedy-search candidates",
+  "  yolov2                  darknet's 5 COCO anchors (YOLOv2, Table 7; shapes read at stride 32)",
   '  s:<scale>,r:<ratio>     one shape: scale times 4*stride, ratio = height/width',
   '  h:<px>,w:<px>           one shape by its height and width at P3 (stride 8)',
   '  std:<AH>x<AW>           MetaAnchor standard box of P3 in pixels',
@@ -150,9 +150,7 @@ function specError(spec: string, what: string): UserError {
 }
 
 const DECIMAL = '[+-]?(?:\\d+\\.?\\d*|\\.\\d+)(?:[eE][+-]?\\d+)?';
-const NUMBER_RE = new RegExp(
-  `^(?:(${DECIMAL})\\^\\((${DECIMAL})/(${DECIMAL})\\)|(${DECIMAL})\\^(${DECIMAL})|(${DECIMAL})/(${DECIMAL})|(${DECIMAL}))$`,
-);
+const NUMBER_RE = new RegExp(`^(?:(${DECIMAL})\\^\\((${DECIMAL})/(${DECIMAL})\\)|(${DECIMAL})\\^(${DECIMAL})|(${DECIMAL})/(${DECIMAL})|(${DECIMAL}))$`);
 
 /** "0.5", "1/3", "2^(1/3)", "2^0.5" -> number; NaN when the text is not one of those forms. */
 export function parseSpecNumber(text: string): number {
@@ -175,7 +173,15 @@ const PRESETS: Record<string, () => AnchorConfig> = {
 };
 
 const KEY_ALIASES: Record<string, string> = {
-  s: 's', scale: 's', r: 'r', ratio: 'r', h: 'h', height: 'h', w: 'w', width: 'w', std: 'std',
+  s: 's',
+  scale: 's',
+  r: 'r',
+  ratio: 'r',
+  h: 'h',
+  height: 'h',
+  w: 'w',
+  width: 'w',
+  std: 'std',
 };
 
 function positive(spec: string, item: string, key: string, text: string): number {
@@ -194,7 +200,10 @@ function sameShape(a: AnchorShape, b: AnchorShape): boolean {
 /** Parse an anchor spec (see ANCHOR_SPEC_HELP). Throws a UserError naming the bad item. */
 export function parseAnchorSpec(spec: string): AnchorConfig {
   if (typeof spec !== 'string' || spec.replace(/\s+/g, '') === '') throw specError(String(spec), 'it is empty');
-  const items = spec.replace(/\s+/g, '').split(';').filter((s) => s !== '');
+  const items = spec
+    .replace(/\s+/g, '')
+    .split(';')
+    .filter((s) => s !== '');
   const shapes: AnchorShape[] = [];
   const origin: string[] = [];
   const presets: AnchorConfig[] = [];

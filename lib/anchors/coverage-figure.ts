@@ -13,29 +13,65 @@ const PALETTE = ['#4e79a7', '#e15759', '#59a14f', '#f28e2b', '#b07aa1', '#76b7b2
 export function coverageFigure(reports: readonly AnchorCoverageReport[], options: { title?: string; gridOf?: string } = {}): PlotlyFigure {
   const data: PlotlyTrace[] = [];
   const names = reports.map((r) => r.anchors);
-  reports.forEach((r, i) => data.push({
-    type: 'scatter', mode: 'lines', name: r.anchors, legendgroup: r.anchors, x: r.bestIouCdf.iou, y: r.bestIouCdf.fraction,
-    line: { color: PALETTE[i % PALETTE.length], width: 2 }, hovertemplate: `${r.anchors}: %{y:.0%} of boxes have best IoU <= %{x:.2f}<extra></extra>`,
-  }));
+  reports.forEach((r, i) =>
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: r.anchors,
+      legendgroup: r.anchors,
+      x: r.bestIouCdf.iou,
+      y: r.bestIouCdf.fraction,
+      line: { color: PALETTE[i % PALETTE.length], width: 2 },
+      hovertemplate: `${r.anchors}: %{y:.0%} of boxes have best IoU <= %{x:.2f}<extra></extra>`,
+    }),
+  );
   const pos = reports[0]?.posIou ?? 0.5;
   data.push(
     { type: 'bar', name: `BPR IoU >= ${pos}`, x: names, y: reports.map((r) => 100 * r.bprIou), xaxis: 'x2', yaxis: 'y2', marker: { color: '#4e79a7' } },
-    { type: 'bar', name: `BPR ratio > 1/${reports[0]?.anchorT ?? 4}`, x: names, y: reports.map((r) => 100 * r.bprRatio), xaxis: 'x2', yaxis: 'y2', marker: { color: '#f28e2b' } },
+    {
+      type: 'bar',
+      name: `BPR ratio > 1/${reports[0]?.anchorT ?? 4}`,
+      x: names,
+      y: reports.map((r) => 100 * r.bprRatio),
+      xaxis: 'x2',
+      yaxis: 'y2',
+      marker: { color: '#f28e2b' },
+    },
   );
-  reports.forEach((r, i) => data.push({
-    type: 'bar', name: r.anchors, legendgroup: r.anchors, showlegend: false, x: r.levels.map((l) => `P${l.level}`), y: r.levels.map((l) => 100 * l.bestShare),
-    xaxis: 'x3', yaxis: 'y3', marker: { color: PALETTE[i % PALETTE.length] }, hovertemplate: `${r.anchors}: %{y:.1f}% of boxes have their best anchor on %{x}<extra></extra>`,
-  }));
+  reports.forEach((r, i) =>
+    data.push({
+      type: 'bar',
+      name: r.anchors,
+      legendgroup: r.anchors,
+      showlegend: false,
+      x: r.levels.map((l) => `P${l.level}`),
+      y: r.levels.map((l) => 100 * l.bestShare),
+      xaxis: 'x3',
+      yaxis: 'y3',
+      marker: { color: PALETTE[i % PALETTE.length] },
+      hovertemplate: `${r.anchors}: %{y:.1f}% of boxes have their best anchor on %{x}<extra></extra>`,
+    }),
+  );
   const focus = reports.find((r) => r.anchors === options.gridOf) ?? reports[0];
   if (focus) {
     const g = focus.grid;
     // Size rows without boxes (e.g. above the largest box) are left out.
     const rows = g.count.map((_row, i) => i).filter((i) => g.count[i].some((c) => c > 0));
     data.push({
-      type: 'heatmap', x: g.ratioLabels, y: rows.map((i) => g.sizeLabels[i]),
+      type: 'heatmap',
+      x: g.ratioLabels,
+      y: rows.map((i) => g.sizeLabels[i]),
       z: rows.map((i) => g.bprIou[i].map((v) => (Number.isFinite(v) ? 100 * v : null))) as unknown as number[][],
-      text: rows.map((i) => g.count[i].map((c) => (c ? `${c}` : ''))), texttemplate: '%{text}', xaxis: 'x4', yaxis: 'y4', colorscale: 'Viridis',
-      zmin: 0, zmax: 100, showscale: true, colorbar: { x: 1.0, y: 0.22, len: 0.45, title: { text: 'BPR %', side: 'right' } }, name: focus.anchors,
+      text: rows.map((i) => g.count[i].map((c) => (c ? `${c}` : ''))),
+      texttemplate: '%{text}',
+      xaxis: 'x4',
+      yaxis: 'y4',
+      colorscale: 'Viridis',
+      zmin: 0,
+      zmax: 100,
+      showscale: true,
+      colorbar: { x: 1.0, y: 0.22, len: 0.45, title: { text: 'BPR %', side: 'right' } },
+      name: focus.anchors,
       hovertemplate: `${focus.anchors}: %{y}, %{x}: BPR %{z:.0f}% of %{text} boxes<extra></extra>`,
     });
   }

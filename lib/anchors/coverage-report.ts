@@ -99,7 +99,11 @@ export function anchorSizesAllLevels(config: AnchorConfig, levels: readonly numb
 }
 
 /** Best IoU and its level for every box, grid by grid (one exact anchorCoverage call per input size). */
-export function bestAnchorPerBox(ib: BoxesOnInputs, config: AnchorConfig, opts: Pick<CoverageReportOptions, 'levels' | 'offset'> = {}): { bestIou: Float64Array; bestLevel: Int32Array } {
+export function bestAnchorPerBox(
+  ib: BoxesOnInputs,
+  config: AnchorConfig,
+  opts: Pick<CoverageReportOptions, 'levels' | 'offset'> = {},
+): { bestIou: Float64Array; bestLevel: Int32Array } {
   const n = ib.imageIndex.length;
   const bestIou = new Float64Array(n);
   const bestLevel = new Int32Array(n).fill(-1);
@@ -129,7 +133,16 @@ export function bestAnchorPerBox(ib: BoxesOnInputs, config: AnchorConfig, opts: 
  * anchors can overlap the box are visited. Anchor corners are rounded to float32 as anchorGrid
  * stores them, so counts agree with the matcher's IoU on the grid.
  */
-function positivesPerLevel(boxes: Float32Array, g: number, imageHeightPx: number, imageWidthPx: number, config: AnchorConfig, levels: readonly number[], offset: number, posIou: number): number[] {
+function positivesPerLevel(
+  boxes: Float32Array,
+  g: number,
+  imageHeightPx: number,
+  imageWidthPx: number,
+  config: AnchorConfig,
+  levels: readonly number[],
+  offset: number,
+  posIou: number,
+): number[] {
   const f = Math.fround;
   const [x1, y1, x2, y2] = [boxes[4 * g], boxes[4 * g + 1], boxes[4 * g + 2], boxes[4 * g + 3]];
   const area = (x2 - x1) * (y2 - y1);

@@ -71,13 +71,7 @@ function overlap1d(a1: number, a2: number, b1: number, b2: number): number {
   return d > 0 ? d : 0;
 }
 
-function bucketize(
-  values: Float64Array,
-  valid: Uint8Array,
-  best64: Float64Array,
-  edges: readonly number[],
-  thresholds: readonly number[],
-): CoverageBucket[] {
+function bucketize(values: Float64Array, valid: Uint8Array, best64: Float64Array, edges: readonly number[], thresholds: readonly number[]): CoverageBucket[] {
   for (let i = 1; i < edges.length; i++) {
     if (!(edges[i] > edges[i - 1])) throw new RangeError(`coverage: bucket edges must increase, got [${edges.join(', ')}]`);
   }

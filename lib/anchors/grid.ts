@@ -47,11 +47,7 @@ export function strideOfLevel(level: number): number {
  * ceil(n / 2) both with tf 'same' padding and with PyTorch's kernel-3 padding-1, and
  * ceil(ceil(n / a) / b) = ceil(n / ab), so this holds through the whole backbone.
  */
-export function featureLevels(
-  imageHeightPx: number,
-  imageWidthPx: number,
-  levels: readonly number[] = FPN_LEVELS,
-): LevelShape[] {
+export function featureLevels(imageHeightPx: number, imageWidthPx: number, levels: readonly number[] = FPN_LEVELS): LevelShape[] {
   if (!(imageHeightPx > 0 && imageWidthPx > 0)) {
     throw new RangeError(`featureLevels: image size ${imageHeightPx}x${imageWidthPx} must be positive`);
   }
@@ -80,16 +76,15 @@ export function levelStarts(levels: readonly LevelShape[], anchorsPerCell: reado
  * All anchors (Float32Array, 4 per anchor, (x1, y1, x2, y2) px) in the ORDER above.
  * `sizesPerLevel[l]` lists the A_l anchor sizes of level l in anchor-index order.
  */
-export function anchorGrid(
-  levels: readonly LevelShape[],
-  sizesPerLevel: readonly (readonly AnchorSizePx[])[],
-  opts: GridOptions = {},
-): Float32Array {
+export function anchorGrid(levels: readonly LevelShape[], sizesPerLevel: readonly (readonly AnchorSizePx[])[], opts: GridOptions = {}): Float32Array {
   if (sizesPerLevel.length !== levels.length) {
     throw new RangeError(`anchorGrid: ${levels.length} levels but ${sizesPerLevel.length} size lists`);
   }
   const offset = opts.offset ?? DEFAULT_ANCHOR_OFFSET;
-  const starts = levelStarts(levels, sizesPerLevel.map((s) => s.length));
+  const starts = levelStarts(
+    levels,
+    sizesPerLevel.map((s) => s.length),
+  );
   const out = new Float32Array(4 * starts[levels.length]);
   let k = 0;
   for (let l = 0; l < levels.length; l++) {

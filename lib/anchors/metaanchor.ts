@@ -64,11 +64,7 @@ export function jitterB(b: Float32Array, rng: Rng, amplitude: number = B_JITTER)
 }
 
 /** Anchor sizes (per level, per anchor) that the rows of b denote. */
-export function sizesFromB(
-  b: Float32Array,
-  standardBoxP3: StandardBox,
-  levels: readonly number[] = FPN_LEVELS,
-): AnchorSizePx[][] {
+export function sizesFromB(b: Float32Array, standardBoxP3: StandardBox, levels: readonly number[] = FPN_LEVELS): AnchorSizePx[][] {
   if (b.length % 2 !== 0) throw new RangeError(`sizesFromB: b has odd length ${b.length}; expected A x 2`);
   return levels.map((level) => {
     const sizes: AnchorSizePx[] = [];
@@ -89,11 +85,7 @@ export interface JitteredAnchors {
  * each component jittered uniformly within ±amplitude, shared by all levels and all images of the
  * batch, with the sizes they denote.
  */
-export function jitteredTrainingAnchors(
-  config: AnchorConfig,
-  rng: Rng,
-  opts: { levels?: readonly number[]; amplitude?: number } = {},
-): JitteredAnchors {
+export function jitteredTrainingAnchors(config: AnchorConfig, rng: Rng, opts: { levels?: readonly number[]; amplitude?: number } = {}): JitteredAnchors {
   const b = jitterB(configB(config), rng, opts.amplitude ?? B_JITTER);
   return { b, sizesPerLevel: sizesFromB(b, config.standardBoxP3, opts.levels ?? FPN_LEVELS) };
 }
@@ -104,10 +96,6 @@ export function greedySearchCandidates(): AnchorShape[] {
 }
 
 /** YOLOv2 variant of Eq. 7 (single level, sizes in grid cells, Table 7 standard box (4.18, 4.69)). */
-export function encodeBCells(
-  heightCells: number,
-  widthCells: number,
-  standard: { heightCells: number; widthCells: number },
-): [number, number] {
+export function encodeBCells(heightCells: number, widthCells: number, standard: { heightCells: number; widthCells: number }): [number, number] {
   return [Math.log(heightCells / standard.heightCells), Math.log(widthCells / standard.widthCells)];
 }

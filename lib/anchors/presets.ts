@@ -74,7 +74,16 @@ export function table8CandidateShapes(): AnchorShape[] {
   const scales: number[] = [];
   for (let k = -1; k <= 5; k++) scales.push(Math.pow(2, k / 5));
   const ts = Array.from({ length: 10 }, (_, i) => (11 + i) / 10);
-  const ratios = [1 / 3, ...ts.slice().reverse().map((t) => 1 / t), 1, ...ts, 3];
+  const ratios = [
+    1 / 3,
+    ...ts
+      .slice()
+      .reverse()
+      .map((t) => 1 / t),
+    1,
+    ...ts,
+    3,
+  ];
   return scaleRatioProduct(scales, ratios);
 }
 

@@ -75,10 +75,7 @@ const ALIASES: Record<string, BackendKind> = {
 export function parseBackendKind(name: string): BackendKind {
   const kind = ALIASES[name.trim().toLowerCase()];
   if (!kind) {
-    throw new UserError(
-      `unknown backend "${name}"`,
-      `use one of: gpu (tfjs-node-gpu), webgpu (Dawn), node (tfjs-node), wasm, cpu`,
-    );
+    throw new UserError(`unknown backend "${name}"`, `use one of: gpu (tfjs-node-gpu), webgpu (Dawn), node (tfjs-node), wasm, cpu`);
   }
   return kind;
 }
@@ -247,7 +244,6 @@ async function tryNative(pkg: string, gpu: boolean, details: string[]): Promise<
     /* fall through: try to load it */
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     require(pkg);
   } catch (err) {
     if (isModuleNotFound(err, pkg)) return { ok: false, moduleFound: false, reason: 'not installed' };
@@ -263,9 +259,7 @@ async function tryNative(pkg: string, gpu: boolean, details: string[]): Promise<
     const missing = missingCudaLibraries();
     if (missing.length) {
       // libtensorflow 2.9.1 then silently runs on the CPU (tensorflow/tfjs#8362, #8505, #8187).
-      details.push(
-        `GPU NOT in use: ${missing.join(', ')} not found; tfjs-node-gpu 4.22 needs CUDA 11.2 + cuDNN 8.1 (README, "GPU")`,
-      );
+      details.push(`GPU NOT in use: ${missing.join(', ')} not found; tfjs-node-gpu 4.22 needs CUDA 11.2 + cuDNN 8.1 (README, "GPU")`);
     } else {
       details.push('CUDA 11 / cuDNN 8 libraries found');
     }
@@ -286,7 +280,16 @@ function findPackageJson(resolvedMain: string): string {
 
 /** The CUDA 11 / cuDNN 8 shared libraries libtensorflow 2.9.1 opens, minus those the loader can find. */
 export function missingCudaLibraries(): string[] {
-  const wanted = ['libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10', 'libcurand.so.10', 'libcusolver.so.11', 'libcusparse.so.11', 'libcudnn.so.8'];
+  const wanted = [
+    'libcudart.so.11.0',
+    'libcublas.so.11',
+    'libcublasLt.so.11',
+    'libcufft.so.10',
+    'libcurand.so.10',
+    'libcusolver.so.11',
+    'libcusparse.so.11',
+    'libcudnn.so.8',
+  ];
   let cache = '';
   try {
     cache = execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -37,7 +37,11 @@ function sizeOf(c: KernelCall): number {
  * Run `fn` with every runKernel call recorded. The inputs are read synchronously: record on a
  * backend that can (cpu, wasm).
  */
-export async function recordKernels<T>(fn: () => Promise<T>, into?: KernelRecording, opts: RecordOptions = {}): Promise<{ result: T; recording: KernelRecording }> {
+export async function recordKernels<T>(
+  fn: () => Promise<T>,
+  into?: KernelRecording,
+  opts: RecordOptions = {},
+): Promise<{ result: T; recording: KernelRecording }> {
   const recording: KernelRecording = into ?? { calls: [], counts: new Map() };
   const perKernel = opts.perKernel ?? 3;
   const seen = new Set(recording.calls.map((c) => c.signature));
@@ -79,7 +83,9 @@ export async function recordKernels<T>(fn: () => Promise<T>, into?: KernelRecord
 }
 
 function safeJson(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (ArrayBuffer.isView(x) ? Array.from(x as unknown as ArrayLike<number>) : typeof x === 'number' && !Number.isFinite(x) ? String(x) : x));
+  return JSON.stringify(v, (_k, x) =>
+    ArrayBuffer.isView(x) ? Array.from(x as unknown as ArrayLike<number>) : typeof x === 'number' && !Number.isFinite(x) ? String(x) : x,
+  );
 }
 
 export interface KernelComparison {

@@ -117,7 +117,6 @@ async function createThreadedModule(threads: number): Promise<EmscriptenModule> 
   const mainScript = path.join(dir, 'wasm-out', 'tfjs-backend-wasm-threaded-simd.js');
   const wasmFile = path.join(dir, 'dist', 'tfjs-backend-wasm-threaded-simd.wasm');
   const workerScript = path.join(__dirname, 'wasm-threads-worker.js');
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const factory = require(mainScript) as Factory;
   const compiled = await wasmApi().compile(fs.readFileSync(wasmFile));
   const mod = await factory({
@@ -164,7 +163,6 @@ export function useThreadedWasm(threads: number): void {
     throw new Error(`wasm threads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${threads}`);
   }
   if (configuredThreads === threads) return;
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   if ((tf.engine().registry as Record<string, unknown>)['wasm']) {
     throw new UserError(
@@ -194,7 +192,6 @@ export function useThreadedWasm(threads: number): void {
 
 /** XNNPACK's thread count of the running wasm backend (1 for the stock build). */
 export function wasmThreadsInUse(): number {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const wasmPkg = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   return wasmPkg.getThreadsCount();
 }

@@ -60,7 +60,6 @@ const KEY_LIMITS = [
 
 const SOFTWARE_DRIVER = /llvmpipe|lavapipe|swiftshader|softpipe|microsoft basic render|\bwarp\b/i;
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 type GPUAdapterLike = any;
 type DawnModule = { create: (flags: string[]) => any; globals: Record<string, unknown> };
 
@@ -78,7 +77,6 @@ export function softwareAdapterAllowed(option?: boolean): boolean {
 function loadDawn(): DawnModule | undefined {
   if (dawn || dawnError) return dawn;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const mod = require('webgpu') as DawnModule;
     if (typeof mod.create !== 'function') throw new Error('the webgpu package exports no create()');
     // tfjs-backend-webgpu uses the usage-flag constants (GPUBufferUsage, GPUMapMode, ...) as globals.
@@ -135,9 +133,7 @@ function describe(adapter: GPUAdapterLike, api: string, featureLevel: 'core' | '
 /** One line naming the adapter: device, vendor/architecture, API, key limits. */
 export function formatAdapter(a: AdapterReport): string {
   const mib = (n: number) => `${Math.round(n / 2 ** 20)} MiB`;
-  const who = [a.device || a.description || 'unknown device', [a.vendor, a.architecture].filter(Boolean).join(' ')]
-    .filter(Boolean)
-    .join(', ');
+  const who = [a.device || a.description || 'unknown device', [a.vendor, a.architecture].filter(Boolean).join(' ')].filter(Boolean).join(', ');
   return (
     `${a.type} adapter ${who} via ${a.api}${a.featureLevel === 'compatibility' ? ' (compatibility)' : ''}` +
     (a.description && a.description !== a.device ? ` — ${a.description}` : '') +
@@ -183,10 +179,7 @@ export function takeWebGPUErrors(): string[] {
  * Find an adapter: hardware first (native API, then OpenGL compatibility); the software adapter only
  * when `allowSoftware`. Does not touch tfjs. Cached per process.
  */
-export async function probeWebGPU(
-  allowSoftware = softwareAdapterAllowed(),
-  opts: { nativeOnly?: boolean } = {},
-): Promise<WebGPUProbe> {
+export async function probeWebGPU(allowSoftware = softwareAdapterAllowed(), opts: { nativeOnly?: boolean } = {}): Promise<WebGPUProbe> {
   if (probed && (probed.ok || !allowSoftware || probed.adapter)) return probed;
   const notes: string[] = [];
   if (process.platform === 'linux' && !vulkanLoaderPresent() && opts.nativeOnly) {
@@ -266,16 +259,12 @@ export function webgpuAdapter(): AdapterReport | undefined {
  * Register tfjs' 'webgpu' backend on the probed adapter and make it current. Returns the probe
  * (ok=false with the reason when it could not).
  */
-export async function activateWebGPU(
-  allowSoftware = softwareAdapterAllowed(),
-  opts: { nativeOnly?: boolean } = {},
-): Promise<WebGPUProbe> {
+export async function activateWebGPU(allowSoftware = softwareAdapterAllowed(), opts: { nativeOnly?: boolean } = {}): Promise<WebGPUProbe> {
   const probe = await probeWebGPU(allowSoftware, opts);
   if (!probe.ok || !chosen) return probe;
   const { adapter, gpu } = chosen;
   // Loaded before navigator.gpu exists, so the package does not register its own factory (which
   // would request the default adapter and only six limits).
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { WebGPUBackend } = require('@tensorflow/tfjs-backend-webgpu') as typeof import('@tensorflow/tfjs-backend-webgpu');
   // WebGPUBackend's constructor checks navigator.gpu (Node 20 has no navigator; Node 21+ has one
   // without gpu).

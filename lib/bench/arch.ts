@@ -190,7 +190,12 @@ class ArchBuilder {
     return name;
   }
 
-  conv(x: string, name: string, outChannels: number, o: { kernel?: number; stride?: number; pad?: 'same' | number; bias?: boolean; relu?: boolean } = {}): string {
+  conv(
+    x: string,
+    name: string,
+    outChannels: number,
+    o: { kernel?: number; stride?: number; pad?: 'same' | number; bias?: boolean; relu?: boolean } = {},
+  ): string {
     this.convParam(name, o.kernel ?? 3, this.ch(x), outChannels, o.bias ?? true);
     return this.apply(x, name, o.stride ?? 1, o.pad ?? 'same', o.relu ?? false);
   }
@@ -393,8 +398,10 @@ export function detectorArch(det: Detector): ArchSpec {
   validateArch(spec);
   const covered = new Set(spec.params.flatMap((p) => [`${p.name}.weight`, `${p.name}.bias`]));
   const missing = store.names().filter((n) => !covered.has(n));
-  if (missing.length) throw new Error(`detector export: parameters not in the layer list: ${missing.join(', ')}; lib/bench/arch.ts no longer mirrors lib/model`);
-  if (archParamCount(spec) !== store.count()) throw new Error(`detector export: ${archParamCount(spec)} parameters in the list, ${store.count()} in the detector`);
+  if (missing.length)
+    throw new Error(`detector export: parameters not in the layer list: ${missing.join(', ')}; lib/bench/arch.ts no longer mirrors lib/model`);
+  if (archParamCount(spec) !== store.count())
+    throw new Error(`detector export: ${archParamCount(spec)} parameters in the list, ${store.count()} in the detector`);
   return spec;
 }
 
@@ -478,7 +485,13 @@ export function archForward(spec: ArchSpec, store: ParamStore, images: tf.Tensor
     }
     const n = images.shape[0];
     const flat = (names: string[], width: number): tf.Tensor3D =>
-      tf.concat(names.map((o) => { const t = get(o); return tf.reshape(t, [n, t.shape[1] * t.shape[2] * spec.anchorsPerCell, width]); }), 1) as tf.Tensor3D;
+      tf.concat(
+        names.map((o) => {
+          const t = get(o);
+          return tf.reshape(t, [n, t.shape[1] * t.shape[2] * spec.anchorsPerCell, width]);
+        }),
+        1,
+      ) as tf.Tensor3D;
     return { clsLogits: flat(spec.clsOutputs, spec.numClasses), boxDeltas: flat(spec.boxOutputs, 4) };
   });
 }

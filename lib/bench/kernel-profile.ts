@@ -45,7 +45,10 @@ export class KernelProfiler {
    * Wraps every kernel currently registered for `backendName`. Kernels named in `byShape` are
    * listed per input shapes (e.g. 'Multiply [4,80,80,16] [4,1,1,16]').
    */
-  constructor(private readonly backendName: string, private readonly byShape: string[] = []) {}
+  constructor(
+    private readonly backendName: string,
+    private readonly byShape: string[] = [],
+  ) {}
 
   install(): void {
     for (const config of tf.getKernelsForBackend(this.backendName)) {
@@ -58,7 +61,10 @@ export class KernelProfiler {
       entry.kernelFunc = ((args: Parameters<tf.KernelFunc>[0]) => {
         if (!this.active) return original(args);
         const name = split
-          ? `${kernelName} ${Object.values(args.inputs).filter((t) => t !== undefined).map((t) => `[${(t as tf.TensorInfo).shape.join(',')}]`).join(' ')}`
+          ? `${kernelName} ${Object.values(args.inputs)
+              .filter((t) => t !== undefined)
+              .map((t) => `[${(t as tf.TensorInfo).shape.join(',')}]`)
+              .join(' ')}`
           : kernelName;
         const parent = this.stack[this.stack.length - 1];
         this.stack.push(name);
@@ -132,9 +138,17 @@ export function formatKernelProfile(p: KernelProfile, stepMs: number, opts: { mi
     }
   }
   if (hidden > 0) lines.push(row('(other kernels)', hiddenCalls, hidden));
-  lines.push(row('all kernels', p.kernels.reduce((a, k) => a + k.calls, 0), p.kernelMs));
+  lines.push(
+    row(
+      'all kernels',
+      p.kernels.reduce((a, k) => a + k.calls, 0),
+      p.kernelMs,
+    ),
+  );
   const outside = stepMs - per(p.kernelMs);
-  lines.push(`${'outside kernels (engine, autodiff, JS)'.padEnd(44)} ${''.padStart(6)} ${outside.toFixed(1).padStart(9)} ${((100 * outside) / stepMs).toFixed(1).padStart(6)}%`);
+  lines.push(
+    `${'outside kernels (engine, autodiff, JS)'.padEnd(44)} ${''.padStart(6)} ${outside.toFixed(1).padStart(9)} ${((100 * outside) / stepMs).toFixed(1).padStart(6)}%`,
+  );
   lines.push(`${'step (median)'.padEnd(44)} ${''.padStart(6)} ${stepMs.toFixed(1).padStart(9)}`);
   return lines.join('\n');
 }

@@ -110,9 +110,13 @@ export function formatBenchReport(r: BenchResult): string[] {
   const lines: string[] = [];
   lines.push(`metaanchor bench${r.options.quick ? ' --quick' : ''}: ${m.cpus} x ${m.cpuModel}, ${m.platform}, Node ${m.node}, tfjs ${m.tfjs} (${m.backend})`);
   if (/software adapter/.test(m.backend)) {
-    lines.push('NOTE: webgpu on a software adapter (a CPU rasteriser): these rows show that every part runs (correctness only); they say nothing about GPU speed.');
+    lines.push(
+      'NOTE: webgpu on a software adapter (a CPU rasteriser): these rows show that every part runs (correctness only); they say nothing about GPU speed.',
+    );
   }
-  lines.push(`load average ${m.loadAvgStart.map((v) => v.toFixed(2)).join(' ')} at start, ${m.loadAvgEnd.map((v) => v.toFixed(2)).join(' ')} at end (shared machine)`);
+  lines.push(
+    `load average ${m.loadAvgStart.map((v) => v.toFixed(2)).join(' ')} at start, ${m.loadAvgEnd.map((v) => v.toFixed(2)).join(' ')} at end (shared machine)`,
+  );
   lines.push(
     r.torch.available
       ? `PyTorch ${r.torch.version}, ${r.torch.threads} threads (${r.torch.python})`
@@ -122,7 +126,16 @@ export function formatBenchReport(r: BenchResult): string[] {
   lines.push(`Training step (forward + focal/smooth-L1 loss + backward + Adam), median of ${r.options.steps} steps after ${r.options.warmup} warm-up`);
   const rows: string[][] = [['net', 'batch', 'input', 'params', 'anchors/img', 'tfjs', 'torch', 'tfjs/torch']];
   for (const t of r.trainStep) {
-    rows.push([t.net, String(t.batch), `${t.sizePx} px`, formatParams(t.params), String(t.anchorsPerImage), formatMs(t.tfjsMs), formatMs(t.torchMs), formatRatio(t.ratio)]);
+    rows.push([
+      t.net,
+      String(t.batch),
+      `${t.sizePx} px`,
+      formatParams(t.params),
+      String(t.anchorsPerImage),
+      formatMs(t.tfjsMs),
+      formatMs(t.torchMs),
+      formatRatio(t.ratio),
+    ]);
   }
   lines.push(...alignTable(rows, new Set([1, 2, 3, 4, 5, 6, 7])).map((l) => `  ${l}`));
   lines.push('');
@@ -131,11 +144,23 @@ export function formatBenchReport(r: BenchResult): string[] {
   const s = r.search;
   const other: string[][] = [
     ['measure', 'value', 'detail'],
-    ['inference, end to end', `${inf.endToEndImagesPerSec.toFixed(1)} img/s`, `quick detector, ${inf.images} MNIST-Det val images, batch ${inf.batch} @ ${inf.sizePx} px, decode + forward + NMS (score thresh ${inf.scoreThresh})`],
+    [
+      'inference, end to end',
+      `${inf.endToEndImagesPerSec.toFixed(1)} img/s`,
+      `quick detector, ${inf.images} MNIST-Det val images, batch ${inf.batch} @ ${inf.sizePx} px, decode + forward + NMS (score thresh ${inf.scoreThresh})`,
+    ],
     ['inference, network only', `${inf.networkImagesPerSec.toFixed(1)} img/s`, `Detector.forward, batch ${inf.batch} @ ${inf.sizePx} px`],
-    ['COCO evaluate + accumulate', `${ev.evaluateAccumulateSec.toFixed(3)} s`, `median of ${ev.runs}; pycocotools ${ev.pycocotoolsSec} s, faster-coco-eval ${ev.fasterCocoEvalSec} s (reference machine); AP ${ev.ap.toFixed(4)}`],
+    [
+      'COCO evaluate + accumulate',
+      `${ev.evaluateAccumulateSec.toFixed(3)} s`,
+      `median of ${ev.runs}; pycocotools ${ev.pycocotoolsSec} s, faster-coco-eval ${ev.fasterCocoEvalSec} s (reference machine); AP ${ev.ap.toFixed(4)}`,
+    ],
     ['COCO evaluation end to end', `${ev.endToEndSec.toFixed(3)} s`, ev.source],
-    ['greedy search', `${s.candidatesPerSec.toFixed(2)} cand/s`, `${s.candidates} single-anchor candidates on ${s.images} images (${(1000 * s.secPerCandidate).toFixed(0)} ms each); feature cache ${s.featureCacheSec.toFixed(2)} s`],
+    [
+      'greedy search',
+      `${s.candidatesPerSec.toFixed(2)} cand/s`,
+      `${s.candidates} single-anchor candidates on ${s.images} images (${(1000 * s.secPerCandidate).toFixed(0)} ms each); feature cache ${s.featureCacheSec.toFixed(2)} s`,
+    ],
     ['peak wasm heap', formatBytes(r.memory.wasmHeapBytes), 'the heap never shrinks: its size is the peak'],
     ['peak RSS', formatBytes(r.memory.maxRssBytes), `process.resourceUsage().maxRSS; RSS now ${formatBytes(r.memory.rssBytes)}`],
   ];

@@ -118,7 +118,16 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       if (process.stderr.isTTY) process.stderr.write('\r\x1b[2K');
       const tfjsMs = median(t.stepMs);
       log(`${label}: ${tfjsMs.toFixed(0)} ms`);
-      rows.push({ ...c, params: t.params, anchorsPerImage: t.anchorsPerImage, tfjsMs, tfjsMinMs: Math.min(...t.stepMs), torchMs: null, torchMinMs: null, ratio: null });
+      rows.push({
+        ...c,
+        params: t.params,
+        anchorsPerImage: t.anchorsPerImage,
+        tfjsMs,
+        tfjsMinMs: Math.min(...t.stepMs),
+        torchMs: null,
+        torchMinMs: null,
+        ratio: null,
+      });
     } finally {
       if (det) det.dispose();
       else net.store.dispose();
@@ -131,7 +140,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     torch = { available: false, reason: 'skipped (--no-torch)', hint: 'omit --no-torch' };
   } else {
     log(`[bench] PyTorch side: ${opts.python ?? '/usr/bin/python3'} bench/torch_reference.py (${torchThreads} threads)`);
-    const requests: TorchCaseRequest[] = cases.map((c) => ({ name: c.net, arch: archs.get(c.net)!, batch: c.batch, sizePx: c.sizePx, positiveEvery: POSITIVE_EVERY }));
+    const requests: TorchCaseRequest[] = cases.map((c) => ({
+      name: c.net,
+      arch: archs.get(c.net)!,
+      batch: c.batch,
+      sizePx: c.sizePx,
+      positiveEvery: POSITIVE_EVERY,
+    }));
     torch = await runTorchReference(requests, { python: opts.python, threads: torchThreads, warmup, steps, onLine: (l) => log(`[bench] ${l}`) });
   }
   if (torch.available) {
@@ -139,7 +154,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       const row = rows[i];
       // Both sides must have trained the same net: same parameter and anchor counts.
       if (tc.params !== row.params || tc.anchorsPerImage !== row.anchorsPerImage) {
-        throw new Error(`torch built a different net for ${row.net}: ${tc.params} params / ${tc.anchorsPerImage} anchors vs tfjs ${row.params} / ${row.anchorsPerImage}`);
+        throw new Error(
+          `torch built a different net for ${row.net}: ${tc.params} params / ${tc.anchorsPerImage} anchors vs tfjs ${row.params} / ${row.anchorsPerImage}`,
+        );
       }
       row.torchMs = tc.medianMs;
       row.torchMinMs = tc.minMs;
@@ -163,7 +180,12 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     const det = quickDetector('baseline');
     try {
       const run = (n: number): Promise<void> =>
-        forEachImageDetections(det, { ...val, images: val.images.slice(0, n) }, { anchors: anchors3x3, input, batchSize: inferenceBatch, inference: BENCH_INFERENCE }, () => undefined);
+        forEachImageDetections(
+          det,
+          { ...val, images: val.images.slice(0, n) },
+          { anchors: anchors3x3, input, batchSize: inferenceBatch, inference: BENCH_INFERENCE },
+          () => undefined,
+        );
       await run(inferenceBatch); // warm-up
       const ti = performance.now();
       await run(infImages);
@@ -178,7 +200,14 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
         if (i >= warmup) fwd.push(performance.now() - tf0);
       }
       x.dispose();
-      inference = { images: infImages, batch: inferenceBatch, sizePx, endToEndImagesPerSec, networkImagesPerSec: inferenceBatch / (median(fwd) / 1000), scoreThresh: BENCH_INFERENCE.scoreThresh };
+      inference = {
+        images: infImages,
+        batch: inferenceBatch,
+        sizePx,
+        endToEndImagesPerSec,
+        networkImagesPerSec: inferenceBatch / (median(fwd) / 1000),
+        scoreThresh: BENCH_INFERENCE.scoreThresh,
+      };
       log(`[bench] inference: ${endToEndImagesPerSec.toFixed(1)} img/s end to end, ${inference.networkImagesPerSec.toFixed(1)} img/s network`);
     } finally {
       det.dispose();
@@ -216,7 +245,13 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
       for (const shape of order) {
         const single: AnchorConfig = { name: 'candidate', shapes: [shape], standardBoxP3: std };
         const cand = await cache.candidates(single, BENCH_INFERENCE);
-        scoreCandidates(current.map((c, i) => concatDetections([c, cand[i]])), images, gt, categoryIds, BENCH_INFERENCE);
+        scoreCandidates(
+          current.map((c, i) => concatDetections([c, cand[i]])),
+          images,
+          gt,
+          categoryIds,
+          BENCH_INFERENCE,
+        );
       }
       const secPerCandidate = (performance.now() - ts) / 1000 / numCandidates;
       search = { images: subset.images.length, candidates: numCandidates, featureCacheSec, candidatesPerSec: 1 / secPerCandidate, secPerCandidate };
@@ -229,7 +264,11 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
 
   // (f) memory.
   const usage = process.resourceUsage();
-  const memory = { wasmHeapBytes: choice.tfBackend === 'wasm' ? wasmHeapBytes() ?? null : null, rssBytes: process.memoryUsage().rss, maxRssBytes: usage.maxRSS * 1024 };
+  const memory = {
+    wasmHeapBytes: choice.tfBackend === 'wasm' ? (wasmHeapBytes() ?? null) : null,
+    rssBytes: process.memoryUsage().rss,
+    maxRssBytes: usage.maxRSS * 1024,
+  };
 
   const cpus = os.cpus();
   return {
@@ -262,4 +301,3 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchResult> {
     totalSec: (performance.now() - t0) / 1000,
   };
 }
-

@@ -31,8 +31,7 @@ export interface TorchCaseResult {
 }
 
 export type TorchRun =
-  | { available: true; torch: string; threads: number; python: string; cases: TorchCaseResult[] }
-  | { available: false; reason: string; hint: string };
+  { available: true; torch: string; threads: number; python: string; cases: TorchCaseResult[] } | { available: false; reason: string; hint: string };
 
 export function torchScriptPath(): string {
   return path.resolve(__dirname, '../../bench/torch_reference.py');
@@ -44,7 +43,8 @@ export function torchScriptPath(): string {
  */
 export function parseTorchOutput(python: string, status: number | null, stdout: string, stderr: string, spawnError?: NodeJS.ErrnoException): TorchRun {
   if (spawnError) {
-    if (spawnError.code === 'ENOENT') return { available: false, reason: `${python} not found`, hint: `apt-get install python3 python3-torch, or pass --python <interpreter with torch>` };
+    if (spawnError.code === 'ENOENT')
+      return { available: false, reason: `${python} not found`, hint: `apt-get install python3 python3-torch, or pass --python <interpreter with torch>` };
     throw spawnError;
   }
   const last = stdout.trim().split('\n').pop() ?? '';

@@ -62,11 +62,7 @@ export function encodeOneInto(
 }
 
 /** Deltas (4N) of `gt` box i relative to anchor i. Both arrays hold N boxes. */
-export function encodeDeltas(
-  anchors: Float32Array,
-  gt: Float32Array,
-  weights: BoxCoderWeights = RETINANET_BOX_WEIGHTS,
-): Float32Array {
+export function encodeDeltas(anchors: Float32Array, gt: Float32Array, weights: BoxCoderWeights = RETINANET_BOX_WEIGHTS): Float32Array {
   checkWeights(weights);
   const n = boxCount(anchors, 'anchors');
   if (boxCount(gt, 'gt') !== n) throw new RangeError(`encodeDeltas: ${n} anchors but ${gt.length / 4} target boxes`);

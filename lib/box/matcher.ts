@@ -76,10 +76,7 @@ export interface MatchResult {
 export function checkMatcherOptions(opts: MatcherOptions): void {
   const { posIou, negIou } = opts;
   if (!(negIou > 0 && negIou <= posIou && posIou <= 1)) {
-    throw new UserError(
-      `IoU thresholds pos=${posIou} / neg=${negIou} are invalid: need 0 < neg <= pos <= 1`,
-      'use the paper\'s 0.5/0.4 or 0.6/0.5 (Table 2)',
-    );
+    throw new UserError(`IoU thresholds pos=${posIou} / neg=${negIou} are invalid: need 0 < neg <= pos <= 1`, "use the paper's 0.5/0.4 or 0.6/0.5 (Table 2)");
   }
   const crowd = opts.crowdIoa ?? RETINANET_MATCHER.crowdIoa;
   if (!(crowd >= 0 && crowd <= 1)) {
@@ -91,12 +88,7 @@ export function checkMatcherOptions(opts: MatcherOptions): void {
  * Assign anchors (4A) to GT boxes (4G). `gtFlags` (G, optional) holds GT_NORMAL (0) / GT_CROWD (1) /
  * GT_DROPPED (2) per box.
  */
-export function matchAnchors(
-  anchors: Float32Array,
-  gtBoxes: Float32Array,
-  opts: MatcherOptions = RETINANET_MATCHER,
-  gtFlags?: Uint8Array,
-): MatchResult {
+export function matchAnchors(anchors: Float32Array, gtBoxes: Float32Array, opts: MatcherOptions = RETINANET_MATCHER, gtFlags?: Uint8Array): MatchResult {
   checkMatcherOptions(opts);
   const numAnchors = boxCount(anchors, 'anchors');
   const numGt = boxCount(gtBoxes, 'gt boxes');
@@ -112,10 +104,7 @@ export function matchAnchors(
   for (let g = 0; g < numGt; g++) {
     const flag = gtFlags ? gtFlags[g] : GT_NORMAL;
     if (flag !== GT_NORMAL && flag !== GT_DROPPED && flag !== GT_CROWD) {
-      throw new UserError(
-        `GT box ${g} has flag ${flag}`,
-        `flags are ${GT_NORMAL} (normal), ${GT_CROWD} (crowd) or ${GT_DROPPED} (dropped, Table 4)`,
-      );
+      throw new UserError(`GT box ${g} has flag ${flag}`, `flags are ${GT_NORMAL} (normal), ${GT_CROWD} (crowd) or ${GT_DROPPED} (dropped, Table 4)`);
     }
     if (isDegenerate(gtBoxes, g)) continue;
     (flag === GT_CROWD ? crowd : matchable).push(g);

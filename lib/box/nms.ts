@@ -73,12 +73,7 @@ function checkArgs(boxes: Float32Array, scores: ArrayLike<number>, iouThreshold:
 /**
  * Kept indices into `boxes` (4N) / `scores` (N), in decreasing score, at most `maxOut`.
  */
-export function nms(
-  boxes: Float32Array,
-  scores: ArrayLike<number>,
-  iouThreshold: number,
-  maxOut: number = Infinity,
-): Int32Array {
+export function nms(boxes: Float32Array, scores: ArrayLike<number>, iouThreshold: number, maxOut: number = Infinity): Int32Array {
   checkArgs(boxes, scores, iouThreshold, maxOut);
   return greedy(boxes, sortByScore(scores), iouThreshold, maxOut);
 }

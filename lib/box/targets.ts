@@ -42,11 +42,7 @@ export interface Targets {
   numIgnored: number;
 }
 
-export function buildTargets(
-  anchors: Float32Array,
-  gt: GtInstances,
-  opts: TargetOptions = RETINANET_MATCHER,
-): Targets {
+export function buildTargets(anchors: Float32Array, gt: GtInstances, opts: TargetOptions = RETINANET_MATCHER): Targets {
   const numAnchors = boxCount(anchors, 'anchors');
   const numGt = boxCount(gt.boxes, 'gt boxes');
   if (gt.classIdx.length !== numGt) {

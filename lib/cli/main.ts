@@ -25,7 +25,10 @@ export function buildProgram(): Command {
   program
     .name('metaanchor')
     .description('MetaAnchor Lab: reproduce and extend "MetaAnchor: Learning to Detect Objects with Customized Anchors"')
-    .option('--backend <name>', 'tfjs backend: gpu | webgpu | node | wasm | cpu (default: first that loads; env METAANCHOR_BACKEND; webgpu on a software adapter needs METAANCHOR_WEBGPU_SOFTWARE=1)')
+    .option(
+      '--backend <name>',
+      'tfjs backend: gpu | webgpu | node | wasm | cpu (default: first that loads; env METAANCHOR_BACKEND; webgpu on a software adapter needs METAANCHOR_WEBGPU_SOFTWARE=1)',
+    )
     .showHelpAfterError();
   program.hook('preAction', (thisCommand) => {
     const backend = thisCommand.opts().backend as string | undefined;

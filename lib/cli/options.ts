@@ -24,7 +24,10 @@ export function numberOption(name: string, { positive = false, min, max }: { pos
       throw new UserError(`${name} must be a ${positive ? 'positive ' : ''}number, got "${v}"`, positive ? `e.g. ${name} 0.01` : undefined);
     }
     if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
-      throw new UserError(`${name} must be between ${min ?? '-inf'} and ${max ?? 'inf'}, got "${v}"`, `e.g. ${name} ${min !== undefined && max !== undefined ? (min + max) / 2 : (min ?? max)}`);
+      throw new UserError(
+        `${name} must be between ${min ?? '-inf'} and ${max ?? 'inf'}, got "${v}"`,
+        `e.g. ${name} ${min !== undefined && max !== undefined ? (min + max) / 2 : (min ?? max)}`,
+      );
     }
     return n;
   };

@@ -32,7 +32,6 @@ export function loadMnistDigits(): MnistDigits {
   const parts: number[][] = [];
   let count = 0;
   for (let d = 0; d < 10; d++) {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const data = require(`mnist/src/digits/${d}.json`).data as number[];
     if (data.length % DIGIT_PIXELS !== 0) throw new Error(`mnist/src/digits/${d}.json: length ${data.length} is not a multiple of 784`);
     parts.push(data);

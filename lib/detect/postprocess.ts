@@ -124,10 +124,7 @@ export function concatDetections(sets: readonly Detections[]): Detections {
 }
 
 /** Per-class NMS and the final cut to `maxDetections`, in decreasing score. */
-export function finalizeDetections(
-  candidates: Detections,
-  cfg: Pick<InferenceConfig, 'nmsIou' | 'maxDetections'> = RETINANET_INFERENCE,
-): Detections {
+export function finalizeDetections(candidates: Detections, cfg: Pick<InferenceConfig, 'nmsIou' | 'maxDetections'> = RETINANET_INFERENCE): Detections {
   const keep = batchedNms(candidates.boxes, candidates.scores, candidates.classes, cfg.nmsIou, cfg.maxDetections);
   return {
     boxes: gatherRows(candidates.boxes, keep, 4),

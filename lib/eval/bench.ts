@@ -65,7 +65,8 @@ export async function benchCocoEval(options: CocoEvalBenchOptions = {}): Promise
   let source: string;
   if (caseDir !== undefined) {
     for (const f of ['gt.json', 'dt.json']) {
-      if (!fs.existsSync(path.join(caseDir, f))) throw new UserError(`${caseDir} has no ${f}`, 'pass a folder holding gt.json (COCO instances) and dt.json (COCO results)');
+      if (!fs.existsSync(path.join(caseDir, f)))
+        throw new UserError(`${caseDir} has no ${f}`, 'pass a folder holding gt.json (COCO instances) and dt.json (COCO results)');
     }
     const gtText = await fs.promises.readFile(path.join(caseDir, 'gt.json'), 'utf8');
     const dtText = await fs.promises.readFile(path.join(caseDir, 'dt.json'), 'utf8');
@@ -185,8 +186,14 @@ export function generatePerfCase(rng: Rng): { gt: CocoGroundTruthJson; dt: CocoR
       const b = [round(rng() * (width - w), 0.01), round(rng() * (height - h), 0.01), round(w, 0.01), round(h, 0.01)];
       const cat = categoryIds[Math.floor(rng() * categoryIds.length)];
       boxes.push({ cat, b });
-      gt.annotations.push({ id: annId++, image_id: imageId, category_id: cat, bbox: b,
-        area: b[2] * b[3] * (0.5 + 0.45 * rng()), iscrowd: rng() < 0.01 ? 1 : 0 });
+      gt.annotations.push({
+        id: annId++,
+        image_id: imageId,
+        category_id: cat,
+        bbox: b,
+        area: b[2] * b[3] * (0.5 + 0.45 * rng()),
+        iscrowd: rng() < 0.01 ? 1 : 0,
+      });
     }
     for (let d = 0; d < 100; d++) {
       const kind = rng();
@@ -196,8 +203,12 @@ export function generatePerfCase(rng: Rng): { gt: CocoGroundTruthJson; dt: CocoR
         const src = boxes[Math.floor(rng() * boxes.length)];
         cat = src.cat;
         const j = 0.15 * rng();
-        b = [src.b[0] + (rng() - 0.5) * j * src.b[2], src.b[1] + (rng() - 0.5) * j * src.b[3],
-          src.b[2] * (1 + (rng() - 0.5) * j), src.b[3] * (1 + (rng() - 0.5) * j)];
+        b = [
+          src.b[0] + (rng() - 0.5) * j * src.b[2],
+          src.b[1] + (rng() - 0.5) * j * src.b[3],
+          src.b[2] * (1 + (rng() - 0.5) * j),
+          src.b[3] * (1 + (rng() - 0.5) * j),
+        ];
       } else {
         cat = kind < 0.8 ? boxes[Math.floor(rng() * boxes.length)].cat : categoryIds[Math.floor(rng() * categoryIds.length)];
         const w = 4 + rng() * width * 0.5;

@@ -3,15 +3,7 @@
  * thresholds, recall, for every IoU threshold, category, area range and maxDets) and summarize()
  * (the 12 stats), plus per-category and per-IoU breakdowns and the printed summary lines.
  */
-import {
-  COCO_AREA_LABELS,
-  COCO_AREA_RANGES,
-  COCO_IOU_THRESHOLDS,
-  COCO_MAX_DETS,
-  COCO_RECALL_THRESHOLDS,
-  COCO_STAT_SPECS,
-  FLOAT64_EPS,
-} from './coco-params';
+import { COCO_AREA_LABELS, COCO_AREA_RANGES, COCO_IOU_THRESHOLDS, COCO_MAX_DETS, COCO_RECALL_THRESHOLDS, COCO_STAT_SPECS, FLOAT64_EPS } from './coco-params';
 import { formatFixed, numpySumChunked } from './py-compat';
 
 // Module-local copies: imported bindings compile to property getters, too slow for the hot loops.
@@ -262,9 +254,7 @@ export function summarizeCoco(match: CocoMatchResults, acc: CocoAccumulation, ca
   const stats = COCO_STAT_SPECS.map((spec) => {
     const t0 = spec.iouIndex === null ? 0 : spec.iouIndex;
     const t1 = spec.iouIndex === null ? T : spec.iouIndex + 1;
-    return spec.ap
-      ? meanPrecision(t0, t1, 0, K, spec.areaIndex, spec.maxDetIndex)
-      : meanRecall(t0, t1, 0, K, spec.areaIndex, spec.maxDetIndex);
+    return spec.ap ? meanPrecision(t0, t1, 0, K, spec.areaIndex, spec.maxDetIndex) : meanRecall(t0, t1, 0, K, spec.areaIndex, spec.maxDetIndex);
   });
   const last = M - 1;
   const perCategory: CocoCategoryResult[] = categoryIds.map((categoryId, k) => ({

@@ -103,16 +103,12 @@ export function readJsonFile(filePath: string, what: string): unknown {
     text = fs.readFileSync(filePath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(
-      `cannot read ${what} file ${filePath}` + (code ? ` (${code})` : ''),
-      code === 'ENOENT' ? 'check the path' : undefined,
-    );
+    throw new UserError(`cannot read ${what} file ${filePath}` + (code ? ` (${code})` : ''), code === 'ENOENT' ? 'check the path' : undefined);
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new UserError(`${what} file ${filePath} is not valid JSON: ${(err as Error).message}`,
-      `fix or regenerate the file`);
+    throw new UserError(`${what} file ${filePath} is not valid JSON: ${(err as Error).message}`, `fix or regenerate the file`);
   }
 }
 
@@ -128,7 +124,8 @@ function isFiniteNumber(x: unknown): x is number {
 function bboxProblem(bbox: unknown): string | null {
   if (!Array.isArray(bbox) || bbox.length !== 4) return 'bbox must be an array of 4 numbers [x, y, width, height]';
   for (const v of bbox) if (!isFiniteNumber(v)) return 'bbox must contain 4 finite numbers [x, y, width, height]';
-  if ((bbox[2] as number) < 0 || (bbox[3] as number) < 0) return 'bbox width and height must be >= 0 (COCO boxes are [x, y, width, height], not corner coordinates)';
+  if ((bbox[2] as number) < 0 || (bbox[3] as number) < 0)
+    return 'bbox width and height must be >= 0 (COCO boxes are [x, y, width, height], not corner coordinates)';
   return null;
 }
 
@@ -143,18 +140,21 @@ export function readCocoGroundTruth(input: string | CocoGroundTruthJson, source?
   const where = typeof input === 'string' ? input : (source ?? 'ground truth');
   const json: unknown = typeof input === 'string' ? readJsonFile(input, 'ground-truth') : input;
   if (!isRecord(json)) {
-    throw new UserError(`${where}: ground truth must be a JSON object in COCO instances format, got ${describeEntry(json)}`,
-      'pass the instances_*.json file (with "images", "annotations" and "categories")');
+    throw new UserError(
+      `${where}: ground truth must be a JSON object in COCO instances format, got ${describeEntry(json)}`,
+      'pass the instances_*.json file (with "images", "annotations" and "categories")',
+    );
   }
   for (const key of ['images', 'categories'] as const) {
     if (!Array.isArray(json[key])) {
-      throw new UserError(`${where}: ground truth has no "${key}" array`,
-        'pass a COCO instances json with "images", "annotations" and "categories" arrays');
+      throw new UserError(`${where}: ground truth has no "${key}" array`, 'pass a COCO instances json with "images", "annotations" and "categories" arrays');
     }
   }
   if (!Array.isArray(json.annotations)) {
-    throw new UserError(`${where}: ground truth has no "annotations" array (an image-info file such as image_info_test*.json has no boxes to evaluate against)`,
-      'pass a COCO instances json with "images", "annotations" and "categories" arrays');
+    throw new UserError(
+      `${where}: ground truth has no "annotations" array (an image-info file such as image_info_test*.json has no boxes to evaluate against)`,
+      'pass a COCO instances json with "images", "annotations" and "categories" arrays',
+    );
   }
   const images = json.images as unknown[];
   const categories = json.categories as unknown[];
@@ -163,16 +163,14 @@ export function readCocoGroundTruth(input: string | CocoGroundTruthJson, source?
   const imageSet = new Set<number>();
   images.forEach((img, i) => {
     if (!isRecord(img) || !isFiniteNumber(img.id)) {
-      throw new UserError(`${where}: images[${i}] has no numeric "id": ${describeEntry(img)}`,
-        'every image needs a numeric "id"');
+      throw new UserError(`${where}: images[${i}] has no numeric "id": ${describeEntry(img)}`, 'every image needs a numeric "id"');
     }
     imageSet.add(img.id);
   });
   const categorySet = new Set<number>();
   categories.forEach((cat, i) => {
     if (!isRecord(cat) || !isFiniteNumber(cat.id)) {
-      throw new UserError(`${where}: categories[${i}] has no numeric "id": ${describeEntry(cat)}`,
-        'every category needs a numeric "id"');
+      throw new UserError(`${where}: categories[${i}] has no numeric "id": ${describeEntry(cat)}`, 'every category needs a numeric "id"');
     }
     categorySet.add(cat.id);
   });
@@ -218,7 +216,8 @@ export function readCocoGroundTruth(input: string | CocoGroundTruthJson, source?
     const imageId = a.image_id as number;
     if (!imageSet.has(imageId)) bad(`refers to image_id ${imageId}, which is not in "images"`, 'add the image to "images" or drop the annotation');
     const categoryId = a.category_id as number;
-    if (!categorySet.has(categoryId)) bad(`refers to category_id ${categoryId}, which is not in "categories"`, 'add the category to "categories" or drop the annotation');
+    if (!categorySet.has(categoryId))
+      bad(`refers to category_id ${categoryId}, which is not in "categories"`, 'add the category to "categories" or drop the annotation');
     const bbox = a.bbox as number[];
     cols.annotationId[j] = id;
     cols.imageId[j] = imageId;
@@ -242,8 +241,10 @@ export function readCocoResults(input: string | readonly unknown[], source?: str
   const where = typeof input === 'string' ? input : (source ?? 'detections');
   const json: unknown = typeof input === 'string' ? readJsonFile(input, 'detection results') : input;
   if (!Array.isArray(json)) {
-    throw new UserError(`${where}: detection results must be a JSON array of {image_id, category_id, bbox, score}, got ${describeEntry(json)}`,
-      'pass a COCO results file (a list of detections), not an instances json');
+    throw new UserError(
+      `${where}: detection results must be a JSON array of {image_id, category_id, bbox, score}, got ${describeEntry(json)}`,
+      'pass a COCO results file (a list of detections), not an instances json',
+    );
   }
   const n = json.length;
   const out: CocoDetections = {
@@ -256,8 +257,10 @@ export function readCocoResults(input: string | readonly unknown[], source?: str
   for (let j = 0; j < n; j++) {
     const d = json[j];
     if (typeof d !== 'object' || d === null || Array.isArray(d)) {
-      throw new UserError(`${where}: detection #${j} is not an object: ${describeEntry(d)}`,
-        'each detection must be {"image_id", "category_id", "bbox": [x, y, w, h], "score"}');
+      throw new UserError(
+        `${where}: detection #${j} is not an object: ${describeEntry(d)}`,
+        'each detection must be {"image_id", "category_id", "bbox": [x, y, w, h], "score"}',
+      );
     }
     const r = d as Record<string, unknown>;
     const imageId = r.image_id;
@@ -265,9 +268,19 @@ export function readCocoResults(input: string | readonly unknown[], source?: str
     const score = r.score;
     const bbox = r.bbox;
     // Fast path for well-formed entries; the slow path below only runs to explain a failure.
-    if (isFiniteNumber(imageId) && isFiniteNumber(categoryId) && isFiniteNumber(score) && Array.isArray(bbox) &&
-        bbox.length === 4 && isFiniteNumber(bbox[0]) && isFiniteNumber(bbox[1]) && isFiniteNumber(bbox[2]) &&
-        isFiniteNumber(bbox[3]) && bbox[2] >= 0 && bbox[3] >= 0) {
+    if (
+      isFiniteNumber(imageId) &&
+      isFiniteNumber(categoryId) &&
+      isFiniteNumber(score) &&
+      Array.isArray(bbox) &&
+      bbox.length === 4 &&
+      isFiniteNumber(bbox[0]) &&
+      isFiniteNumber(bbox[1]) &&
+      isFiniteNumber(bbox[2]) &&
+      isFiniteNumber(bbox[3]) &&
+      bbox[2] >= 0 &&
+      bbox[3] >= 0
+    ) {
       out.imageId[j] = imageId;
       out.categoryId[j] = categoryId;
       out.score[j] = score;
@@ -279,14 +292,15 @@ export function readCocoResults(input: string | readonly unknown[], source?: str
     }
     for (const key of ['image_id', 'category_id', 'bbox', 'score'] as const) {
       if (!(key in r)) {
-        throw new UserError(`${where}: detection #${j} has no "${key}" field: ${describeEntry(d)}`,
-          'each detection must be {"image_id", "category_id", "bbox": [x, y, w, h], "score"}');
+        throw new UserError(
+          `${where}: detection #${j} has no "${key}" field: ${describeEntry(d)}`,
+          'each detection must be {"image_id", "category_id", "bbox": [x, y, w, h], "score"}',
+        );
       }
     }
     for (const key of ['image_id', 'category_id', 'score'] as const) {
       if (!isFiniteNumber(r[key])) {
-        throw new UserError(`${where}: detection #${j} has a non-numeric or non-finite "${key}": ${describeEntry(d)}`,
-          `"${key}" must be a finite number`);
+        throw new UserError(`${where}: detection #${j} has a non-numeric or non-finite "${key}": ${describeEntry(d)}`, `"${key}" must be a finite number`);
       }
     }
     throw new UserError(`${where}: detection #${j} has a malformed bbox: ${describeEntry(d)}`, bboxProblem(bbox) ?? 'invalid bbox');
@@ -308,8 +322,9 @@ export function cocoDetectionsFromColumns(cols: {
   if (cols.imageId.length !== n || cols.categoryId.length !== n || cols.boxXYWH.length !== 4 * n) {
     throw new UserError(
       `detection columns disagree in length: ${cols.imageId.length} image ids, ${cols.categoryId.length} category ids, ` +
-      `${cols.boxXYWH.length / 4} boxes, ${n} scores`,
-      'pass one image id, one category id, 4 box numbers [x, y, w, h] and one score per detection');
+        `${cols.boxXYWH.length / 4} boxes, ${n} scores`,
+      'pass one image id, one category id, 4 box numbers [x, y, w, h] and one score per detection',
+    );
   }
   const toF64 = (a: ArrayLike<number>): Float64Array => (a instanceof Float64Array ? a : Float64Array.from(a));
   const out: CocoDetections = {
@@ -321,14 +336,22 @@ export function cocoDetectionsFromColumns(cols: {
   };
   for (let j = 0; j < n; j++) {
     const b = 4 * j;
-    const ok = Number.isFinite(out.imageId[j]) && Number.isFinite(out.categoryId[j]) && Number.isFinite(out.score[j]) &&
-      Number.isFinite(out.boxXYWH[b]) && Number.isFinite(out.boxXYWH[b + 1]) && out.boxXYWH[b + 2] >= 0 &&
-      out.boxXYWH[b + 3] >= 0 && Number.isFinite(out.boxXYWH[b + 2]) && Number.isFinite(out.boxXYWH[b + 3]);
+    const ok =
+      Number.isFinite(out.imageId[j]) &&
+      Number.isFinite(out.categoryId[j]) &&
+      Number.isFinite(out.score[j]) &&
+      Number.isFinite(out.boxXYWH[b]) &&
+      Number.isFinite(out.boxXYWH[b + 1]) &&
+      out.boxXYWH[b + 2] >= 0 &&
+      out.boxXYWH[b + 3] >= 0 &&
+      Number.isFinite(out.boxXYWH[b + 2]) &&
+      Number.isFinite(out.boxXYWH[b + 3]);
     if (!ok) {
-      const entry = { image_id: out.imageId[j], category_id: out.categoryId[j],
-        bbox: Array.from(out.boxXYWH.subarray(b, b + 4)), score: out.score[j] };
-      throw new UserError(`detection #${j} is malformed: ${describeEntry(entry)}`,
-        'ids and score must be finite numbers; bbox must be 4 finite numbers [x, y, w, h] with w, h >= 0');
+      const entry = { image_id: out.imageId[j], category_id: out.categoryId[j], bbox: Array.from(out.boxXYWH.subarray(b, b + 4)), score: out.score[j] };
+      throw new UserError(
+        `detection #${j} is malformed: ${describeEntry(entry)}`,
+        'ids and score must be finite numbers; bbox must be 4 finite numbers [x, y, w, h] with w, h >= 0',
+      );
     }
   }
   return out;

@@ -44,9 +44,7 @@ export const FLOAT64_EPS = 2.220446049250313e-16;
 /** pycocotools caps the IoU needed for a match below 1 so that a perfect box still matches at t = 1. */
 export const MAX_MATCH_IOU = 1 - 1e-10;
 
-export const COCO_STAT_NAMES: readonly string[] = [
-  'AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl',
-];
+export const COCO_STAT_NAMES: readonly string[] = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'AR1', 'AR10', 'AR100', 'ARs', 'ARm', 'ARl'];
 
 /** One line of `COCOeval.summarize()`: precision or recall, IoU index (null = mean over all), area, maxDets. */
 export interface CocoStatSpec {

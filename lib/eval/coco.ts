@@ -18,21 +18,8 @@
  */
 import { UserError } from '../util/errors';
 import { COCO_AREA_RANGES, COCO_IOU_THRESHOLDS, COCO_MAX_DETS, MAX_MATCH_IOU } from './coco-params';
-import {
-  CocoDetections,
-  CocoGroundTruthColumns,
-  CocoGroundTruthJson,
-  CocoResultJson,
-  describeEntry,
-  readCocoGroundTruth,
-  readCocoResults,
-} from './coco-input';
-import {
-  accumulateCoco,
-  CocoEvalResult,
-  CocoMatchResults,
-  summarizeCoco,
-} from './coco-accumulate';
+import { CocoDetections, CocoGroundTruthColumns, CocoGroundTruthJson, CocoResultJson, describeEntry, readCocoGroundTruth, readCocoResults } from './coco-input';
+import { accumulateCoco, CocoEvalResult, CocoMatchResults, summarizeCoco } from './coco-accumulate';
 
 export * from './coco-accumulate';
 export {
@@ -220,11 +207,11 @@ export class PreparedCocoGroundTruth {
       } else {
         const found = this.imageIndex.get(imageId);
         if (found === undefined) {
-          const entry = { image_id: imageId, category_id: dets.categoryId[j],
-            bbox: Array.from(dets.boxXYWH.subarray(4 * j, 4 * j + 4)), score: dets.score[j] };
+          const entry = { image_id: imageId, category_id: dets.categoryId[j], bbox: Array.from(dets.boxXYWH.subarray(4 * j, 4 * j + 4)), score: dets.score[j] };
           throw new UserError(
             `detection #${j} is for image_id ${imageId}, which is not in the ground truth: ${describeEntry(entry)}`,
-            'detections must refer to images of the ground-truth file; check that the results and the annotations belong to the same split');
+            'detections must refer to images of the ground-truth file; check that the results and the annotations belong to the same split',
+          );
         }
         i = found;
         lastImageId = imageId;
@@ -325,8 +312,17 @@ export class PreparedCocoGroundTruth {
    * given, the matched annotation of area 'all' at matchedGt[t*stride + entry]).
    */
   private matchCell(
-    dets: CocoDetections, detOrder: Int32Array, p: number, D: number, gs: number, G: number,
-    out: number, stride: number, tpMask: Uint16Array, ignoreMask: Uint16Array, matchedGt: Int32Array | null,
+    dets: CocoDetections,
+    detOrder: Int32Array,
+    p: number,
+    D: number,
+    gs: number,
+    G: number,
+    out: number,
+    stride: number,
+    tpMask: Uint16Array,
+    ignoreMask: Uint16Array,
+    matchedGt: Int32Array | null,
   ): void {
     const box = dets.boxXYWH;
     const rangeArea = dets.areaForRanges;
@@ -421,8 +417,10 @@ export class PreparedCocoGroundTruth {
     for (let j = 0; j < imageIds.length; j++) {
       const i = this.imageIndex.get(imageIds[j]);
       if (i === undefined) {
-        throw new UserError(`imageIds[${j}] = ${describeEntry(imageIds[j])} is not an image of the ground truth`,
-          'restrict evaluation to ids listed in the ground truth "images"');
+        throw new UserError(
+          `imageIds[${j}] = ${describeEntry(imageIds[j])} is not an image of the ground truth`,
+          'restrict evaluation to ids listed in the ground truth "images"',
+        );
       }
       mask[i] = 1;
     }
@@ -468,10 +466,7 @@ export function evaluateCoco(
  * pycocotools' maskApi.c bbIou, so that threshold comparisons agree to the last bit. A crowd GT's
  * union is the detection's area (intersection over the detection).
  */
-export function cocoBoxIou(
-  dx: number, dy: number, dw: number, dh: number, da: number,
-  gx: number, gy: number, gw: number, gh: number, crowd: boolean,
-): number {
+export function cocoBoxIou(dx: number, dy: number, dw: number, dh: number, da: number, gx: number, gy: number, gw: number, gh: number, crowd: boolean): number {
   const w = Math.min(dw + dx, gw + gx) - Math.max(dx, gx);
   if (!(w > 0)) return 0;
   const h = Math.min(dh + dy, gh + gy) - Math.max(dy, gy);
@@ -483,8 +478,13 @@ export function cocoBoxIou(
 function isCocoDetections(x: unknown): x is CocoDetections {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return false;
   const d = x as Partial<CocoDetections>;
-  return typeof d.count === 'number' && d.score instanceof Float64Array && d.imageId instanceof Float64Array &&
-    d.categoryId instanceof Float64Array && d.boxXYWH instanceof Float64Array;
+  return (
+    typeof d.count === 'number' &&
+    d.score instanceof Float64Array &&
+    d.imageId instanceof Float64Array &&
+    d.categoryId instanceof Float64Array &&
+    d.boxXYWH instanceof Float64Array
+  );
 }
 
 /**

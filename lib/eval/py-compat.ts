@@ -31,13 +31,12 @@ export function numpySum(buf: Float64Array, start: number, n: number): number {
     return res;
   }
   if (n <= 128) {
-    const r = [buf[start], buf[start + 1], buf[start + 2], buf[start + 3],
-      buf[start + 4], buf[start + 5], buf[start + 6], buf[start + 7]];
+    const r = [buf[start], buf[start + 1], buf[start + 2], buf[start + 3], buf[start + 4], buf[start + 5], buf[start + 6], buf[start + 7]];
     let i = 8;
     for (; i < n - (n % 8); i += 8) {
       for (let j = 0; j < 8; j++) r[j] += buf[start + i + j];
     }
-    let res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    let res = r[0] + r[1] + (r[2] + r[3]) + (r[4] + r[5] + (r[6] + r[7]));
     for (; i < n; i++) res += buf[start + i];
     return res;
   }

@@ -54,8 +54,7 @@ function flag(x: unknown, what: string, source: string, index: number): boolean 
   if (s === undefined || s === '') return false;
   const v = Number(s);
   if (v === 0 || v === 1) return v === 1;
-  throw new UserError(`${source}: object #${index} has <${what}>${s}</${what}>, expected 0 or 1`,
-    `fix the annotation file`);
+  throw new UserError(`${source}: object #${index} has <${what}>${s}</${what}>, expected 0 or 1`, `fix the annotation file`);
 }
 
 /** Parses the text of one VOC annotation file; `source` names it in errors. */
@@ -94,8 +93,7 @@ export function parseVocAnnotation(xml: string, source: string, options: ReadVoc
       return s === undefined || s === '' ? NaN : Number(s);
     });
     if (!box || coords.some((v) => !Number.isFinite(v))) {
-      throw new UserError(`${source}: object #${i} (${name}) has no valid <bndbox> with numeric xmin, ymin, xmax, ymax`,
-        'fix the annotation file');
+      throw new UserError(`${source}: object #${i} (${name}) has no valid <bndbox> with numeric xmin, ymin, xmax, ymax`, 'fix the annotation file');
     }
     return {
       name,
@@ -115,8 +113,10 @@ export function readVocAnnotation(filePath: string, options: ReadVocAnnotationOp
     xml = fs.readFileSync(filePath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read VOC annotation ${filePath}` + (code ? ` (${code})` : ''),
-      'check --annotations: it must be the folder holding <image_id>.xml for every id of the image set');
+    throw new UserError(
+      `cannot read VOC annotation ${filePath}` + (code ? ` (${code})` : ''),
+      'check --annotations: it must be the folder holding <image_id>.xml for every id of the image set',
+    );
   }
   return parseVocAnnotation(xml, filePath, options);
 }
@@ -157,8 +157,10 @@ export function parseVocDetections(content: string, source: string): VocDetectio
     const f = line.split(/\s+/);
     const nums = f.slice(1).map(Number);
     if (f.length !== 6 || nums.some((v) => !Number.isFinite(v))) {
-      throw new UserError(`${source}:${i + 1}: expected "<image_id> <score> <xmin> <ymin> <xmax> <ymax>", got "${line.slice(0, 200)}"`,
-        'write one detection per line: image id, score and 4 box coordinates, separated by spaces');
+      throw new UserError(
+        `${source}:${i + 1}: expected "<image_id> <score> <xmin> <ymin> <xmax> <ymax>", got "${line.slice(0, 200)}"`,
+        'write one detection per line: image id, score and 4 box coordinates, separated by spaces',
+      );
     }
     out.push({ image: f[0], score: nums[0], bbox: [nums[1], nums[2], nums[3], nums[4]] });
   }
@@ -172,8 +174,10 @@ export function readVocDetections(filePath: string): VocDetectionLine[] {
     content = fs.readFileSync(filePath, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read detection file ${filePath}` + (code ? ` (${code})` : ''),
-      'write one file per class (an empty file for a class without detections)');
+    throw new UserError(
+      `cannot read detection file ${filePath}` + (code ? ` (${code})` : ''),
+      'write one file per class (an empty file for a class without detections)',
+    );
   }
   return parseVocDetections(content, filePath);
 }

@@ -162,8 +162,10 @@ export function evaluateVoc(input: VocEvalInput, options: VocEvalOptions = {}): 
       throw new UserError(`detection #${i} (${d.image}, ${d.className}) has a non-finite score ${d.score}`, 'scores must be finite numbers');
     }
     if (!images.has(d.image)) {
-      throw new UserError(`detection #${i} is on image "${d.image}", which is not in the image set: ${JSON.stringify(d)}`,
-        'detections must refer to images of the evaluated image set');
+      throw new UserError(
+        `detection #${i} is on image "${d.image}", which is not in the image set: ${JSON.stringify(d)}`,
+        'detections must refer to images of the evaluated image set',
+      );
     }
     let list = detsByClass.get(d.className);
     if (!list) detsByClass.set(d.className, (list = []));
@@ -171,7 +173,8 @@ export function evaluateVoc(input: VocEvalInput, options: VocEvalOptions = {}): 
   });
 
   const perClass = input.classes.map((className) =>
-    evaluateVocClass(className, gtByClass.get(className) ?? new Map(), detsByClass.get(className) ?? [], iouThreshold, metric));
+    evaluateVocClass(className, gtByClass.get(className) ?? new Map(), detsByClass.get(className) ?? [], iouThreshold, metric),
+  );
   const scored = perClass.filter((c) => c.npos > 0);
   if (scored.length === 0) {
     throw new UserError(
@@ -324,22 +327,24 @@ export function evaluateVocDevkit(input: VocDevkitEvalInput, options: VocEvalOpt
     });
   }
   if (invalid.length) throw invalidBoxesError(input.annotationsDir, invalid, 'fix these objects in the annotation files');
-  const classes = input.classes && input.classes.length > 0
-    ? [...input.classes]
-    : [...new Set(groundTruth.map((g) => g.className))].sort();
+  const classes = input.classes && input.classes.length > 0 ? [...input.classes] : [...new Set(groundTruth.map((g) => g.className))].sort();
   const imageSet = new Set(images);
   const detections: VocDetection[] = [];
   for (const className of classes) {
     const file = path.join(input.detectionsDir, vocDetectionFileName(className));
     if (!fs.existsSync(file)) {
-      throw new UserError(`no detection file for class "${className}": ${file} does not exist`,
-        'write comp4_det_test_<class>.txt for every evaluated class (an empty file when there are no detections), or pass --classes');
+      throw new UserError(
+        `no detection file for class "${className}": ${file} does not exist`,
+        'write comp4_det_test_<class>.txt for every evaluated class (an empty file when there are no detections), or pass --classes',
+      );
     }
     const lines = readVocDetections(file);
     lines.forEach((d, i) => {
       if (!imageSet.has(d.image)) {
-        throw new UserError(`${file}: detection #${i} is on image "${d.image}", which is not in ${input.imageSetFile}`,
-          'detections must refer to images of the evaluated image set');
+        throw new UserError(
+          `${file}: detection #${i} is on image "${d.image}", which is not in ${input.imageSetFile}`,
+          'detections must refer to images of the evaluated image set',
+        );
       }
       detections.push({ image: d.image, className, score: d.score, bbox: d.bbox });
     });

@@ -72,7 +72,9 @@ export async function cellDetections(cell: CellResult): Promise<{ detections: Co
   const dataset = await valSet(run.cfg);
   const imageIds = dataset.images.slice(0, run.images).map((im) => im.id);
   const setting = { inference: cell.inference, images: run.images, searchFile: cell.seeds[0].eval.searchFile ?? null };
-  const label = String(cell.inference).replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40);
+  const label = String(cell.inference)
+    .replace(/[^A-Za-z0-9.]+/g, '_')
+    .slice(0, 40);
   const file = path.join(run.runDir, EVALS_DIR, `detections-${label}-${configHash(setting)}.json`);
   if (fs.existsSync(file)) return { detections: JSON.parse(fs.readFileSync(file, 'utf8')) as CocoResultJson[], dataset, imageIds, run };
   await initBackend();
@@ -160,8 +162,14 @@ export function coverageVsMmapFigure(rows: readonly InferenceCoverage[], title =
     data: trained.map((t): PlotlyTrace => {
       const mine = rows.filter((r) => r.row === t);
       return {
-        type: 'scatter', mode: 'lines+markers+text', name: `trained ${t}`, x: mine.map((r) => 100 * r.coverage.bprIou), y: mine.map((r) => 100 * r.mmAP),
-        text: mine.map((r) => r.group), textposition: 'top center', hovertemplate: `trained ${t}, inference %{text}: BPR %{x:.1f}%, mmAP %{y:.1f}<extra></extra>`,
+        type: 'scatter',
+        mode: 'lines+markers+text',
+        name: `trained ${t}`,
+        x: mine.map((r) => 100 * r.coverage.bprIou),
+        y: mine.map((r) => 100 * r.mmAP),
+        text: mine.map((r) => r.group),
+        textposition: 'top center',
+        hovertemplate: `trained ${t}, inference %{text}: BPR %{x:.1f}%, mmAP %{y:.1f}<extra></extra>`,
       };
     }),
     layout: {
@@ -229,7 +237,10 @@ export function droppedRangeFigure(rows: readonly DroppedRangeAp[]): PlotlyFigur
     const mine = rows.filter((r) => r.group === g);
     for (const part of ['inside', 'outside'] as const) {
       data.push({
-        type: 'bar', name: `${g}: ${part}`, x: mine.map((r) => r.row), y: mine.map((r) => (r[part].ap < 0 ? null : 100 * r[part].ap)) as number[],
+        type: 'bar',
+        name: `${g}: ${part}`,
+        x: mine.map((r) => r.row),
+        y: mine.map((r) => (r[part].ap < 0 ? null : 100 * r[part].ap)) as number[],
         marker: { color: colours[i % colours.length], pattern: { shape: part === 'outside' ? '/' : '' } },
       });
     }

@@ -125,7 +125,10 @@ export async function anchorSearchComparison(settings: ExperimentSettings, optio
   const sink = options.run?.log ?? ((line: string) => (quiet ? undefined : statusStream().write(line + '\n')));
   const run: RunTableOptions = { ...options.run, log: (line) => sink(line.replace(/^Table 3 /, 'anchor sets ')) };
   const data: Partial<TrainConfig> = options.coco
-    ? { train: { kind: 'coco', annotations: options.coco.annotations, images: options.coco.images }, val: { kind: 'coco', annotations: options.coco.valAnnotations, images: options.coco.valImages } }
+    ? {
+        train: { kind: 'coco', annotations: options.coco.annotations, images: options.coco.images },
+        val: { kind: 'coco', annotations: options.coco.valAnnotations, images: options.coco.valImages },
+      }
     : {};
   // Table 3's 3x3 row (MetaAnchor, 0.6/0.5): on MNIST-Det the same run as Tables 2 and 3.
   const meta = cellConfig(settings, { ...data, method: 'metaanchor', anchors: '3x3', posIou: 0.6, negIou: 0.5 });
@@ -142,22 +145,52 @@ export async function anchorSearchComparison(settings: ExperimentSettings, optio
     ['k-means', kmeans.anchors],
     ['k-means + evolution', evolve.anchors],
   ];
-  const metaResult = await runTable(comparisonTable('MetaAnchor 3x3 (0.6/0.5) with each anchor set', inference.map(([row, inf]) => ({ row, group: 'MetaAnchor', train: meta, inference: inf }))), settings, run);
+  const metaResult = await runTable(
+    comparisonTable(
+      'MetaAnchor 3x3 (0.6/0.5) with each anchor set',
+      inference.map(([row, inf]) => ({ row, group: 'MetaAnchor', train: meta, inference: inf })),
+    ),
+    settings,
+    run,
+  );
   const search = searchResultsOf(metaResult)[0]?.search;
   if (!search) throw new Error('the greedy search cell produced no search result');
 
   const sets: { name: string; method: AnchorSetMethod; spec: string; seconds: number; needs: string }[] = [
     ...TABLE1_NAMES.map((a) => ({ name: a, method: 'Table 1' as const, spec: a, seconds: 0, needs: 'nothing' })),
-    { name: 'greedy search', method: 'greedy search', spec: search.anchors, seconds: search.seconds, needs: `a trained MetaAnchor model; ${search.trace.length} candidates scored on ${search.subsetImages} training images` },
+    {
+      name: 'greedy search',
+      method: 'greedy search',
+      spec: search.anchors,
+      seconds: search.seconds,
+      needs: `a trained MetaAnchor model; ${search.trace.length} candidates scored on ${search.subsetImages} training images`,
+    },
     { name: 'k-means', method: 'k-means', spec: kmeans.anchors, seconds: kmeans.seconds, needs: `${kmeans.boxes} training boxes` },
-    { name: 'k-means + evolution', method: 'k-means + evolution', spec: evolve.anchors, seconds: evolve.seconds, needs: `${evolve.boxes} training boxes, ${evolve.generations} generations` },
+    {
+      name: 'k-means + evolution',
+      method: 'k-means + evolution',
+      spec: evolve.anchors,
+      seconds: evolve.seconds,
+      needs: `${evolve.boxes} training boxes, ${evolve.generations} generations`,
+    },
   ];
 
   let baselineResult: TableResult | undefined;
   if (options.baselines ?? true) {
     const trained = sets.filter((s) => s.name === '3x3' || s.name === '9x9' || s.method !== 'Table 1');
-    baselineResult = await runTable(comparisonTable('RetinaNet (0.6/0.5) trained with each anchor set',
-      trained.map((s) => ({ row: s.name, group: 'baseline', train: cellConfig(settings, { ...data, method: 'baseline', anchors: s.spec, posIou: 0.6, negIou: 0.5 }), inference: 'train' }))), settings, run);
+    baselineResult = await runTable(
+      comparisonTable(
+        'RetinaNet (0.6/0.5) trained with each anchor set',
+        trained.map((s) => ({
+          row: s.name,
+          group: 'baseline',
+          train: cellConfig(settings, { ...data, method: 'baseline', anchors: s.spec, posIou: 0.6, negIou: 0.5 }),
+          inference: 'train',
+        })),
+      ),
+      settings,
+      run,
+    );
   }
   const entries = sets.map((s) => {
     const config = { ...parseAnchorSpec(s.spec), name: s.name };
@@ -196,10 +229,21 @@ export function anchorSearchFigure(c: AnchorSearchComparison): PlotlyFigure {
     { type: 'bar', name: 'MetaAnchor 3x3 detecting with the set', x: names, y: c.entries.map((e) => 100 * e.metaMmAP), marker: { color: '#e15759' } },
   ];
   if (c.baselineResult) {
-    data.push({ type: 'bar', name: 'RetinaNet trained with the set', x: names, y: c.entries.map((e) => (e.baselineMmAP === undefined ? null : 100 * e.baselineMmAP)) as number[], marker: { color: '#4e79a7' } });
+    data.push({
+      type: 'bar',
+      name: 'RetinaNet trained with the set',
+      x: names,
+      y: c.entries.map((e) => (e.baselineMmAP === undefined ? null : 100 * e.baselineMmAP)) as number[],
+      marker: { color: '#4e79a7' },
+    });
   }
   data.push({
-    type: 'scatter', mode: 'lines+markers', name: `BPR (best IoU >= ${c.train.posIou})`, x: names, y: c.entries.map((e) => 100 * e.coverage.bprIou), yaxis: 'y2',
+    type: 'scatter',
+    mode: 'lines+markers',
+    name: `BPR (best IoU >= ${c.train.posIou})`,
+    x: names,
+    y: c.entries.map((e) => 100 * e.coverage.bprIou),
+    yaxis: 'y2',
     line: { color: '#59a14f' },
   });
   return {

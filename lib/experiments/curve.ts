@@ -72,7 +72,8 @@ export async function learningCurve(runDirOrCheckpoint: string, options: CurveOp
   const { runDir } = resolveCheckpointDir(runDirOrCheckpoint);
   const cfg = readRunConfig(runDir);
   const evalImages = options.evalImages ?? cfg.evalImages;
-  if (!(Number.isInteger(evalImages) && evalImages >= 0)) throw new UserError(`--eval-images must be a whole number >= 0, got ${evalImages}`, 'e.g. --eval-images 200 (0 = every validation image)');
+  if (!(Number.isInteger(evalImages) && evalImages >= 0))
+    throw new UserError(`--eval-images must be a whole number >= 0, got ${evalImages}`, 'e.g. --eval-images 200 (0 = every validation image)');
   const file = path.join(runDir, `curve-${configHash({ evalImages })}.json`);
   const cached = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as CurveFile) : { evalImages, points: [] };
   const have = new Map(cached.points.map((p) => [p.step, p] as const));
@@ -167,7 +168,9 @@ function finalMmap(dir: string): number {
 }
 
 function labelOf(cfg: TrainConfig): string {
-  return runFolderName(cfg).replace(/-seed\d+-[0-9a-f]+$/, '').replace(/-[0-9a-f]{12}$/, '');
+  return runFolderName(cfg)
+    .replace(/-seed\d+-[0-9a-f]+$/, '')
+    .replace(/-[0-9a-f]{12}$/, '');
 }
 
 /**
@@ -192,14 +195,17 @@ export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir:
   const pairs = cfgs.map((cfg) => ({ cfg, doubled: stretchedConfig(cfg, 2) }));
   const base: TrainConfig[] = [];
   const doubled: TrainConfig[] = [];
-  for (const p of pairs) for (const s of seeds) base.push(seededConfig(p.cfg, s)), doubled.push(seededConfig(p.doubled, s));
+  for (const p of pairs) for (const s of seeds) (base.push(seededConfig(p.cfg, s)), doubled.push(seededConfig(p.doubled, s)));
   // The doubled runs first: nobody else trains them.
   const train = options.baseFromTables ? doubled : [...doubled, ...base];
   await trainRuns(train, runsDir, { jobs: options.jobs, quiet: options.quiet, log: options.log, waitForLock: options.waitForLock, keepOrder: true });
   if (options.baseFromTables) {
     let said = false;
     while (!base.every((c) => isRunComplete(runDirOf(runsDir, c), c))) {
-      if (!said) options.log?.(`waiting for the table job to finish ${base.filter((c) => !isRunComplete(runDirOf(runsDir, c), c)).length} run(s) at the tables' own steps`);
+      if (!said)
+        options.log?.(
+          `waiting for the table job to finish ${base.filter((c) => !isRunComplete(runDirOf(runsDir, c), c)).length} run(s) at the tables' own steps`,
+        );
       said = true;
       await new Promise((r) => setTimeout(r, options.pollMs ?? 30_000));
     }
@@ -210,6 +216,16 @@ export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir:
     const atSteps = meanSd(runDirs.map(finalMmap));
     const atDouble = meanSd(doubledRunDirs.map(finalMmap));
     const deltaPoints = 100 * (atDouble.mean - atSteps.mean);
-    return { label: labelOf(cfg), steps: cfg.steps, seeds: seeds.slice(), atSteps, atDouble, deltaPoints, converged: Math.abs(deltaPoints) < CONVERGED_DELTA, runDirs, doubledRunDirs };
+    return {
+      label: labelOf(cfg),
+      steps: cfg.steps,
+      seeds: seeds.slice(),
+      atSteps,
+      atDouble,
+      deltaPoints,
+      converged: Math.abs(deltaPoints) < CONVERGED_DELTA,
+      runDirs,
+      doubledRunDirs,
+    };
   });
 }

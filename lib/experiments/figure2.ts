@@ -85,7 +85,11 @@ export interface DrawDetectionsOptions {
 }
 
 /** `run`'s detections on every image of `images` (original coordinates), drawn with "class score" labels. */
-export async function drawRunDetections(run: LoadedRun, images: DetectionDataset, options: DrawDetectionsOptions): Promise<{ pngs: Buffer[]; counts: number[] }> {
+export async function drawRunDetections(
+  run: LoadedRun,
+  images: DetectionDataset,
+  options: DrawDetectionsOptions,
+): Promise<{ pngs: Buffer[]; counts: number[] }> {
   const cfg = run.config;
   if (!cfg) throw new UserError('the run has no config.json', 'use a run folder written by `metaanchor train`');
   const minScore = options.minScore ?? 0.3;
@@ -93,32 +97,41 @@ export async function drawRunDetections(run: LoadedRun, images: DetectionDataset
   const pngs: Buffer[] = new Array(n);
   const counts: number[] = new Array(n).fill(0);
   const jobs: Promise<void>[] = [];
-  await forEachImageDetections(run.detector, images, {
-    anchors: options.anchors,
-    input: inputGeometry(cfg),
-    inference: options.inference,
-    batchSize: n,
-  }, (img, dets) => {
-    const keep: number[] = [];
-    for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
-    const all = boxesToOriginal(dets.boxes, img.transform);
-    const image = images.images[img.index];
-    const outline = options.outline ? [outlineBox(options.outline, img.transform.scaleX, img.transform.scaleY, image.widthPx, image.heightPx)] : [];
-    const boxes = new Float32Array((keep.length + outline.length) * 4);
-    keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
-    outline.forEach((b, k) => boxes.set(b, 4 * (keep.length + k)));
-    counts[img.index] = keep.length;
-    const scale = options.widthPx ? options.widthPx / image.widthPx : options.scale ?? 2;
-    jobs.push(drawBoxes(image.filePath, boxes, {
-      scale,
-      // The outline takes the last palette colour and a dashed stroke.
-      classIdx: [...keep.map((j) => dets.classes[j]), ...outline.map(() => 9)],
-      ignore: [...keep.map(() => 0), ...outline.map(() => 1)],
-      labels: [...keep.map((j) => `${images.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`), ...outline.map(() => 'anchor')],
-      fontSizePx: 11,
-      lineWidthPx: 2,
-    }).then((png) => { pngs[img.index] = png; }));
-  });
+  await forEachImageDetections(
+    run.detector,
+    images,
+    {
+      anchors: options.anchors,
+      input: inputGeometry(cfg),
+      inference: options.inference,
+      batchSize: n,
+    },
+    (img, dets) => {
+      const keep: number[] = [];
+      for (let j = 0; j < dets.scores.length; j++) if (dets.scores[j] >= minScore) keep.push(j);
+      const all = boxesToOriginal(dets.boxes, img.transform);
+      const image = images.images[img.index];
+      const outline = options.outline ? [outlineBox(options.outline, img.transform.scaleX, img.transform.scaleY, image.widthPx, image.heightPx)] : [];
+      const boxes = new Float32Array((keep.length + outline.length) * 4);
+      keep.forEach((j, k) => boxes.set(all.subarray(4 * j, 4 * j + 4), 4 * k));
+      outline.forEach((b, k) => boxes.set(b, 4 * (keep.length + k)));
+      counts[img.index] = keep.length;
+      const scale = options.widthPx ? options.widthPx / image.widthPx : (options.scale ?? 2);
+      jobs.push(
+        drawBoxes(image.filePath, boxes, {
+          scale,
+          // The outline takes the last palette colour and a dashed stroke.
+          classIdx: [...keep.map((j) => dets.classes[j]), ...outline.map(() => 9)],
+          ignore: [...keep.map(() => 0), ...outline.map(() => 1)],
+          labels: [...keep.map((j) => `${images.categories[dets.classes[j]].name} ${dets.scores[j].toFixed(2)}`), ...outline.map(() => 'anchor')],
+          fontSizePx: 11,
+          lineWidthPx: 2,
+        }).then((png) => {
+          pngs[img.index] = png;
+        }),
+      );
+    },
+  );
   await Promise.all(jobs);
   return { pngs, counts };
 }
@@ -145,14 +158,20 @@ export function detectionsText(n: number): string {
 }
 
 /** Detections of `run` at each single anchor on the same images, drawn. */
-export async function customAnchorPanels(run: LoadedRun, val: DetectionDataset, anchors: readonly AnchorShape[] = FIGURE2_SHAPES, options: AnchorPanelOptions = {}): Promise<AnchorPanel[]> {
+export async function customAnchorPanels(
+  run: LoadedRun,
+  val: DetectionDataset,
+  anchors: readonly AnchorShape[] = FIGURE2_SHAPES,
+  options: AnchorPanelOptions = {},
+): Promise<AnchorPanel[]> {
   const sub = pickImages(val, options.imageIndices ?? [0, 1, 2]);
   if (run.detector.isDisposed) {
-    throw new UserError('this run\'s model was disposed', 'rerun the cell that opened the run (openRunForFigures), or do not dispose it while drawing');
+    throw new UserError("this run's model was disposed", 'rerun the cell that opened the run (openRunForFigures), or do not dispose it while drawing');
   }
   const panels: AnchorPanel[] = [];
   for (const anchor of anchors) {
-    if (!(anchor.scale > 0 && anchor.ratioHW > 0)) throw new UserError(`anchor scale ${anchor.scale}, ratio ${anchor.ratioHW} is invalid`, 'scale and ratio must be positive numbers');
+    if (!(anchor.scale > 0 && anchor.ratioHW > 0))
+      throw new UserError(`anchor scale ${anchor.scale}, ratio ${anchor.ratioHW} is invalid`, 'scale and ratio must be positive numbers');
     const { pngs, counts } = await drawRunDetections(run, sub, {
       anchors: { name: 'custom', shapes: [anchor], standardBoxP3: run.standardBoxP3 },
       minScore: options.minScore,
@@ -178,7 +197,11 @@ export interface ExplorerGridOptions extends AnchorPanelOptions {
  * The offline anchor explorer's panels: detections at every (scale, ratio) of a grid, on the same
  * images, with each anchor's outline (for lib/notebook/explorer.ts; `at` indexes scales, ratios).
  */
-export async function anchorExplorerPanels(run: LoadedRun, val: DetectionDataset, options: ExplorerGridOptions = {}): Promise<{
+export async function anchorExplorerPanels(
+  run: LoadedRun,
+  val: DetectionDataset,
+  options: ExplorerGridOptions = {},
+): Promise<{
   panels: { at: [number, number]; caption: string; images: { data: Buffer; caption: string }[] }[];
   axes: [{ label: string; values: string[] }, { label: string; values: string[] }];
 }> {
@@ -200,4 +223,3 @@ export async function anchorExplorerPanels(run: LoadedRun, val: DetectionDataset
     ],
   };
 }
-

@@ -37,16 +37,25 @@ export function mmapVsAnchorsFigure(result: Pick<TableResult, 'cells' | 'table'>
       const ours = TABLE1_NAMES.map((a) => cellSummary(result, `${iou} ${a}`, group, 'mmAP'));
       if (ours.some((m) => m && m.n > 0)) {
         data.push({
-          type: 'scatter', mode: 'lines+markers', name: `ours ${group} ${iou}`, x: counts,
+          type: 'scatter',
+          mode: 'lines+markers',
+          name: `ours ${group} ${iou}`,
+          x: counts,
           y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
           error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
           line: { color: COLOURS[group], dash },
         });
       }
       data.push({
-        type: 'scatter', mode: 'lines+markers', name: `paper ${group} ${iou}`, x: counts, yaxis: 'y2',
+        type: 'scatter',
+        mode: 'lines+markers',
+        name: `paper ${group} ${iou}`,
+        x: counts,
+        yaxis: 'y2',
         y: TABLE1_NAMES.map((a) => t.paper(`${iou} ${a}`, group, 'mmAP') ?? NaN),
-        line: { color: COLOURS[group], dash, width: 1 }, marker: { symbol: 'circle-open' }, opacity: 0.6,
+        line: { color: COLOURS[group], dash, width: 1 },
+        marker: { symbol: 'circle-open' },
+        opacity: 0.6,
       });
     }
   }
@@ -65,14 +74,24 @@ export function mmapVsAnchorsFigure(result: Pick<TableResult, 'cells' | 'table'>
 /** Table 3: heatmaps of mmAP, training configuration x inference configuration, ours and the paper's. */
 export function inferenceHeatmapFigure(result: Pick<TableResult, 'cells' | 'table'>): PlotlyFigure {
   const t = result.table;
-  const ours = t.rows.map((r) => t.groups.map((g) => {
-    const m = cellSummary(result, r, g, 'mmAP');
-    return m && m.n ? Math.round(1000 * m.mean) / 10 : NaN;
-  }));
+  const ours = t.rows.map((r) =>
+    t.groups.map((g) => {
+      const m = cellSummary(result, r, g, 'mmAP');
+      return m && m.n ? Math.round(1000 * m.mean) / 10 : NaN;
+    }),
+  );
   const paper = t.rows.map((r) => t.groups.map((g) => t.paper(r, g, 'mmAP') ?? NaN));
   const heat = (z: number[][], xaxis: string, yaxis: string, name: string, colorbarX: number): PlotlyTrace => ({
-    type: 'heatmap', z, x: t.groups, y: t.rows, xaxis, yaxis, name, colorscale: 'Viridis',
-    text: z.map((row) => row.map((v) => (Number.isFinite(v) ? v.toFixed(1) : ''))), texttemplate: '%{text}',
+    type: 'heatmap',
+    z,
+    x: t.groups,
+    y: t.rows,
+    xaxis,
+    yaxis,
+    name,
+    colorscale: 'Viridis',
+    text: z.map((row) => row.map((v) => (Number.isFinite(v) ? v.toFixed(1) : ''))),
+    texttemplate: '%{text}',
     colorbar: { x: colorbarX, len: 0.9, title: { text: '%' } },
   });
   return {
@@ -108,11 +127,22 @@ export function searchTraceFigure(searches: { row: string; search: SearchResultF
   const data: PlotlyTrace[] = [];
   for (const { row, search } of searches) {
     const steps = [0, ...search.trace.map((e) => e.step)];
-    data.push({ type: 'scatter', mode: 'lines', name: `trained ${row}: best`, x: steps, y: [search.startMmAP, ...search.trace.map((e) => e.mmAP)].map((v) => 100 * v) });
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      name: `trained ${row}: best`,
+      x: steps,
+      y: [search.startMmAP, ...search.trace.map((e) => e.mmAP)].map((v) => 100 * v),
+    });
     const kept = search.trace.filter((e) => e.kept);
     data.push({
-      type: 'scatter', mode: 'markers', name: `trained ${row}: kept`, x: kept.map((e) => e.step), y: kept.map((e) => 100 * e.candidateMmAP),
-      text: kept.map((e) => e.anchor), marker: { size: 8, symbol: 'star' },
+      type: 'scatter',
+      mode: 'markers',
+      name: `trained ${row}: kept`,
+      x: kept.map((e) => e.step),
+      y: kept.map((e) => 100 * e.candidateMmAP),
+      text: kept.map((e) => e.anchor),
+      marker: { size: 8, symbol: 'star' },
     });
   }
   return {
@@ -130,16 +160,26 @@ export function perSizeApFigure(result: Pick<TableResult, 'cells' | 'table'>): P
   const t = result.table;
   const metrics = ['mmAP', 'APs', 'APm', 'APl'] as const;
   const data: PlotlyTrace[] = t.groups.map((g) => ({
-    type: 'bar', name: g,
+    type: 'bar',
+    name: g,
     x: t.rows.flatMap((r) => metrics.map((m) => `${r} ${m}`)),
-    y: t.rows.flatMap((r) => metrics.map((m) => {
-      const c = result.cells.find((x) => x.row === r && x.group === g);
-      if (!c) return NaN;
-      const v = c.seeds.map((s) => s.eval.stats[METRIC_INDEX[m]]).filter((x) => x >= 0);
-      return v.length ? (100 * v.reduce((a, b) => a + b, 0)) / v.length : NaN;
-    })),
+    y: t.rows.flatMap((r) =>
+      metrics.map((m) => {
+        const c = result.cells.find((x) => x.row === r && x.group === g);
+        if (!c) return NaN;
+        const v = c.seeds.map((s) => s.eval.stats[METRIC_INDEX[m]]).filter((x) => x >= 0);
+        return v.length ? (100 * v.reduce((a, b) => a + b, 0)) / v.length : NaN;
+      }),
+    ),
   }));
-  return { data, layout: { barmode: 'group', title: { text: 'Table 4: AP by object size (COCO area ranges), trained with and without the dropped boxes' }, yaxis: { title: { text: 'AP (%)' } } } };
+  return {
+    data,
+    layout: {
+      barmode: 'group',
+      title: { text: 'Table 4: AP by object size (COCO area ranges), trained with and without the dropped boxes' },
+      yaxis: { title: { text: 'AP (%)' } },
+    },
+  };
 }
 
 /**
@@ -202,18 +242,27 @@ export function rowsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): Plo
   t.groups.forEach((g, i) => {
     const ours = t.rows.map((r) => cellSummary(result, r, g, metric));
     data.push({
-      type: 'bar', name: several ? `ours: ${g}` : 'ours (MNIST-Det)', x: t.rows.map((r) => wrapLabel(r)), offsetgroup: `ours ${g}`,
+      type: 'bar',
+      name: several ? `ours: ${g}` : 'ours (MNIST-Det)',
+      x: t.rows.map((r) => wrapLabel(r)),
+      offsetgroup: `ours ${g}`,
       y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
-      text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')), textposition: 'outside',
+      text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')),
+      textposition: 'outside',
       error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
       marker: { color: colours[i % colours.length] },
     });
   });
   t.groups.forEach((g, i) => {
     data.push({
-      type: 'bar', name: several ? `paper: ${g}` : `paper (${t.paperData ?? 'COCO'})`, x: t.rows.map((r) => wrapLabel(r)), yaxis: 'y2', offsetgroup: `paper ${g}`,
+      type: 'bar',
+      name: several ? `paper: ${g}` : `paper (${t.paperData ?? 'COCO'})`,
+      x: t.rows.map((r) => wrapLabel(r)),
+      yaxis: 'y2',
+      offsetgroup: `paper ${g}`,
       y: t.rows.map((r) => t.paper(r, g, metric) ?? NaN),
-      text: t.rows.map((r) => t.paper(r, g, metric)?.toFixed(1) ?? ''), textposition: 'outside',
+      text: t.rows.map((r) => t.paper(r, g, metric)?.toFixed(1) ?? ''),
+      textposition: 'outside',
       marker: several ? { color: colours[i % colours.length], opacity: 0.4, pattern: { shape: '/' } } : { color: '#bab0ac' },
     });
   });
@@ -267,7 +316,13 @@ export function selectionRows(result: Pick<TableResult, 'cells'>): Row[] {
     for (const s of c.seeds) {
       if (!s.selection) continue;
       for (const cand of s.selection.candidates) {
-        out.push({ row: c.row, seed: s.seed, candidate: cand.label, 'mmAP on training subset': 100 * cand.mmAP, picked: cand.label === s.selection.picked ? '✓' : '' });
+        out.push({
+          row: c.row,
+          seed: s.seed,
+          candidate: cand.label,
+          'mmAP on training subset': 100 * cand.mmAP,
+          picked: cand.label === s.selection.picked ? '✓' : '',
+        });
       }
     }
   }
@@ -278,7 +333,11 @@ export function selectionRows(result: Pick<TableResult, 'cells'>): Row[] {
  * Training images with their boxes: the ones Table 4's range drops drawn dashed. Returns PNGs and
  * the share of dropped training boxes.
  */
-export async function droppedBoxesPictures(cfg: TrainConfig, range: DropRange, options: { images?: number; scale?: number } = {}): Promise<{ pngs: Buffer[]; dropped: number; fraction: number; dataset: DetectionDataset }> {
+export async function droppedBoxesPictures(
+  cfg: TrainConfig,
+  range: DropRange,
+  options: { images?: number; scale?: number } = {},
+): Promise<{ pngs: Buffer[]; dropped: number; fraction: number; dataset: DetectionDataset }> {
   const train = await loadDatasetSpec(cfg.train, 'train');
   const r = ignoreDroppedBoxes(train, range, { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined });
   const n = options.images ?? 4;
@@ -290,12 +349,14 @@ export async function droppedBoxesPictures(cfg: TrainConfig, range: DropRange, o
   const pngs: Buffer[] = [];
   for (const { i } of order) {
     const im = r.dataset.images[i];
-    pngs.push(await drawBoxes(im.filePath, im.boxes, {
-      scale: options.scale ?? 2,
-      classIdx: Array.from(im.ignore, (v) => (v === 2 ? 2 : 0)),
-      ignore: im.ignore,
-      labels: Array.from(im.ignore, (v, k) => `${train.categories[im.classIdx[k]].name}${v === 2 ? ' dropped' : ''}`),
-    }));
+    pngs.push(
+      await drawBoxes(im.filePath, im.boxes, {
+        scale: options.scale ?? 2,
+        classIdx: Array.from(im.ignore, (v) => (v === 2 ? 2 : 0)),
+        ignore: im.ignore,
+        labels: Array.from(im.ignore, (v, k) => `${train.categories[im.classIdx[k]].name}${v === 2 ? ' dropped' : ''}`),
+      }),
+    );
   }
   return { pngs, dropped: r.dropped, fraction: r.fraction, dataset: r.dataset };
 }
@@ -313,9 +374,13 @@ export function columnsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): 
   t.groups.forEach((g, i) => {
     const ours = t.metrics.map((m) => cellSummary(result, row, g, m));
     data.push({
-      type: 'bar', name: `ours: ${g}`, x, offsetgroup: `ours ${g}`,
+      type: 'bar',
+      name: `ours: ${g}`,
+      x,
+      offsetgroup: `ours ${g}`,
       y: ours.map((m) => (m && m.n ? 100 * m.mean : NaN)),
-      text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')), textposition: 'outside',
+      text: ours.map((m) => (m && m.n ? (100 * m.mean).toFixed(1) : '')),
+      textposition: 'outside',
       error_y: { type: 'data', array: ours.map((m) => (m && m.n > 1 ? 100 * m.sd : 0)), visible: ours.some((m) => m && m.n > 1) },
       marker: { color: colours[i % colours.length] },
     });
@@ -323,9 +388,14 @@ export function columnsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): 
   t.groups.forEach((g, i) => {
     const paper = t.metrics.map((m) => t.paper(row, g, m));
     data.push({
-      type: 'bar', name: `paper: ${g}`, x, yaxis: 'y2', offsetgroup: `paper ${g}`,
+      type: 'bar',
+      name: `paper: ${g}`,
+      x,
+      yaxis: 'y2',
+      offsetgroup: `paper ${g}`,
       y: paper.map((v) => v ?? NaN),
-      text: paper.map((v) => v?.toFixed(1) ?? ''), textposition: 'outside',
+      text: paper.map((v) => v?.toFixed(1) ?? ''),
+      textposition: 'outside',
       marker: { color: colours[i % colours.length], opacity: 0.4, pattern: { shape: '/' } },
     });
   });
@@ -333,7 +403,10 @@ export function columnsBarFigure(result: Pick<TableResult, 'cells' | 'table'>): 
     data,
     layout: {
       barmode: 'group',
-      title: { text: `Table ${t.id}: ${t.metrics.join(' and ')} per column, ours (solid) and the paper's (hatched)<br>paper: ${t.paperData ?? 'COCO'}`, font: { size: 15 } },
+      title: {
+        text: `Table ${t.id}: ${t.metrics.join(' and ')} per column, ours (solid) and the paper's (hatched)<br>paper: ${t.paperData ?? 'COCO'}`,
+        font: { size: 15 },
+      },
       margin: { t: 70, r: 70, b: 50, l: 60 },
       yaxis: { title: { text: 'ours: MNIST-Det (%)' } },
       // Short: a vertical title longer than the plot is cut off; the paper's data is in the title.

@@ -75,7 +75,10 @@ export function claimRows(result: Pick<TableResult, 'cells' | 'table'>): Row[] {
 
 /** Per seed, the label of the run a selection cell picked ("0.5/0.4 5x5"; seeds joined by ", "). */
 export function pickedRuns(result: Pick<TableResult, 'cells'>, row: string): string {
-  const picks = result.cells.filter((c) => c.row === row).flatMap((c) => c.seeds.map((s) => s.selection?.picked)).filter((p): p is string => p !== undefined);
+  const picks = result.cells
+    .filter((c) => c.row === row)
+    .flatMap((c) => c.seeds.map((s) => s.selection?.picked))
+    .filter((p): p is string => p !== undefined);
   return picks.join(', ');
 }
 
@@ -133,14 +136,18 @@ export function formatTextTable(rows: Row[]): string {
 export function describeResult(result: TableResult): string {
   const c = result.counts;
   const counts = [...new Set(result.cells.map((c) => c.seeds.length))].sort((a, b) => a - b);
-  const seeds = counts.length > 1
-    ? `${counts.join(' or ')} seeds per cell (seeds ${result.seeds.join(', ')}; mean ± sd where more than one)`
-    : result.seeds.length === 1 ? '1 seed' : `${result.seeds.length} seeds (mean ± sd)`;
+  const seeds =
+    counts.length > 1
+      ? `${counts.join(' or ')} seeds per cell (seeds ${result.seeds.join(', ')}; mean ± sd where more than one)`
+      : result.seeds.length === 1
+        ? '1 seed'
+        : `${result.seeds.length} seeds (mean ± sd)`;
   const first = result.cells[0]?.seeds[0];
   const t = result.table;
   const ev = t.evaluation;
   const images = first ? `${first.eval.images} ${ev?.kind === 'voc-transfer' ? 'target' : 'validation'} images` : '';
-  const ours = ev?.kind === 'voc-transfer' ? `MNIST-Det → MNIST-Det "shifted" (VOC layout), VOC07 mAP@0.5 without class ${ev.leaveOut.join(', ')}` : 'MNIST-Det';
+  const ours =
+    ev?.kind === 'voc-transfer' ? `MNIST-Det → MNIST-Det "shifted" (VOC layout), VOC07 mAP@0.5 without class ${ev.leaveOut.join(', ')}` : 'MNIST-Det';
   return [
     `${t.title} — ${t.source}`,
     `profile ${result.profile}, ${seeds}, ${images}; our numbers are ${ours}, the paper's ${t.paperData ?? 'COCO-mini'} (percent)`,
@@ -181,7 +188,12 @@ export function settingsRows(s: ExperimentSettings, table?: Pick<TableSpec, 'cel
   const search = table?.search ?? s.search;
   return [
     { setting: 'profile', value: s.profile },
-    { setting: 'seeds per cell', value: `${s.seeds.length} (seed ${s.seeds.join(', ')})` + (s.headlineSeeds ? `; Table 2's 3x3 and 9x9 cells (and their reuses): ${s.headlineSeeds.length} (seed ${s.headlineSeeds.join(', ')})` : '') },
+    {
+      setting: 'seeds per cell',
+      value:
+        `${s.seeds.length} (seed ${s.seeds.join(', ')})` +
+        (s.headlineSeeds ? `; Table 2's 3x3 and 9x9 cells (and their reuses): ${s.headlineSeeds.length} (seed ${s.headlineSeeds.join(', ')})` : ''),
+    },
     { setting: 'dataset', value: `${b.train.kind} train / ${b.val.kind} val` },
     { setting: 'input side (px)', value: b.imageSizePx },
     { setting: 'batch x steps', value: `${b.batchSize} x ${b.steps}` },

@@ -48,7 +48,11 @@ export interface NotebookQueueOptions {
 export function allNotebooks(root = projectRoot()): string[] {
   const dir = path.join(root, 'notebooks');
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb') && !f.startsWith('.')).map((f) => f.slice(0, -'.ipynb'.length)).sort();
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.ipynb') && !f.startsWith('.'))
+    .map((f) => f.slice(0, -'.ipynb'.length))
+    .sort();
 }
 
 /** Runs notebooks one process at a time, in the order they were added (each at most once). */
@@ -104,7 +108,13 @@ export class NotebookQueue {
       child.stderr.on('data', keep);
       const finish = (ok: boolean) => {
         const html = path.join(outDir, `${name}.html`);
-        resolve({ notebook: name, ok, seconds: (Date.now() - t0) / 1000, html: ok && fs.existsSync(html) ? path.relative(process.cwd(), html) || html : undefined, tail: tail.trim().split('\n').slice(-15).join('\n') });
+        resolve({
+          notebook: name,
+          ok,
+          seconds: (Date.now() - t0) / 1000,
+          html: ok && fs.existsSync(html) ? path.relative(process.cwd(), html) || html : undefined,
+          tail: tail.trim().split('\n').slice(-15).join('\n'),
+        });
       };
       child.on('error', (err) => {
         tail += `\n${err.message}`;

@@ -32,7 +32,14 @@ export interface LiveGenerator {
 export function smallGenerator(kind: GeneratorKind, options: Partial<GeneratorOptions> & { seed?: number } = {}): LiveGenerator {
   const store = new ParamStore(options.seed ?? 1);
   const generator = new AnchorFunctionGenerator(store, 'gen', {
-    inChannels: 8, outPerAnchor: 3, hiddenM: 16, kind, hiddenBias: true, thetaStarStd: 0.01, thetaStarBias: 0, w2InitStd: 0.05,
+    inChannels: 8,
+    outPerAnchor: 3,
+    hiddenM: 16,
+    kind,
+    hiddenBias: true,
+    thetaStarStd: 0.01,
+    thetaStarBias: 0,
+    w2InitStd: 0.05,
     ...options,
   });
   return { generator, store, dispose: () => store.dispose() };
@@ -52,8 +59,12 @@ export function bRows(shapes: readonly AnchorShape[], standardBoxP3: StandardBox
       const std = standardBoxAtLevel(standardBoxP3, level);
       const [bh, bw] = encodeB(size.heightPx, size.widthPx, level, standardBoxP3);
       rows.push({
-        anchor: shapeText(shape), level: `P${level}`, 'anchor h x w (px)': `${size.heightPx.toFixed(1)} x ${size.widthPx.toFixed(1)}`,
-        'standard box (px)': `${std.heightPx.toFixed(1)} x ${std.widthPx.toFixed(1)}`, bh, bw,
+        anchor: shapeText(shape),
+        level: `P${level}`,
+        'anchor h x w (px)': `${size.heightPx.toFixed(1)} x ${size.widthPx.toFixed(1)}`,
+        'standard box (px)': `${std.heightPx.toFixed(1)} x ${std.widthPx.toFixed(1)}`,
+        bh,
+        bw,
       });
     }
   }
@@ -86,8 +97,11 @@ export function thetaRows(gen: AnchorFunctionGenerator, shapes: readonly AnchorS
   const b = shapesB(shapes, standardBoxP3);
   const { thetas, thetaStar } = generatedThetas(gen, b);
   return shapes.map((s, i) => ({
-    anchor: shapeText(s), bh: b[2 * i], bw: b[2 * i + 1],
-    '|θ_b − θ*|': l2(thetas[i], thetaStar), '|θ*|': l2(thetaStar),
+    anchor: shapeText(s),
+    bh: b[2 * i],
+    bw: b[2 * i + 1],
+    '|θ_b − θ*|': l2(thetas[i], thetaStar),
+    '|θ*|': l2(thetaStar),
     [`|θ_b − θ_b(${shapeText(shapes[0])})|`]: l2(thetas[i], thetas[0]),
     parameters: thetas[i].length,
   }));
@@ -138,9 +152,16 @@ export function anchorLevelsFigure(config: AnchorConfig, levels: readonly number
       const s = anchorSizePx(shape, strideOfLevel(level));
       const r = rectangle(0, 0, s.heightPx, s.widthPx);
       data.push({
-        type: 'scatter', mode: 'lines', x: r.x, y: r.y, name: `P${level} (stride ${strideOfLevel(level)})`,
-        legendgroup: `P${level}`, showlegend: si === 0, line: { color: LEVEL_COLOURS[li % LEVEL_COLOURS.length], width: 1.5 },
-        hovertext: `P${level}: ${shapeText(shape)}, ${s.heightPx.toFixed(0)} x ${s.widthPx.toFixed(0)} px`, hoverinfo: 'text',
+        type: 'scatter',
+        mode: 'lines',
+        x: r.x,
+        y: r.y,
+        name: `P${level} (stride ${strideOfLevel(level)})`,
+        legendgroup: `P${level}`,
+        showlegend: si === 0,
+        line: { color: LEVEL_COLOURS[li % LEVEL_COLOURS.length], width: 1.5 },
+        hovertext: `P${level}: ${shapeText(shape)}, ${s.heightPx.toFixed(0)} x ${s.widthPx.toFixed(0)} px`,
+        hoverinfo: 'text',
       });
     });
   });
@@ -166,15 +187,41 @@ export function jitterFigure(shape: AnchorShape, standardBoxP3: StandardBox, sam
   const drawn = Array.from({ length: samples }, () => jitterB(b, rng));
   const std = standardBoxAtLevel(standardBoxP3, 3);
   const data: PlotlyTrace[] = [
-    { type: 'scatter', mode: 'markers', x: drawn.map((d) => d[1]), y: drawn.map((d) => d[0]), name: `jittered b (±${B_JITTER})`, marker: { color: '#bab0ac', size: 6 } },
+    {
+      type: 'scatter',
+      mode: 'markers',
+      x: drawn.map((d) => d[1]),
+      y: drawn.map((d) => d[0]),
+      name: `jittered b (±${B_JITTER})`,
+      marker: { color: '#bab0ac', size: 6 },
+    },
     { type: 'scatter', mode: 'markers', x: [b[1]], y: [b[0]], name: `b of ${shapeText(shape)}`, marker: { color: '#e15759', size: 11, symbol: 'x' } },
   ];
   drawn.forEach((d, i) => {
     const r = rectangle(0, 0, std.heightPx * Math.exp(d[0]), std.widthPx * Math.exp(d[1]));
-    data.push({ type: 'scatter', mode: 'lines', x: r.x, y: r.y, xaxis: 'x2', yaxis: 'y2', line: { color: '#bab0ac', width: 1 }, showlegend: i === 0, name: 'their anchors at P3' });
+    data.push({
+      type: 'scatter',
+      mode: 'lines',
+      x: r.x,
+      y: r.y,
+      xaxis: 'x2',
+      yaxis: 'y2',
+      line: { color: '#bab0ac', width: 1 },
+      showlegend: i === 0,
+      name: 'their anchors at P3',
+    });
   });
   const own = rectangle(0, 0, std.heightPx * Math.exp(b[0]), std.widthPx * Math.exp(b[1]));
-  data.push({ type: 'scatter', mode: 'lines', x: own.x, y: own.y, xaxis: 'x2', yaxis: 'y2', line: { color: '#e15759', width: 2.5, dash: 'dash' }, name: 'the anchor at P3' });
+  data.push({
+    type: 'scatter',
+    mode: 'lines',
+    x: own.x,
+    y: own.y,
+    xaxis: 'x2',
+    yaxis: 'y2',
+    line: { color: '#e15759', width: 2.5, dash: 'dash' },
+    name: 'the anchor at P3',
+  });
   return {
     data,
     layout: {

@@ -41,7 +41,11 @@ export const VOC2007_TEST = 'data/VOCdevkit/VOC2007';
  */
 export function paperSettings(): ExperimentSettings {
   return {
-    profile: 'full', seeds: [0], base: trainConfig('paper'), evalImages: 0, search: { steps: 161, subset: 200, seed: 0 },
+    profile: 'full',
+    seeds: [0],
+    base: trainConfig('paper'),
+    evalImages: 0,
+    search: { steps: 161, subset: 200, seed: 0 },
     yolo: { base: yoloTrainConfig('paper'), search: { steps: YOLO_GRID_CANDIDATES, subset: 200, seed: 0 } },
   };
 }
@@ -108,16 +112,19 @@ export function paperCommands(table: TableSpec, options: { coco?: CocoPaths; run
     const where = `${cell.row}${cell.group ? ` | ${cell.group}` : ''}`;
     if (cell.select) {
       lines.push(`# [${where}] score every candidate on ${search.subset} training images (--max-images takes the first ones;`);
-      lines.push('# the table runner takes the search\'s seeded subset), keep the best, report its minival mmAP');
+      lines.push("# the table runner takes the search's seeded subset), keep the best, report its minival mmAP");
       for (const c of cell.select.candidates) {
-        lines.push(`npx metaanchor evaluate --checkpoint ${runDirFor(c.train, runsDir)} --data ${coco.trainJson} --images ${coco.trainImages} --max-images ${search.subset}  # ${c.label}`);
+        lines.push(
+          `npx metaanchor evaluate --checkpoint ${runDirFor(c.train, runsDir)} --data ${coco.trainJson} --images ${coco.trainImages} --max-images ${search.subset}  # ${c.label}`,
+        );
       }
       continue;
     }
     const dir = runDirFor(cell.train, runsDir);
     lines.push(`# [${where}]`);
     if (table.evaluation?.kind === 'voc-transfer') {
-      if (cell.inference === 'search') lines.push(`npx metaanchor search --checkpoint ${dir} --steps ${search.steps} --subset ${search.subset} --seed ${search.seed}`);
+      if (cell.inference === 'search')
+        lines.push(`npx metaanchor search --checkpoint ${dir} --steps ${search.steps} --subset ${search.subset} --seed ${search.seed}`);
       const anchors = cell.inference === 'search' ? ' --anchors search' : cell.inference === 'train' ? '' : ` --anchors ${cell.inference}`;
       lines.push(`npx metaanchor evaluate --checkpoint ${dir} --voc ${VOC2007_TEST} --image-set test --leave-out sofa${anchors}`);
     } else if (cell.inference === 'search') {

@@ -33,206 +33,206 @@ export const PAPER: {
   table7: Record<string, Metrics>;
 } = {
   table2: {
-    "0.5/0.4 3x3": {
-      "baseline": {
-        "mmAP": 26.5,
-        "AP50": 43.1,
-        "AP75": 27.6
+    '0.5/0.4 3x3': {
+      baseline: {
+        mmAP: 26.5,
+        AP50: 43.1,
+        AP75: 27.6,
       },
-      "MetaAnchor": {
-        "mmAP": 26.9,
-        "AP50": 44.2,
-        "AP75": 28.2
-      }
+      MetaAnchor: {
+        mmAP: 26.9,
+        AP50: 44.2,
+        AP75: 28.2,
+      },
     },
-    "0.5/0.4 5x5": {
-      "baseline": {
-        "mmAP": 26.9,
-        "AP50": 43.7,
-        "AP75": 28.1
+    '0.5/0.4 5x5': {
+      baseline: {
+        mmAP: 26.9,
+        AP50: 43.7,
+        AP75: 28.1,
       },
-      "MetaAnchor": {
-        "mmAP": 27.1,
-        "AP50": 44.5,
-        "AP75": 28.1
-      }
+      MetaAnchor: {
+        mmAP: 27.1,
+        AP50: 44.5,
+        AP75: 28.1,
+      },
     },
-    "0.5/0.4 7x7": {
-      "baseline": {
-        "mmAP": 26.4,
-        "AP50": 43.0,
-        "AP75": 27.7
+    '0.5/0.4 7x7': {
+      baseline: {
+        mmAP: 26.4,
+        AP50: 43.0,
+        AP75: 27.7,
       },
-      "MetaAnchor": {
-        "mmAP": 27.2,
-        "AP50": 44.4,
-        "AP75": 28.5
-      }
+      MetaAnchor: {
+        mmAP: 27.2,
+        AP50: 44.4,
+        AP75: 28.5,
+      },
     },
-    "0.5/0.4 9x9": {
-      "baseline": {
-        "mmAP": 26.3,
-        "AP50": 42.8,
-        "AP75": 27.5
+    '0.5/0.4 9x9': {
+      baseline: {
+        mmAP: 26.3,
+        AP50: 42.8,
+        AP75: 27.5,
       },
-      "MetaAnchor": {
-        "mmAP": 27.1,
-        "AP50": 44.3,
-        "AP75": 28.2
-      }
+      MetaAnchor: {
+        mmAP: 27.1,
+        AP50: 44.3,
+        AP75: 28.2,
+      },
     },
-    "0.6/0.5 3x3": {
-      "baseline": {
-        "mmAP": 25.7,
-        "AP50": 41.1,
-        "AP75": 27.3
+    '0.6/0.5 3x3': {
+      baseline: {
+        mmAP: 25.7,
+        AP50: 41.1,
+        AP75: 27.3,
       },
-      "MetaAnchor": {
-        "mmAP": 26.0,
-        "AP50": 42.0,
-        "AP75": 27.2
-      }
+      MetaAnchor: {
+        mmAP: 26.0,
+        AP50: 42.0,
+        AP75: 27.2,
+      },
     },
-    "0.6/0.5 5x5": {
-      "baseline": {
-        "mmAP": 26.1,
-        "AP50": 41.4,
-        "AP75": 27.8
+    '0.6/0.5 5x5': {
+      baseline: {
+        mmAP: 26.1,
+        AP50: 41.4,
+        AP75: 27.8,
       },
-      "MetaAnchor": {
-        "mmAP": 27.3,
-        "AP50": 44.2,
-        "AP75": 28.8
-      }
+      MetaAnchor: {
+        mmAP: 27.3,
+        AP50: 44.2,
+        AP75: 28.8,
+      },
     },
-    "0.6/0.5 7x7": {
-      "baseline": {
-        "mmAP": 26.2,
-        "AP50": 41.3,
-        "AP75": 27.9
+    '0.6/0.5 7x7': {
+      baseline: {
+        mmAP: 26.2,
+        AP50: 41.3,
+        AP75: 27.9,
       },
-      "MetaAnchor": {
-        "mmAP": 27.0,
-        "AP50": 43.1,
-        "AP75": 28.3
-      }
+      MetaAnchor: {
+        mmAP: 27.0,
+        AP50: 43.1,
+        AP75: 28.3,
+      },
     },
-    "0.6/0.5 9x9": {
-      "baseline": {
-        "mmAP": 26.1,
-        "AP50": 41.0,
-        "AP75": 27.9
+    '0.6/0.5 9x9': {
+      baseline: {
+        mmAP: 26.1,
+        AP50: 41.0,
+        AP75: 27.9,
       },
-      "MetaAnchor": {
-        "mmAP": 27.4,
-        "AP50": 43.7,
-        "AP75": 29.2
-      }
-    }
+      MetaAnchor: {
+        mmAP: 27.4,
+        AP50: 43.7,
+        AP75: 29.2,
+      },
+    },
   },
   table3: {
-    "3x3": {
-      "3x3": 26.0,
-      "5x5": 26.6,
-      "7x7": 26.8,
-      "9x9": 26.7,
-      "search": 27.0
+    '3x3': {
+      '3x3': 26.0,
+      '5x5': 26.6,
+      '7x7': 26.8,
+      '9x9': 26.7,
+      search: 27.0,
     },
-    "5x5": {
-      "3x3": 26.7,
-      "5x5": 27.3,
-      "7x7": 27.5,
-      "9x9": 27.5,
-      "search": 27.7
+    '5x5': {
+      '3x3': 26.7,
+      '5x5': 27.3,
+      '7x7': 27.5,
+      '9x9': 27.5,
+      search: 27.7,
     },
-    "7x7": {
-      "3x3": 26.1,
-      "5x5": 26.9,
-      "7x7": 27.0,
-      "9x9": 27.1,
-      "search": 27.3
+    '7x7': {
+      '3x3': 26.1,
+      '5x5': 26.9,
+      '7x7': 27.0,
+      '9x9': 27.1,
+      search: 27.3,
     },
-    "9x9": {
-      "3x3": 26.3,
-      "5x5": 27.2,
-      "7x7": 27.4,
-      "9x9": 27.4,
-      "search": 27.6
-    }
+    '9x9': {
+      '3x3': 26.3,
+      '5x5': 27.2,
+      '7x7': 27.4,
+      '9x9': 27.4,
+      search: 27.6,
+    },
   },
   table4: {
-    "3x3": {
-      "baseline all": 26.5,
-      "MetaAnchor all": 26.9,
-      "baseline drop": 21.2,
-      "MetaAnchor drop": 22.2
+    '3x3': {
+      'baseline all': 26.5,
+      'MetaAnchor all': 26.9,
+      'baseline drop': 21.2,
+      'MetaAnchor drop': 22.2,
     },
-    "5x5": {
-      "baseline all": 26.9,
-      "MetaAnchor all": 27.1,
-      "baseline drop": 20.8,
-      "MetaAnchor drop": 23.0
+    '5x5': {
+      'baseline all': 26.9,
+      'MetaAnchor all': 27.1,
+      'baseline drop': 20.8,
+      'MetaAnchor drop': 23.0,
     },
-    "7x7": {
-      "baseline all": 26.4,
-      "MetaAnchor all": 27.2,
-      "baseline drop": 21.8,
-      "MetaAnchor drop": 22.8
+    '7x7': {
+      'baseline all': 26.4,
+      'MetaAnchor all': 27.2,
+      'baseline drop': 21.8,
+      'MetaAnchor drop': 22.8,
     },
-    "9x9": {
-      "baseline all": 26.3,
-      "MetaAnchor all": 27.1,
-      "baseline drop": 20.8,
-      "MetaAnchor drop": 22.8
-    }
+    '9x9': {
+      'baseline all': 26.3,
+      'MetaAnchor all': 27.1,
+      'baseline drop': 20.8,
+      'MetaAnchor drop': 22.8,
+    },
   },
   table6: {
-    "3x3": {
-      "data-independent": 26.0,
-      "data-dependent": 26.5
+    '3x3': {
+      'data-independent': 26.0,
+      'data-dependent': 26.5,
     },
-    "5x5": {
-      "data-independent": 27.3,
-      "data-dependent": 27.3
+    '5x5': {
+      'data-independent': 27.3,
+      'data-dependent': 27.3,
     },
-    "7x7": {
-      "data-independent": 27.0,
-      "data-dependent": 27.4
+    '7x7': {
+      'data-independent': 27.0,
+      'data-dependent': 27.4,
     },
-    "9x9": {
-      "data-independent": 27.4,
-      "data-dependent": 27.3
+    '9x9': {
+      'data-independent': 27.4,
+      'data-dependent': 27.3,
     },
-    "search": {
-      "data-independent": 27.6,
-      "data-dependent": 28.0
-    }
+    search: {
+      'data-independent': 27.6,
+      'data-dependent': 28.0,
+    },
   },
   table5: {
-    "Baseline": 82.5,
-    "MetaAnchor": 83.1,
-    "MetaAnchor + search": 83.3
+    Baseline: 82.5,
+    MetaAnchor: 83.1,
+    'MetaAnchor + search': 83.3,
   },
   table8: {
-    "RetinaNet 3x3/3x3": 35.8,
-    "RetinaNet* search/search": 36.9,
-    "MetaAnchor 3x3/3x3": 36.8,
-    "MetaAnchor 9x9/search": 37.5,
-    "MetaAnchor data-dependent 9x9/search": 37.9
+    'RetinaNet 3x3/3x3': 35.8,
+    'RetinaNet* search/search': 36.9,
+    'MetaAnchor 3x3/3x3': 36.8,
+    'MetaAnchor 9x9/search': 37.5,
+    'MetaAnchor data-dependent 9x9/search': 37.9,
   },
   table8OriginalRetinaNet: 34.0,
   table7: {
-    "Baseline": {
-      "mmAP": 18.9,
-      "AP50": 35.2
+    Baseline: {
+      mmAP: 18.9,
+      AP50: 35.2,
     },
-    "MetaAnchor": {
-      "mmAP": 21.2,
-      "AP50": 39.4
+    MetaAnchor: {
+      mmAP: 21.2,
+      AP50: 39.4,
     },
-    "MetaAnchor + search": {
-      "mmAP": 21.2,
-      "AP50": 39.5
-    }
+    'MetaAnchor + search': {
+      mmAP: 21.2,
+      AP50: 39.5,
+    },
   },
 };

@@ -101,7 +101,8 @@ export function queueUrlFrom(option?: string, env: NodeJS.ProcessEnv = process.e
 /** Checks a user-given worker count. */
 export function parseJobs(value: unknown): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--jobs expects a whole number >= 1, got "${String(value)}"`, 'e.g. --jobs 2 (one worker per CPU core for the wasm backend)');
+  if (!Number.isInteger(n) || n < 1)
+    throw new UserError(`--jobs expects a whole number >= 1, got "${String(value)}"`, 'e.g. --jobs 2 (one worker per CPU core for the wasm backend)');
   return n;
 }
 
@@ -152,7 +153,11 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
     const ordered = options.keepOrder ? missing : missing.slice().sort((a, b) => estimatedStepSeconds(b) * b.steps - estimatedStepSeconds(a) * a.steps);
     // Loaded only here: BullMQ and ioredis take about a second to load.
     const { trainRunsOnQueue } = require('./queue-submit') as typeof import('./queue-submit');
-    await trainRunsOnQueue(ordered, runsDir, queue, unique.size, status, seconds, { say, progressEverySec: options.progressEverySec, onRunDone: options.onRunDone });
+    await trainRunsOnQueue(ordered, runsDir, queue, unique.size, status, seconds, {
+      say,
+      progressEverySec: options.progressEverySec,
+      onRunDone: options.onRunDone,
+    });
     return { status, seconds };
   }
   const jobs = Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
@@ -286,17 +291,28 @@ function trainInWorkers(
  */
 export function startTrainWorker(job: WorkerJob): ChildProcess {
   const root = projectRoot();
-  return spawn(process.execPath, ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)], {
-    cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    // Structured clone, not JSON: a NaN loss arrives as NaN (JSON would make it null).
-    serialization: 'advanced',
-    env: { ...process.env, METAANCHOR_QUIET: '1' },
-  });
+  return spawn(
+    process.execPath,
+    ['--require', require.resolve('tsx/cjs', { paths: [root] }), path.join(root, 'lib', 'experiments', 'train-worker.ts'), JSON.stringify(job)],
+    {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      // Structured clone, not JSON: a NaN loss arrives as NaN (JSON would make it null).
+      serialization: 'advanced',
+      env: { ...process.env, METAANCHOR_QUIET: '1' },
+    },
+  );
 }
 
 /** The worker's error with the run's name; a UserError stays one (with its hint). */
-export function workerError(name: string, msg: WorkerMessage | undefined, code: number | null, signal: NodeJS.Signals | null, spawnError: Error | undefined, outputTail: string): Error {
+export function workerError(
+  name: string,
+  msg: WorkerMessage | undefined,
+  code: number | null,
+  signal: NodeJS.Signals | null,
+  spawnError: Error | undefined,
+  outputTail: string,
+): Error {
   if (msg?.type === 'error') {
     if (msg.user) return new UserError(`training run ${name} failed: ${msg.message}`, msg.hint);
     const err = new Error(`training run ${name} failed: ${msg.message}`);

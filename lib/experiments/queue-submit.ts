@@ -42,20 +42,27 @@ async function submit(queue: Queue<RunJobData, RunJobResult>, cfg: TrainConfig):
     // Done before but not on disk now (the folder was cleared), or failed before (fixed since): again.
     await old.remove().catch(() => undefined);
   }
-  await queue.add('train', { cfg, run: id }, {
-    jobId: id,
-    attempts: JOB_ATTEMPTS,
-    backoff: { type: 'fixed', delay: 5000 },
-    removeOnComplete: { age: 24 * 3600 },
-    removeOnFail: { age: 7 * 24 * 3600 },
-  });
+  await queue.add(
+    'train',
+    { cfg, run: id },
+    {
+      jobId: id,
+      attempts: JOB_ATTEMPTS,
+      backoff: { type: 'fixed', delay: 5000 },
+      removeOnComplete: { age: 24 * 3600 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    },
+  );
   return 'queued';
 }
 
 /** A failed job's reason as a UserError naming the run ("…\nhint: …" carries the worker's hint). */
 function jobError(name: string, reason: string): UserError {
   const [message, hint] = reason.split('\nhint: ');
-  return new UserError(`training run ${name} failed: ${message}`, hint ?? 'see the worker\'s output; after fixing the cause, submit again (a failed run is queued again)');
+  return new UserError(
+    `training run ${name} failed: ${message}`,
+    hint ?? "see the worker's output; after fixing the cause, submit again (a failed run is queued again)",
+  );
 }
 
 /**
@@ -80,7 +87,11 @@ export async function trainRunsOnQueue(
   try {
     let already = 0;
     for (const cfg of missing) if ((await submit(queue, cfg)) === 'already') already += 1;
-    say(`queue: ${missing.length} of ${total} runs submitted to ${redactUrl(url)}` + (already ? ` (${already} already queued or running)` : '') + '; waiting for workers');
+    say(
+      `queue: ${missing.length} of ${total} runs submitted to ${redactUrl(url)}` +
+        (already ? ` (${already} already queued or running)` : '') +
+        '; waiting for workers',
+    );
     const pending = new Map(missing.map((cfg) => [jobIdOf(cfg), cfg] as const));
     const progress = new Map<string, RunProgress>();
     const started = new Set<string>();
@@ -89,9 +100,16 @@ export async function trainRunsOnQueue(
     const line = () => {
       const busy = [...progress.entries()]
         .filter(([id]) => pending.has(id))
-        .map(([id, p]) => `${id} ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${p.stepsPerSec.toFixed(2)} steps/s ETA ${formatSeconds(p.etaSec)} on ${p.host}`);
+        .map(
+          ([id, p]) => `${id} ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${p.stepsPerSec.toFixed(2)} steps/s ETA ${formatSeconds(p.etaSec)} on ${p.host}`,
+        );
       const waiting = pending.size - busy.length;
-      say(`training: ${status.size}/${total} runs done` + (busy.length ? `, running ${busy.join(', ')}` : '') + (waiting > 0 ? `; ${waiting} waiting for a worker` : '') + `; ${formatSeconds((Date.now() - t0) / 1000)} so far`);
+      say(
+        `training: ${status.size}/${total} runs done` +
+          (busy.length ? `, running ${busy.join(', ')}` : '') +
+          (waiting > 0 ? `; ${waiting} waiting for a worker` : '') +
+          `; ${formatSeconds((Date.now() - t0) / 1000)} so far`,
+      );
     };
     while (pending.size > 0) {
       for (const [id, cfg] of [...pending]) {

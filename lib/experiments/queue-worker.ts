@@ -40,7 +40,11 @@ export function checkWorkerSetup(runsDir: string): void {
   try {
     checkWritableDir(runsDir, 'the runs folder');
   } catch (err) {
-    if (err instanceof UserError) throw new UserError(err.message, `give every worker a runs folder it can write, shared with the submitter (--runs-dir or METAANCHOR_RUNS_DIR, e.g. on NFS); ${err.hint ?? ''}`.trim());
+    if (err instanceof UserError)
+      throw new UserError(
+        err.message,
+        `give every worker a runs folder it can write, shared with the submitter (--runs-dir or METAANCHOR_RUNS_DIR, e.g. on NFS); ${err.hint ?? ''}`.trim(),
+      );
     throw err;
   }
   const mnistDet = path.join(dataRoot(), 'mnist-det', MANIFEST_FILE);
@@ -105,7 +109,15 @@ export async function startQueueWorker(url: string, options: QueueWorkerOptions)
         const trained = m.step - first;
         // The first step includes the process start and data loading: the rate counts from it on.
         const rate = trained > 1 ? (trained - 1) / Math.max((now - tFirst) / 1000, 1e-3) : 0;
-        const p: RunProgress = { host, step: m.step, steps: cfg.steps, from: first, loss: m.loss, stepsPerSec: rate, etaSec: rate > 0 ? (cfg.steps - m.step) / rate : -1 };
+        const p: RunProgress = {
+          host,
+          step: m.step,
+          steps: cfg.steps,
+          from: first,
+          loss: m.loss,
+          stepsPerSec: rate,
+          etaSec: rate > 0 ? (cfg.steps - m.step) / rate : -1,
+        };
         job.updateProgress(p as unknown as object).catch(() => undefined);
       });
       let settled = false;
@@ -121,7 +133,9 @@ export async function startQueueWorker(url: string, options: QueueWorkerOptions)
         }
         if (notFinite) {
           log(`worker ${host}: ${name} failed: ${notFinite}`);
-          reject(new UnrecoverableError(`${notFinite} (on ${host})\nhint: lower the learning rate or check the data, then delete the run folder to start it again`));
+          reject(
+            new UnrecoverableError(`${notFinite} (on ${host})\nhint: lower the learning rate or check the data, then delete the run folder to start it again`),
+          );
           return;
         }
         const err = workerError(name, done, code, signal, spawnError, outputTail);

@@ -81,7 +81,8 @@ export function parseQueueUrl(url: string): RedisOptions & { host: string; port:
   } catch {
     throw new UserError(`--queue expects a Redis URL, got "${url}"`, 'e.g. --queue redis://127.0.0.1:6379 (or env METAANCHOR_QUEUE)');
   }
-  if (u.protocol !== 'redis:' || !u.hostname) throw new UserError(`--queue expects a Redis URL, got "${url}"`, 'e.g. --queue redis://127.0.0.1:6379 (or env METAANCHOR_QUEUE)');
+  if (u.protocol !== 'redis:' || !u.hostname)
+    throw new UserError(`--queue expects a Redis URL, got "${url}"`, 'e.g. --queue redis://127.0.0.1:6379 (or env METAANCHOR_QUEUE)');
   const db = u.pathname.replace(/^\//, '');
   return {
     host: u.hostname.replace(/^\[|\]$/g, ''),
@@ -101,7 +102,14 @@ export function redactUrl(url: string): string {
 /** Connect once (no retries) and ping, so that a wrong address is a clear error instead of endless reconnects. */
 export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
   const c = parseQueueUrl(url);
-  const client = new Redis({ ...c, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
+  const client = new Redis({
+    ...c,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    enableOfflineQueue: false,
+  });
   // ioredis rejects with "Connection is closed"; the cause (ECONNREFUSED, ETIMEDOUT …) comes as an event.
   let cause: Error | undefined;
   client.on('error', (e: Error) => (cause ??= e));
@@ -110,9 +118,13 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
     await client.ping();
     const policy = await client.config('GET', 'maxmemory-policy').catch(() => null);
     const value = Array.isArray(policy) ? String(policy[1] ?? '') : '';
-    if (value && value !== 'noeviction') process.stderr.write(`queue: warning: Redis at ${redactUrl(url)} has maxmemory-policy ${value}; set it to noeviction so that no job is evicted\n`);
+    if (value && value !== 'noeviction')
+      process.stderr.write(`queue: warning: Redis at ${redactUrl(url)} has maxmemory-policy ${value}; set it to noeviction so that no job is evicted\n`);
   } catch (err) {
-    throw new UserError(`cannot reach Redis at ${redactUrl(url)}: ${(cause ?? (err as Error)).message}`, 'start redis-server there (see README "Many machines"), or fix --queue / METAANCHOR_QUEUE');
+    throw new UserError(
+      `cannot reach Redis at ${redactUrl(url)}: ${(cause ?? (err as Error)).message}`,
+      'start redis-server there (see README "Many machines"), or fix --queue / METAANCHOR_QUEUE',
+    );
   } finally {
     client.disconnect();
   }

@@ -160,17 +160,27 @@ export interface RunTableOptions {
  * Everything that decides an evaluation's numbers besides the run itself. COCO settings keep the
  * shape they always had (their cached files stay valid); other evaluations add their own fields.
  */
-function evalSetting(cfg: TrainConfig, inference: Inference, settings: ExperimentSettings, evaluation: TableEvaluation = { kind: 'coco' }): Record<string, unknown> {
+function evalSetting(
+  cfg: TrainConfig,
+  inference: Inference,
+  settings: ExperimentSettings,
+  evaluation: TableEvaluation = { kind: 'coco' },
+): Record<string, unknown> {
   const anchors = inference === 'train' ? cfg.anchors : inference;
-  const coco = inference === 'search'
-    ? { inference, evalImages: settings.evalImages, search: settings.search }
-    : { inference: anchors === cfg.anchors ? 'train' : anchors, evalImages: settings.evalImages };
+  const coco =
+    inference === 'search'
+      ? { inference, evalImages: settings.evalImages, search: settings.search }
+      : { inference: anchors === cfg.anchors ? 'train' : anchors, evalImages: settings.evalImages };
   return evaluation.kind === 'coco' ? coco : { ...coco, evaluation };
 }
 
 function evalFileOf(dir: string, cfg: TrainConfig, inference: Inference, settings: ExperimentSettings, evaluation: TableEvaluation = { kind: 'coco' }): string {
   const setting = evalSetting(cfg, inference, settings, evaluation);
-  const label = (evaluation.kind === 'coco' ? '' : 'voc-') + String(setting.inference).replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40);
+  const label =
+    (evaluation.kind === 'coco' ? '' : 'voc-') +
+    String(setting.inference)
+      .replace(/[^A-Za-z0-9.]+/g, '_')
+      .slice(0, 40);
   return path.join(dir, EVALS_DIR, `${label}-${configHash(setting)}.json`);
 }
 
@@ -202,7 +212,8 @@ function dataset(cfg: TrainConfig, split: 'train' | 'val'): Promise<DetectionDat
 let vocTargetMemo: Promise<DetectionDataset> | undefined;
 
 function vocTarget(evaluation: Extract<TableEvaluation, { kind: 'voc-transfer' }>): Promise<DetectionDataset> {
-  if (evaluation.target !== 'mnist-det-shifted') throw new UserError(`unknown transfer target "${String(evaluation.target)}"`, 'the embedded target is "mnist-det-shifted"');
+  if (evaluation.target !== 'mnist-det-shifted')
+    throw new UserError(`unknown transfer target "${String(evaluation.target)}"`, 'the embedded target is "mnist-det-shifted"');
   if (!vocTargetMemo) {
     vocTargetMemo = shiftedVocTarget();
     vocTargetMemo.catch(() => (vocTargetMemo = undefined));
@@ -220,7 +231,10 @@ function groundTruth(ds: DetectionDataset): PreparedCocoGroundTruth {
 }
 
 /** The search of a run (cached in the run folder). */
-export async function ensureSearch(dir: string, search: SearchSettings): Promise<{ file: string; result: SearchResultFile; anchors: AnchorConfig; reused: boolean }> {
+export async function ensureSearch(
+  dir: string,
+  search: SearchSettings,
+): Promise<{ file: string; result: SearchResultFile; anchors: AnchorConfig; reused: boolean }> {
   const file = searchFileOf(dir, search);
   if (fs.existsSync(file)) {
     const r = readSearchResult(file);
@@ -253,7 +267,13 @@ export async function ensureSearch(dir: string, search: SearchSettings): Promise
  * `settings.evalImages` images instead; a searched anchor set still comes from the search on the
  * run's own training data.
  */
-export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Inference, settings: ExperimentSettings, evaluation: TableEvaluation = { kind: 'coco' }): Promise<{ record: EvalRecordFile; reused: boolean }> {
+export async function evaluateRun(
+  dir: string,
+  cfg: TrainConfig,
+  inference: Inference,
+  settings: ExperimentSettings,
+  evaluation: TableEvaluation = { kind: 'coco' },
+): Promise<{ record: EvalRecordFile; reused: boolean }> {
   const file = evalFileOf(dir, cfg, inference, settings, evaluation);
   if (fs.existsSync(file)) return { record: JSON.parse(fs.readFileSync(file, 'utf8')) as EvalRecordFile, reused: true };
   const t0 = Date.now();
@@ -282,7 +302,14 @@ export async function evaluateRun(dir: string, cfg: TrainConfig, inference: Infe
     if (evaluation.kind === 'voc-transfer') {
       const target = await vocTarget(evaluation);
       const n = settings.evalImages > 0 ? Math.min(settings.evalImages, target.images.length) : target.images.length;
-      const r = await evaluateVocTransfer(run.detector, target, { anchors, input, sourceCategories: run.categories, leaveOut: evaluation.leaveOut, metric: evaluation.metric, maxImages: n });
+      const r = await evaluateVocTransfer(run.detector, target, {
+        anchors,
+        input,
+        sourceCategories: run.categories,
+        leaveOut: evaluation.leaveOut,
+        metric: evaluation.metric,
+        maxImages: n,
+      });
       const record: EvalRecordFile = {
         inference: sameAsTraining ? 'train' : inference,
         anchors: inference === 'search' ? 'search' : anchors.name,
@@ -332,8 +359,19 @@ export async function evaluateOnTrainSubset(dir: string, cfg: TrainConfig, searc
   const run = loadRun(dir);
   try {
     const subset = searchSubset(await dataset(cfg, 'train'), search.subset, search.seed);
-    const r = await cocoScore(run.detector, subset, { anchors: run.trainAnchors, input: inputGeometry(cfg), batchSize: Math.max(1, Math.min(8, cfg.batchSize)) });
-    const record: EvalRecordFile = { inference: 'train', anchors: cfg.anchors, images: subset.images.length, stats: r.stats, split: 'train-subset', seconds: (Date.now() - t0) / 1000 };
+    const r = await cocoScore(run.detector, subset, {
+      anchors: run.trainAnchors,
+      input: inputGeometry(cfg),
+      batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
+    });
+    const record: EvalRecordFile = {
+      inference: 'train',
+      anchors: cfg.anchors,
+      images: subset.images.length,
+      stats: r.stats,
+      split: 'train-subset',
+      seconds: (Date.now() - t0) / 1000,
+    };
     writeJsonAtomicSync(file, record);
     return { record, reused: false };
   } finally {
@@ -386,7 +424,14 @@ export async function runTables(tables: TableSpec[], settings: ExperimentSetting
       }
     });
   };
-  const trained = await trainRuns(cfgs, runsDir, { jobs: options.jobs, queue: options.queue, quiet, log, keepOrder: progressive, onRunDone: progressive ? announce : undefined });
+  const trained = await trainRuns(cfgs, runsDir, {
+    jobs: options.jobs,
+    queue: options.queue,
+    quiet,
+    log,
+    keepOrder: progressive,
+    onRunDone: progressive ? announce : undefined,
+  });
   if (progressive) announce();
   const results: TableResult[] = [];
   for (const table of tables) {
@@ -451,8 +496,10 @@ export function runsSummary(results: Pick<TableResult, 'table' | 'counts'>[], se
   const runs = sum('trained') + sum('resumed') + sum('reused');
   const evals = sum('evaluated') + sum('evalReused');
   const tables = results.map((r) => `Table ${r.table.id}`).join(', ');
-  return `${tables}: ${runs} run${runs === 1 ? '' : 's'} (${sum('trained')} trained, ${sum('resumed')} resumed, ${sum('reused')} reused), ` +
-    `${evals} evaluation${evals === 1 ? '' : 's'} (${sum('evalReused')} cached) in ${formatDuration(seconds)}`;
+  return (
+    `${tables}: ${runs} run${runs === 1 ? '' : 's'} (${sum('trained')} trained, ${sum('resumed')} resumed, ${sum('reused')} reused), ` +
+    `${evals} evaluation${evals === 1 ? '' : 's'} (${sum('evalReused')} cached) in ${formatDuration(seconds)}`
+  );
 }
 
 /**

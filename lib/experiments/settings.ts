@@ -106,9 +106,13 @@ export function parseSeeds(value: string): number[] {
   const seeds = parts.map((s) => (/^\d+$/.test(s) ? Number(s) : NaN));
   const bad = parts.filter((_, i) => !Number.isSafeInteger(seeds[i]));
   if (bad.length > 0) {
-    throw new UserError(`invalid seed list "${value}" (not a whole number >= 0: ${bad.map((b) => `"${b}"`).join(', ')})`, 'give seeds as comma-separated whole numbers, e.g. --seeds 0,1,2 (or METAANCHOR_SEEDS=0,1,2)');
+    throw new UserError(
+      `invalid seed list "${value}" (not a whole number >= 0: ${bad.map((b) => `"${b}"`).join(', ')})`,
+      'give seeds as comma-separated whole numbers, e.g. --seeds 0,1,2 (or METAANCHOR_SEEDS=0,1,2)',
+    );
   }
-  if (new Set(seeds).size !== seeds.length) throw new UserError(`seed list "${value}" repeats a seed`, 'each seed is one training run; list each once, e.g. 0,1,2');
+  if (new Set(seeds).size !== seeds.length)
+    throw new UserError(`seed list "${value}" repeats a seed`, 'each seed is one training run; list each once, e.g. 0,1,2');
   return seeds;
 }
 
@@ -153,17 +157,30 @@ function profileSettings(p: Profile): ExperimentSettings {
   switch (p) {
     case 'smoke':
       return {
-        profile: p, seeds: [0], base: trainConfig('smoke'), evalImages: 4, search: { steps: 3, subset: 4, seed: 0 },
+        profile: p,
+        seeds: [0],
+        base: trainConfig('smoke'),
+        evalImages: 4,
+        search: { steps: 3, subset: 4, seed: 0 },
         yolo: { base: yoloTrainConfig('smoke'), search: { steps: 3, subset: 4, seed: 0 } },
       };
     case 'quick':
       return {
-        profile: p, seeds: [0], headlineSeeds: [0, 1, 2], base: quickBase(), evalImages: 500, search: { steps: 40, subset: 100, seed: 0 },
+        profile: p,
+        seeds: [0],
+        headlineSeeds: [0, 1, 2],
+        base: quickBase(),
+        evalImages: 500,
+        search: { steps: 40, subset: 100, seed: 0 },
         yolo: { base: yoloQuickBase(), search: { steps: YOLO_QUICK_SEARCH_STEPS, subset: 100, seed: 0 } },
       };
     case 'full':
       return {
-        profile: p, seeds: [0, 1, 2], base: trainConfig('full'), evalImages: 0, search: { steps: 161, subset: 200, seed: 0 },
+        profile: p,
+        seeds: [0, 1, 2],
+        base: trainConfig('full'),
+        evalImages: 0,
+        search: { steps: 161, subset: 200, seed: 0 },
         yolo: { base: yoloTrainConfig('full'), search: { steps: YOLO_GRID_CANDIDATES, subset: 200, seed: 0 } },
       };
   }

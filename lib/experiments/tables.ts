@@ -33,9 +33,7 @@ export type MetricName = CocoMetricName | 'VOC mAP50';
  *                 classes minus `leaveOut` (lib/transfer/voc-transfer.ts). On the embedded data the
  *                 target is MNIST-Det's "shifted" preset (val split) exported in VOCdevkit layout.
  */
-export type TableEvaluation =
-  | { kind: 'coco' }
-  | { kind: 'voc-transfer'; target: 'mnist-det-shifted'; leaveOut: string[]; metric: 'voc07' };
+export type TableEvaluation = { kind: 'coco' } | { kind: 'voc-transfer'; target: 'mnist-det-shifted'; leaveOut: string[]; metric: 'voc07' };
 
 /**
  * A cell whose run is chosen among several trained configurations (Table 8's RetinaNet*: the
@@ -93,7 +91,9 @@ export const TABLE_IDS = ['2', '3', '4', '5', '6', '7', '8'] as const;
 export type TableId = (typeof TABLE_IDS)[number];
 
 export function parseTableId(text: string): TableId {
-  const t = String(text).trim().replace(/^table\s*/i, '');
+  const t = String(text)
+    .trim()
+    .replace(/^table\s*/i, '');
   if ((TABLE_IDS as readonly string[]).includes(t)) return t as TableId;
   throw new UserError(`no table "${text}"`, `the reproducible tables are ${TABLE_IDS.join(', ')} (Table 1 is the anchor definitions)`);
 }
@@ -127,7 +127,12 @@ export function table2(s: ExperimentSettings): TableSpec {
       const row = `${iou.label} ${a}`;
       rows.push(row);
       for (const method of ['baseline', 'metaanchor'] as const) {
-        cells.push({ row, group: method === 'baseline' ? 'baseline' : 'MetaAnchor', train: cellConfig(s, { method, anchors: a, posIou: iou.posIou, negIou: iou.negIou }), inference: 'train' });
+        cells.push({
+          row,
+          group: method === 'baseline' ? 'baseline' : 'MetaAnchor',
+          train: cellConfig(s, { method, anchors: a, posIou: iou.posIou, negIou: iou.negIou }),
+          inference: 'train',
+        });
       }
     }
   }
@@ -288,7 +293,13 @@ export function table5(s: ExperimentSettings): TableSpec {
   };
 }
 
-export const TABLE8_ROWS = ['RetinaNet 3x3/3x3', 'RetinaNet* search/search', 'MetaAnchor 3x3/3x3', 'MetaAnchor 9x9/search', 'MetaAnchor data-dependent 9x9/search'] as const;
+export const TABLE8_ROWS = [
+  'RetinaNet 3x3/3x3',
+  'RetinaNet* search/search',
+  'MetaAnchor 3x3/3x3',
+  'MetaAnchor 9x9/search',
+  'MetaAnchor data-dependent 9x9/search',
+] as const;
 
 /**
  * Table 8: the full comparison (Sec. 4.2), "training anchors / inference anchors" per row, all from

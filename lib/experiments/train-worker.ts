@@ -37,7 +37,10 @@ async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? 'null') as WorkerJob | null;
   if (!job || !job.cfg || !job.runsDir) throw new UserError('train-worker: no job given', 'this file is started by runTable/trainRuns with a job as JSON');
   // The parent shows combined progress; the worker's own step lines would interleave.
-  const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step, loss: rec.loss, gradNorm: rec.gradNorm }), { waitForLock: job.waitForLock, lockPollMs: job.lockPollMs });
+  const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step, loss: rec.loss, gradNorm: rec.gradNorm }), {
+    waitForLock: job.waitForLock,
+    lockPollMs: job.lockPollMs,
+  });
   await send({ type: 'done', status: r.status, dir: r.dir });
 }
 

@@ -63,7 +63,9 @@ export function benchAnchorFunctionModes(o: AnchorFunctionBenchOptions): AnchorF
     thetaStarBias: -4.6,
     w2InitStd: 0.01,
   });
-  const xs = levelShapes(o.imageSizePx, o.imageSizePx).map((l, i) => tf.randomUniform([o.batch, l.heightCells, l.widthCells, o.channels], 0, 1, 'float32', i + 1) as tf.Tensor4D);
+  const xs = levelShapes(o.imageSizePx, o.imageSizePx).map(
+    (l, i) => tf.randomUniform([o.batch, l.heightCells, l.widthCells, o.channels], 0, 1, 'float32', i + 1) as tf.Tensor4D,
+  );
   const rows: AnchorFunctionModeTiming[] = [];
   const cache = gen.basis(xs);
   try {
@@ -74,9 +76,18 @@ export function benchAnchorFunctionModes(o: AnchorFunctionBenchOptions): AnchorF
         outs.forEach((t) => t.dataSync());
         tf.dispose(outs);
       };
-      const directMs = timeIt(evalSync(() => gen.applyLevels(xs, b, 'direct')), repeats);
-      const basisMs = timeIt(evalSync(() => gen.applyLevels(xs, b, 'basis')), repeats);
-      const mixOnlyMs = timeIt(evalSync(() => cache.map((c) => gen.mix(c, b))), repeats);
+      const directMs = timeIt(
+        evalSync(() => gen.applyLevels(xs, b, 'direct')),
+        repeats,
+      );
+      const basisMs = timeIt(
+        evalSync(() => gen.applyLevels(xs, b, 'basis')),
+        repeats,
+      );
+      const mixOnlyMs = timeIt(
+        evalSync(() => cache.map((c) => gen.mix(c, b))),
+        repeats,
+      );
       const maxAbsDiff = tf.tidy(() => {
         const d = gen.applyLevels(xs, b, 'direct');
         const s = gen.applyLevels(xs, b, 'basis');
@@ -107,7 +118,11 @@ export function benchDetector(cfg: ModelConfig, opts: { batch: number; sizePx: n
   const images = tf.randomUniform([opts.batch, opts.sizePx, opts.sizePx, 3], 0, 255, 'float32', 1) as tf.Tensor4D;
   const b = cfg.method === 'metaanchor' ? (tf.randomUniform([opts.anchors, 2], -1, 1, 'float32', 2) as tf.Tensor2D) : undefined;
   const total = levelShapes(opts.sizePx, opts.sizePx).reduce((s, l) => s + l.heightCells * l.widthCells, 0) * opts.anchors;
-  const labels = tf.tensor2d(new Int32Array(opts.batch * total).map((_, i) => (i % 97 === 0 ? i % cfg.numClasses : -1)), [opts.batch, total], 'int32');
+  const labels = tf.tensor2d(
+    new Int32Array(opts.batch * total).map((_, i) => (i % 97 === 0 ? i % cfg.numClasses : -1)),
+    [opts.batch, total],
+    'int32',
+  );
   const targets = tf.zeros([opts.batch, total, 4]);
   try {
     const forwardMs = timeIt(() => {

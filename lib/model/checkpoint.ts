@@ -41,7 +41,18 @@ export function readCheckpointMeta(dir: string): CheckpointMeta {
 }
 
 function describe(cfg: Partial<ModelConfig>): string {
-  const keys: (keyof ModelConfig)[] = ['backbone', 'smallWidths', 'fpnChannels', 'towerDepth', 'towerWidth', 'numClasses', 'method', 'numAnchors', 'generator', 'hiddenM'];
+  const keys: (keyof ModelConfig)[] = [
+    'backbone',
+    'smallWidths',
+    'fpnChannels',
+    'towerDepth',
+    'towerWidth',
+    'numClasses',
+    'method',
+    'numAnchors',
+    'generator',
+    'hiddenM',
+  ];
   return keys.map((k) => `${k}=${JSON.stringify(cfg[k])}`).join(' ');
 }
 
@@ -69,7 +80,7 @@ export function loadDetectorWeights(detector: SavedModel, dir: string): void {
     throw new UserError(
       `checkpoint ${dir} does not fit this model: parameters ${parts.join(', ')}` +
         (saved ? `\n  checkpoint: ${describe(saved)}\n  model:      ${describe(detector.config)}` : ''),
-      'build the model with the checkpoint\'s config: loadDetector(dir) (or the same preset and overrides used for training)',
+      "build the model with the checkpoint's config: loadDetector(dir) (or the same preset and overrides used for training)",
     );
   }
   for (const [name, v] of detector.store.entries()) {
@@ -84,7 +95,11 @@ export function loadDetectorWeights(detector: SavedModel, dir: string): void {
  * Rebuild the model saved in `dir` with `build` (config from the manifest, `overrides` on top, no
  * backbone weights) and load its weights; the model is disposed if they do not fit.
  */
-export function loadSavedModel<M extends SavedModel & { dispose(): void }>(dir: string, build: (cfg: ModelConfig) => M, overrides: Partial<ModelConfig> = {}): M {
+export function loadSavedModel<M extends SavedModel & { dispose(): void }>(
+  dir: string,
+  build: (cfg: ModelConfig) => M,
+  overrides: Partial<ModelConfig> = {},
+): M {
   const meta = readCheckpointMeta(dir);
   const cfg: ModelConfig = { ...meta.modelConfig, ...overrides, backboneWeights: null };
   // Checkpoints written before the frame was part of the model config kept it in their metadata,
@@ -106,10 +121,14 @@ export function loadSavedModel<M extends SavedModel & { dispose(): void }>(dir: 
 
 /** Rebuild the RetinaNet detector saved in `dir` (config from the manifest, optionally overridden) and load its weights. */
 export function loadDetector(dir: string, overrides: Partial<ModelConfig> = {}, opts: BuildOptions = {}): Detector {
-  return loadSavedModel(dir, (cfg) => {
-    validateModelConfig(cfg);
-    return buildDetector(cfg, { ...opts, log: opts.log ?? (() => undefined) });
-  }, overrides);
+  return loadSavedModel(
+    dir,
+    (cfg) => {
+      validateModelConfig(cfg);
+      return buildDetector(cfg, { ...opts, log: opts.log ?? (() => undefined) });
+    },
+    overrides,
+  );
 }
 
 /**
@@ -127,7 +146,9 @@ export function initWeightsFrom(detector: SavedModel, dir: string, prefixes: rea
   });
   if (chosen.length === 0 || bad.length > 0) {
     throw new UserError(
-      chosen.length === 0 ? `no parameter of this model starts with ${prefixes.join(' or ')}` : `${dir} does not hold ${bad.length} of the ${chosen.length} parameters to initialise (e.g. ${bad[0][0]}), or holds them in another shape`,
+      chosen.length === 0
+        ? `no parameter of this model starts with ${prefixes.join(' or ')}`
+        : `${dir} does not hold ${bad.length} of the ${chosen.length} parameters to initialise (e.g. ${bad[0][0]}), or holds them in another shape`,
       'initialise from weights of a model with the same backbone and FPN sizes',
     );
   }

@@ -203,7 +203,8 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (cfg.standardBoxP3 !== undefined) {
     const b = cfg.standardBoxP3;
     if (cfg.method !== 'metaanchor') bad('standardBoxP3', b, 'only MetaAnchor models have an Eq. 7 frame: leave it out for the baseline');
-    if (!b || !(b.heightPx > 0) || !(b.widthPx > 0)) bad('standardBoxP3', b, 'give { heightPx, widthPx }, both positive (the training configuration\'s standard box at P3)');
+    if (!b || !(b.heightPx > 0) || !(b.widthPx > 0))
+      bad('standardBoxP3', b, "give { heightPx, widthPx }, both positive (the training configuration's standard box at P3)");
   }
   if (cfg.detector !== undefined && cfg.detector !== 'yolov2') bad('detector', cfg.detector, "leave it out (RetinaNet) or use 'yolov2'");
   if (cfg.detector === 'yolov2') validateYoloNetConfig(cfg.yolo as YoloNetConfig);
@@ -238,8 +239,9 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (cfg.p6From !== 'c5' && cfg.p6From !== 'p5') bad('p6From', cfg.p6From, 'use c5 | p5');
   if (!(Number.isInteger(cfg.towerDepth) && cfg.towerDepth >= 0)) bad('towerDepth', cfg.towerDepth, 'an integer >= 0 (paper: 4)');
   if (!isPosInt(cfg.towerWidth)) bad('towerWidth', cfg.towerWidth, 'a positive integer (paper: 256)');
-  if (cfg.towerNorm !== 'none' && cfg.towerNorm !== 'gn') bad('towerNorm', cfg.towerNorm, "use none (RetinaNet) | gn");
-  if (cfg.towerNorm === 'gn' && cfg.towerWidth % Math.min(cfg.gnGroups, cfg.towerWidth) !== 0) bad('towerWidth', cfg.towerWidth, `with towerNorm gn the width must be divisible by gnGroups (${cfg.gnGroups})`);
+  if (cfg.towerNorm !== 'none' && cfg.towerNorm !== 'gn') bad('towerNorm', cfg.towerNorm, 'use none (RetinaNet) | gn');
+  if (cfg.towerNorm === 'gn' && cfg.towerWidth % Math.min(cfg.gnGroups, cfg.towerWidth) !== 0)
+    bad('towerWidth', cfg.towerWidth, `with towerNorm gn the width must be divisible by gnGroups (${cfg.gnGroups})`);
   if (cfg.towerDepth === 0 && cfg.towerWidth !== cfg.fpnChannels) {
     bad('towerWidth', cfg.towerWidth, `with towerDepth 0 the head sees FPN features directly: set towerWidth = fpnChannels (${cfg.fpnChannels})`);
   }
@@ -253,7 +255,10 @@ export function validateModelConfig(cfg: ModelConfig): void {
   if (typeof cfg.hiddenBias !== 'boolean') bad('hiddenBias', cfg.hiddenBias, 'true or false');
   if (!(cfg.w2InitStd >= 0)) bad('w2InitStd', cfg.w2InitStd, 'a number >= 0 (0 = zero init)');
   if (!['direct', 'basis', 'auto'].includes(cfg.convMode)) bad('convMode', cfg.convMode, 'use auto | direct | basis');
-  for (const [field, arr] of [['pixelMeanRGB', cfg.pixelMeanRGB], ['pixelStdRGB', cfg.pixelStdRGB]] as const) {
+  for (const [field, arr] of [
+    ['pixelMeanRGB', cfg.pixelMeanRGB],
+    ['pixelStdRGB', cfg.pixelStdRGB],
+  ] as const) {
     if (!Array.isArray(arr) || arr.length !== 3 || !arr.every((v) => typeof v === 'number' && isFinite(v))) {
       bad(field, arr, 'three numbers (R, G, B) in 0..255 units');
     }

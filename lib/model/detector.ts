@@ -10,14 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors';
-import {
-  GeneratedConvMode,
-  ModelConfig,
-  modelConfig,
-  resolvedBackboneNorm,
-  resolvedFreezeAt,
-  validateModelConfig,
-} from './config';
+import { GeneratedConvMode, ModelConfig, modelConfig, resolvedBackboneNorm, resolvedFreezeAt, validateModelConfig } from './config';
 import { ParamStore } from './params';
 import { Backbone } from './backbones/backbone';
 import { buildSmallBackbone } from './backbones/small';
@@ -225,11 +218,19 @@ export function buildDetector(config: ModelConfig = modelConfig('paper'), opts: 
         const r = loadPretrainedBackbone(store, 'backbone', config.backboneWeights);
         log(`${config.backbone}: loaded ${r.loaded} ImageNet tensors from ${r.source} (frozen BN, stages frozen up to ${resolvedFreezeAt(config)})`);
       } else {
-        log(`${config.backbone}: no ImageNet weights given (backboneWeights), random init with ${norm === 'gn' ? 'GroupNorm' : norm}; training from scratch needs a much longer schedule`);
+        log(
+          `${config.backbone}: no ImageNet weights given (backboneWeights), random init with ${norm === 'gn' ? 'GroupNorm' : norm}; training from scratch needs a much longer schedule`,
+        );
       }
     }
     const fpn = buildFpn(store, 'fpn', { inChannels: backbone.outChannels, channels: config.fpnChannels, p6From: config.p6From });
-    const towers = buildTowers(store, 'head', { inChannels: config.fpnChannels, depth: config.towerDepth, width: config.towerWidth, initStd: config.headInitStd, gnGroups: config.towerNorm === 'gn' ? config.gnGroups : 0 });
+    const towers = buildTowers(store, 'head', {
+      inChannels: config.fpnChannels,
+      depth: config.towerDepth,
+      width: config.towerWidth,
+      initStd: config.headInitStd,
+      gnGroups: config.towerNorm === 'gn' ? config.gnGroups : 0,
+    });
     const anchorFunction =
       config.method === 'baseline'
         ? buildPredefinedAnchorFunction(store, 'head', {

@@ -1,15 +1,7 @@
 /** The detector network: config, parts, assembly, checkpoints, losses. */
 export * from './config';
 export { ParamStore } from './params';
-export {
-  Detector,
-  DetectorOutput,
-  DetectorParts,
-  ForwardOptions,
-  LevelShape,
-  buildDetector,
-  levelShapes,
-} from './detector';
+export { Detector, DetectorOutput, DetectorParts, ForwardOptions, LevelShape, buildDetector, levelShapes } from './detector';
 // Parts, for assembling a Detector by hand (`new Detector({ ... })`).
 export { Backbone, BackboneFeatures } from './backbones/backbone';
 export { buildSmallBackbone } from './backbones/small';

@@ -239,7 +239,15 @@ export function maxPoolPadded(x: tf.Tensor4D, k: number, stride: number, pad: nu
   return tf.tidy(() => {
     // Zero padding equals PyTorch's -inf padding because the input is non-negative (post-ReLU) and
     // every window holds at least one real pixel.
-    const padded = pad > 0 ? tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]) : x;
+    const padded =
+      pad > 0
+        ? tf.pad(x, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ])
+        : x;
     return tf.maxPool(padded, k, stride, 'valid') as tf.Tensor4D;
   });
 }

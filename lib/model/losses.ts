@@ -90,7 +90,7 @@ export function boxLossSum(deltas: tf.Tensor, targets: tf.Tensor, labels: tf.Ten
     throw new UserError(`box loss: targets [${targets.shape}] do not match deltas [${deltas.shape}]`, 'targets need 4 values per anchor: [N, totalAnchors, 4]');
   }
   const kind = opts.kind ?? 'smooth-l1';
-  const beta = kind === 'l1' ? 0 : opts.beta ?? 0.1;
+  const beta = kind === 'l1' ? 0 : (opts.beta ?? 0.1);
   if (!(beta >= 0)) throw new UserError(`box loss: beta = ${beta}`, 'use beta >= 0 (0.1 or 0.11; 0 means L1)');
   return tf.tidy(() => {
     const pos = tf.expandDims(tf.cast(tf.greaterEqual(labels, 0), 'float32'), -1);

@@ -12,11 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** How a parameter is initialised. */
-export type Init =
-  | { kind: 'zeros' }
-  | { kind: 'constant'; value: number }
-  | { kind: 'normal'; std: number }
-  | { kind: 'uniform'; limit: number };
+export type Init = { kind: 'zeros' } | { kind: 'constant'; value: number } | { kind: 'normal'; std: number } | { kind: 'uniform'; limit: number };
 
 export interface ParamSpec {
   /** Trainable by the optimizer (default true). Frozen weights are still saved and loaded. */

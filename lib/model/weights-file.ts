@@ -125,7 +125,10 @@ export function resolveManifestPath(dirOrManifest: string): string {
   if (fs.statSync(dirOrManifest).isDirectory()) {
     const p = path.join(dirOrManifest, MANIFEST_NAME);
     if (!fs.existsSync(p)) {
-      throw new UserError(`${dirOrManifest} holds no ${MANIFEST_NAME}`, 'point at a directory written by saveDetector / the ImageNet converter (lib/model/pretrained.ts)');
+      throw new UserError(
+        `${dirOrManifest} holds no ${MANIFEST_NAME}`,
+        'point at a directory written by saveDetector / the ImageNet converter (lib/model/pretrained.ts)',
+      );
     }
     return p;
   }
@@ -193,7 +196,6 @@ export function oihwToHwio(data: Float32Array, shape: number[]): { shape: number
   const out = new Float32Array(data.length);
   for (let a = 0; a < o; a++)
     for (let b = 0; b < i; b++)
-      for (let y = 0; y < kh; y++)
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * i + b) * o + a] = data[((a * i + b) * kh + y) * kw + x];
+      for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) out[((y * kw + x) * i + b) * o + a] = data[((a * i + b) * kh + y) * kw + x];
   return { shape: [kh, kw, i, o], data: out };
 }

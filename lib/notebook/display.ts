@@ -36,14 +36,10 @@ function inKernel(): boolean {
 
 function tslab(): typeof Tslab {
   if (!inKernel()) {
-    throw new UserError(
-      'rich display needs a notebook (tslab kernel)',
-      'run this from a notebook (npm run notebook), or call setDisplaySink() first',
-    );
+    throw new UserError('rich display needs a notebook (tslab kernel)', 'run this from a notebook (npm run notebook), or call setDisplaySink() first');
   }
   // Required lazily: loading tslab pulls in its TypeScript compiler, and inside the kernel this
   // require is hooked to return the running kernel's own display API.
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   return require('tslab') as typeof Tslab;
 }
 
@@ -66,12 +62,7 @@ export function newDisplay(): DisplaySink {
 
 /** Escape text for HTML element content and attribute values. */
 export function escapeHtml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 }
 
 /**

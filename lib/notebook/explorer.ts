@@ -33,21 +33,31 @@ function dataUrl(data: Uint8Array): string {
 export function explorerHtml(panels: ExplorerPanel[], options: ExplorerOptions): string {
   if (panels.length === 0) throw new UserError('an explorer needs at least one panel', 'compute the panels first');
   const count = panels[0].images.length;
-  if (panels.some((p) => p.images.length !== count)) throw new UserError('every explorer panel needs the same number of images', 'use the same images for every choice');
+  if (panels.some((p) => p.images.length !== count))
+    throw new UserError('every explorer panel needs the same number of images', 'use the same images for every choice');
   const id = uniqueId('explorer');
   const key = (at: [number, number]) => `${at[0]},${at[1]}`;
   const byKey: Record<string, { caption: string; src: string[]; captions: string[] }> = {};
-  for (const p of panels) byKey[key(p.at)] = { caption: p.caption, src: p.images.map((im) => dataUrl(im.data)), captions: p.images.map((im) => im.caption ?? '') };
+  for (const p of panels)
+    byKey[key(p.at)] = { caption: p.caption, src: p.images.map((im) => dataUrl(im.data)), captions: p.images.map((im) => im.caption ?? '') };
   const initial = options.initial ?? panels[0].at;
   const first = byKey[key(initial)] ?? byKey[key(panels[0].at)];
   const width = options.widthPx ? `width:${options.widthPx}px;` : '';
-  const selects = options.axes.map((axis, a) =>
-    `<label style="margin-right:16px">${escapeHtml(axis.label)} <select data-axis="${a}">` +
-      axis.values.map((v, i) => `<option value="${i}"${i === initial[a] ? ' selected' : ''}>${escapeHtml(v)}</option>`).join('') +
-      '</select></label>').join('');
-  const figures = first.src.map((src, i) =>
-    `<figure style="display:inline-block;margin:4px;${width}"><img src="${src}" style="${width}image-rendering:pixelated;display:block"/>` +
-      `<figcaption style="font-family:monospace;font-size:12px">${escapeHtml(first.captions[i])}</figcaption></figure>`).join('');
+  const selects = options.axes
+    .map(
+      (axis, a) =>
+        `<label style="margin-right:16px">${escapeHtml(axis.label)} <select data-axis="${a}">` +
+        axis.values.map((v, i) => `<option value="${i}"${i === initial[a] ? ' selected' : ''}>${escapeHtml(v)}</option>`).join('') +
+        '</select></label>',
+    )
+    .join('');
+  const figures = first.src
+    .map(
+      (src, i) =>
+        `<figure style="display:inline-block;margin:4px;${width}"><img src="${src}" style="${width}image-rendering:pixelated;display:block"/>` +
+        `<figcaption style="font-family:monospace;font-size:12px">${escapeHtml(first.captions[i])}</figcaption></figure>`,
+    )
+    .join('');
   const title = options.title ? `<div style="font-weight:bold;margin:4px">${escapeHtml(options.title)}</div>` : '';
   return [
     `<div id="${id}" class="metaanchor-explorer">${title}`,

@@ -11,10 +11,7 @@ export type ImageFormat = 'png' | 'jpeg';
 export function imageFormat(data: Uint8Array): ImageFormat {
   if (data.length >= 8 && data[0] === 0x89 && data[1] === 0x50 && data[2] === 0x4e && data[3] === 0x47) return 'png';
   if (data.length >= 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff) return 'jpeg';
-  throw new UserError(
-    'not a PNG or JPEG image',
-    "encode it first, e.g. sharp(raw, { raw: { width, height, channels } }).png().toBuffer()",
-  );
+  throw new UserError('not a PNG or JPEG image', 'encode it first, e.g. sharp(raw, { raw: { width, height, channels } }).png().toBuffer()');
 }
 
 export interface ImageOptions {
@@ -55,8 +52,8 @@ export interface ImagesOptions {
 
 /** Several images side by side (wrapping, or in `columns`), each with an optional caption: one HTML block. */
 export function imagesHtml(images: Array<{ data: Uint8Array; caption?: string }>, options: ImagesOptions = {}): string {
-  const items = images.map((im) =>
-    `<div style="display:inline-block;vertical-align:top">${imageHtml(im.data, { widthPx: options.widthPx, caption: im.caption ?? ' ' })}</div>`,
+  const items = images.map(
+    (im) => `<div style="display:inline-block;vertical-align:top">${imageHtml(im.data, { widthPx: options.widthPx, caption: im.caption ?? ' ' })}</div>`,
   );
   const layout = options.columns ? `display:grid;grid-template-columns:repeat(${options.columns},max-content);` : '';
   const title = options.title ? `<div style="font-weight:bold;margin:4px">${escapeHtml(options.title)}</div>` : '';

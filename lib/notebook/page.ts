@@ -6,11 +6,7 @@ import { escapeHtml } from './display';
 import { PlotlyFigure, figureHtml, plotlyLibraryHtml } from './plotly';
 import { Row, TableOptions, tableHtml } from './table';
 
-export type PagePart =
-  | { heading: string }
-  | { text: string }
-  | { figure: PlotlyFigure; heightPx?: number }
-  | { table: Row[]; options?: TableOptions };
+export type PagePart = { heading: string } | { text: string } | { figure: PlotlyFigure; heightPx?: number } | { table: Row[]; options?: TableOptions };
 
 export function htmlPage(title: string, parts: readonly PagePart[]): string {
   const body = parts.map((p) => {

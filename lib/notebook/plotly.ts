@@ -133,4 +133,3 @@ export function withRoomForRightAxes(layout: Record<string, unknown>): Record<st
 export function showPlot(figure: PlotlyFigure, options: FigureHtmlOptions = {}): void {
   display().html(figureHtml(figure, options));
 }
-

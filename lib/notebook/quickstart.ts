@@ -87,7 +87,15 @@ function buildModel(sizePx: number, seed: number): tf.LayersModel {
   // task needs (24 -> 12 -> 6 cells of 8 channels).
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [sizePx, sizePx, 1], filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+      tf.layers.conv2d({
+        inputShape: [sizePx, sizePx, 1],
+        filters: 8,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(1),
+      }),
       tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
       tf.layers.flatten(),
       // Box as fractions of the image side, so a sigmoid keeps it inside the image.
@@ -122,7 +130,10 @@ export async function trainTinyConvNet(options: QuickstartOptions): Promise<Quic
       const t0 = Date.now();
       const batch = makeBoxBatch(rng, batchSize, sizePx);
       const xs = tf.tensor4d(batch.images, [batchSize, sizePx, sizePx, 1]);
-      const ys = tf.tensor2d(batch.boxesPx.map((v) => v / sizePx), [batchSize, 4]);
+      const ys = tf.tensor2d(
+        batch.boxesPx.map((v) => v / sizePx),
+        [batchSize, 4],
+      );
       const cost = optimizer.minimize(() => tf.losses.meanSquaredError(ys, model.apply(xs) as tf.Tensor2D) as tf.Scalar, true);
       // Awaiting the value also yields to the event loop, so display updates reach the notebook.
       const loss = cost ? (await cost.data())[0] : NaN;
@@ -201,7 +212,9 @@ export async function renderPredictions(run: QuickstartRun, options: { count?: n
     for (let p = 0; p < size * size; p++) {
       pixels[p] = Math.round(255 * Math.min(1, Math.max(0, pred.batch.images[i * size * size + p])));
     }
-    const png = await sharp(pixels, { raw: { width: size, height: size, channels: 1 } }).png().toBuffer();
+    const png = await sharp(pixels, { raw: { width: size, height: size, channels: 1 } })
+      .png()
+      .toBuffer();
     const boxes = [...pred.batch.boxesPx.subarray(4 * i, 4 * i + 4), ...pred.predictedPx.subarray(4 * i, 4 * i + 4)];
     tiles.push(
       await drawBoxes(png, boxes, {

@@ -39,7 +39,10 @@ export class InPlaceStatus {
   write(text: string): boolean {
     const parts = (this.partial + text).split('\n');
     this.partial = parts.pop() ?? '';
-    const line = parts.map((l) => l.replace(/\r/g, '').trimEnd()).filter((l) => l !== '').pop();
+    const line = parts
+      .map((l) => l.replace(/\r/g, '').trimEnd())
+      .filter((l) => l !== '')
+      .pop();
     if (line === undefined) return true;
     const key = this.cellKey();
     if (!this.current || this.current.cellKey !== key) this.current = { cellKey: key, out: this.open(), lines: 0 };

@@ -86,9 +86,7 @@ export function formatCell(value: unknown, digits = 3, integersAsDecimals = fals
   return String(value);
 }
 
-const STYLE =
-  'border-collapse:collapse;font-family:monospace;font-size:12px;margin:4px 0;' +
-  'border-top:1px solid #999;border-bottom:1px solid #999';
+const STYLE = 'border-collapse:collapse;font-family:monospace;font-size:12px;margin:4px 0;' + 'border-top:1px solid #999;border-bottom:1px solid #999';
 
 /** An HTML <table> for a DataFrame or an array of row objects (all text escaped). */
 export function tableHtml(data: DataFrameLike | Row[], options: TableOptions = {}): string {
@@ -112,7 +110,9 @@ export function tableHtml(data: DataFrameLike | Row[], options: TableOptions = {
   const hidden = grid.rows.length - shown.length;
   if (hidden > 0) {
     const span = grid.columns.length + (showIndex ? 1 : 0);
-    body.push(`<tr><td colspan="${span}" style="padding:2px 8px;color:#666">... ${hidden} more row${hidden === 1 ? '' : 's'} (${grid.rows.length} in all)</td></tr>`);
+    body.push(
+      `<tr><td colspan="${span}" style="padding:2px 8px;color:#666">... ${hidden} more row${hidden === 1 ? '' : 's'} (${grid.rows.length} in all)</td></tr>`,
+    );
   }
   const caption = options.caption ? `<caption style="caption-side:top;text-align:left;font-weight:bold">${escapeHtml(options.caption)}</caption>` : '';
   const table = `<table class="metaanchor-table" style="${STYLE}">${options.folded ? '' : caption}<thead style="border-bottom:1px solid #999"><tr>${header}</tr></thead><tbody>${body.join('')}</tbody></table>`;

@@ -15,9 +15,11 @@ const MAX_NAME = 24;
 export function anchorSetFromArg(arg: string): AnchorConfig {
   const text = arg.trim();
   if (text.toLowerCase().endsWith('.json')) {
-    if (!fs.existsSync(text)) throw new UserError(`anchor set file ${text} not found`, 'give an anchor spec (3x3, "h:32,w:64; ...") or the json of an anchor search');
+    if (!fs.existsSync(text))
+      throw new UserError(`anchor set file ${text} not found`, 'give an anchor spec (3x3, "h:32,w:64; ...") or the json of an anchor search');
     const json = readJsonFile(text, 'anchor set') as { anchors?: unknown; method?: unknown };
-    if (typeof json?.anchors !== 'string') throw new UserError(`${text} has no "anchors" spec`, 'pass a search.json or the --json output of `metaanchor anchors kmeans|evolve`');
+    if (typeof json?.anchors !== 'string')
+      throw new UserError(`${text} has no "anchors" spec`, 'pass a search.json or the --json output of `metaanchor anchors kmeans|evolve`');
     const config = parseAnchorSpec(json.anchors);
     const method = typeof json.method === 'string' ? json.method : path.basename(text, '.json');
     return { ...config, name: `${method} (${config.shapes.length})` };

@@ -82,7 +82,15 @@ export class FeatureCache {
     const bT = anchorBTensor(this.detector, anchors);
     try {
       for (const b of this.batches) {
-        out.push(...(await this.head.candidates(b.features, anchors, bT, b.items.map((it) => it.transform), cfg)));
+        out.push(
+          ...(await this.head.candidates(
+            b.features,
+            anchors,
+            bT,
+            b.items.map((it) => it.transform),
+            cfg,
+          )),
+        );
       }
     } finally {
       bT?.dispose();
@@ -132,7 +140,12 @@ export function scoreCandidates(
 /** The subset of images a search evaluates on: a seeded choice of `n` images. */
 export function searchSubset(dataset: DetectionDataset, n: number, seed: number): DetectionDataset {
   if (n >= dataset.images.length) return dataset;
-  const idx = shuffle(Array.from({ length: dataset.images.length }, (_, i) => i), makeRng(seed)).slice(0, n).sort((a, b) => a - b);
+  const idx = shuffle(
+    Array.from({ length: dataset.images.length }, (_, i) => i),
+    makeRng(seed),
+  )
+    .slice(0, n)
+    .sort((a, b) => a - b);
   return { ...dataset, name: `${dataset.name} (search subset ${n})`, images: idx.map((i) => dataset.images[i]) };
 }
 
@@ -178,7 +191,10 @@ export async function greedySelect<S>(
 /** Run the greedy search. `dataset` is the (training) data to search on. */
 export async function greedyAnchorSearch(detector: AnyDetector, dataset: DetectionDataset, opts: SearchOptions): Promise<SearchResultFile> {
   if (detector.config.method !== 'metaanchor') {
-    throw new UserError('anchor search needs a MetaAnchor model', 'predefined anchor functions cannot be evaluated at other anchors; train with --method metaanchor');
+    throw new UserError(
+      'anchor search needs a MetaAnchor model',
+      'predefined anchor functions cannot be evaluated at other anchors; train with --method metaanchor',
+    );
   }
   const t0 = Date.now();
   const seed = opts.seed ?? 0;
@@ -205,15 +221,21 @@ export async function greedyAnchorSearch(detector: AnyDetector, dataset: Detecti
     const startScore = scoreCandidates(current, images, gt, categoryIds, cfg);
     const kept: AnchorShape[] = opts.start.shapes.slice();
     const progress = opts.progressLabel ? new Progress({ label: opts.progressLabel, total: steps, unit: 'candidates' }) : undefined;
-    const g = await greedySelect(current, startScore, steps, async (s, cur) => {
-      const single: AnchorConfig = { name: 'candidate', shapes: [order[s]], standardBoxP3: frame };
-      const cand = await cache.candidates(single, cfg);
-      const merged = cur.map((c, i) => concatDetections([c, cand[i]]));
-      return { merged, score: scoreCandidates(merged, images, gt, categoryIds, cfg) };
-    }, (step, best) => {
-      if (step.kept) keptCount++;
-      progress?.update(step.index + 1, { mmAP: best, kept: keptCount });
-    });
+    const g = await greedySelect(
+      current,
+      startScore,
+      steps,
+      async (s, cur) => {
+        const single: AnchorConfig = { name: 'candidate', shapes: [order[s]], standardBoxP3: frame };
+        const cand = await cache.candidates(single, cfg);
+        const merged = cur.map((c, i) => concatDetections([c, cand[i]]));
+        return { merged, score: scoreCandidates(merged, images, gt, categoryIds, cfg) };
+      },
+      (step, best) => {
+        if (step.kept) keptCount++;
+        progress?.update(step.index + 1, { mmAP: best, kept: keptCount });
+      },
+    );
     const best = g.best;
     const trace: SearchTraceEntry[] = g.steps.map((st) => {
       const shape = order[st.index];

@@ -93,7 +93,7 @@ function seedCentroids(points: readonly WH[], k: number, rng: Rng): WH[] {
 
 /** Lloyd's k-means with distance 1 - IoU; centroids are the mean w and mean h of their points. */
 export function kmeansIou(points: readonly WH[], k: number, options: { seed?: number; maxIterations?: number } = {}): KmeansResult {
-  if (!Number.isInteger(k) || k < 1) throw new UserError(`k must be a whole number >= 1, got ${k}`, 'e.g. --k 9 (Table 1\'s 3x3)');
+  if (!Number.isInteger(k) || k < 1) throw new UserError(`k must be a whole number >= 1, got ${k}`, "e.g. --k 9 (Table 1's 3x3)");
   if (points.length < k) throw new UserError(`k-means needs at least k = ${k} boxes, got ${points.length}`, 'use fewer clusters or more data');
   const rng = makeRng(options.seed ?? 0);
   const maxIterations = options.maxIterations ?? 300;

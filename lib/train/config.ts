@@ -293,6 +293,11 @@ export function validateTrainConfig(cfg: TrainConfig): void {
  * How a run's images are resized for training, validation and detection: long side to
  * `imageSizePx` (COCO-style short side when `minSizePx` is set), padded to a square multiple of 32.
  */
-export function inputGeometry(cfg: Pick<TrainConfig, 'imageSizePx' | 'minSizePx'>): { maxSizePx: number; minSizePx?: number; pad: 'square'; sizeDivisor: number } {
+export function inputGeometry(cfg: Pick<TrainConfig, 'imageSizePx' | 'minSizePx'>): {
+  maxSizePx: number;
+  minSizePx?: number;
+  pad: 'square';
+  sizeDivisor: number;
+} {
   return { maxSizePx: cfg.imageSizePx, minSizePx: cfg.minSizePx ?? undefined, pad: 'square', sizeDivisor: 32 };
 }

@@ -89,7 +89,10 @@ function trunkComplete(dir: string, cfg: TrainConfig): boolean {
 export function pretrainedTask(spec: string): PretrainedTask {
   const task = spec.startsWith(PRETRAINED_PREFIX) ? spec.slice(PRETRAINED_PREFIX.length) : '';
   if (!(PRETRAINED_TASKS as readonly string[]).includes(task)) {
-    throw new UserError(`unknown pretrained weights "${spec}"`, `use ${PRETRAINED_TASKS.map((t) => PRETRAINED_PREFIX + t).join(' or ')}, or a folder of weights`);
+    throw new UserError(
+      `unknown pretrained weights "${spec}"`,
+      `use ${PRETRAINED_TASKS.map((t) => PRETRAINED_PREFIX + t).join(' or ')}, or a folder of weights`,
+    );
   }
   return task as PretrainedTask;
 }

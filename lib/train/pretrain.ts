@@ -52,10 +52,16 @@ export interface PretrainConfig {
 }
 
 /** The pretraining of the backbone of `model` (a small backbone with GroupNorm). */
-export function pretrainConfig(model: Pick<ModelConfig, 'backbone' | 'smallWidths' | 'gnGroups' | 'backboneNorm' | 'pixelMeanRGB' | 'pixelStdRGB'>, task = 'mnist-digits'): PretrainConfig {
+export function pretrainConfig(
+  model: Pick<ModelConfig, 'backbone' | 'smallWidths' | 'gnGroups' | 'backboneNorm' | 'pixelMeanRGB' | 'pixelStdRGB'>,
+  task = 'mnist-digits',
+): PretrainConfig {
   if (task !== 'mnist-digits') throw new UserError(`unknown pretraining "${task}"`, `use ${PRETRAINED_PREFIX}mnist-digits`);
   if (model.backbone !== 'small' || model.backboneNorm === 'none') {
-    throw new UserError(`${PRETRAINED_PREFIX}${task} pretrains the small GroupNorm backbone, not "${model.backbone}" (${model.backboneNorm})`, 'ResNets take ImageNet weights instead (model.backboneWeights)');
+    throw new UserError(
+      `${PRETRAINED_PREFIX}${task} pretrains the small GroupNorm backbone, not "${model.backbone}" (${model.backboneNorm})`,
+      'ResNets take ImageNet weights instead (model.backboneWeights)',
+    );
   }
   return {
     task: 'mnist-digits',
@@ -142,7 +148,8 @@ export async function pretrainBackbone(cfg: PretrainConfig, dir: string, options
       });
       const value = (await loss.data())[0];
       loss.dispose();
-      if (!Number.isFinite(value)) throw new UserError(`backbone pretraining diverged at step ${step} (loss ${value})`, 'lower its learning rate (lib/train/pretrain.ts pretrainConfig)');
+      if (!Number.isFinite(value))
+        throw new UserError(`backbone pretraining diverged at step ${step} (loss ${value})`, 'lower its learning rate (lib/train/pretrain.ts pretrainConfig)');
       progress.update(step + 1, { loss: value });
     }
     // Held-out accuracy, on samples of the validation digits.
@@ -186,7 +193,11 @@ function isComplete(dir: string): boolean {
  * The folder of the pretrained backbone `spec` ("pretrained:mnist-digits") for `model`, pretrained
  * on first use (about two minutes on one core) and reused afterwards.
  */
-export async function ensurePretrainedBackbone(spec: string, model: ModelConfig, options: { quiet?: boolean; log?: (s: string) => void } = {}): Promise<string> {
+export async function ensurePretrainedBackbone(
+  spec: string,
+  model: ModelConfig,
+  options: { quiet?: boolean; log?: (s: string) => void } = {},
+): Promise<string> {
   if (!spec.startsWith(PRETRAINED_PREFIX)) throw new UserError(`"${spec}" is not a pretrained backbone`, `write ${PRETRAINED_PREFIX}mnist-digits`);
   const cfg = pretrainConfig(model, spec.slice(PRETRAINED_PREFIX.length));
   const dir = pretrainedDir(cfg);

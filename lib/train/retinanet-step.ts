@@ -40,12 +40,16 @@ export function retinaNetStep(cfg: TrainConfig, detector: Detector, anchors: Anc
       for (let k = 0; k < N; k++) {
         const item = batch.items[k];
         // item.ignore holds the matcher's GT flags (crowd / dropped), see lib/data/types.ts.
-        const t = buildTargets(anchorBoxes, { boxes: item.boxes, classIdx: item.classIdx, ignore: item.ignore }, {
-          posIou: cfg.posIou,
-          negIou: cfg.negIou,
-          allowLowQuality: cfg.allowLowQuality,
-          numClasses: K,
-        });
+        const t = buildTargets(
+          anchorBoxes,
+          { boxes: item.boxes, classIdx: item.classIdx, ignore: item.ignore },
+          {
+            posIou: cfg.posIou,
+            negIou: cfg.negIou,
+            allowLowQuality: cfg.allowLowQuality,
+            numClasses: K,
+          },
+        );
         labels.set(t.labels, k * A);
         boxTargets.set(t.boxTargets, k * A * 4);
       }

@@ -36,7 +36,8 @@ export interface LoadedRun {
 export function resolveCheckpointDir(dirOrCheckpoint: string): { runDir: string; checkpointDir: string } {
   const abs = path.resolve(dirOrCheckpoint);
   if (!fs.existsSync(abs)) throw new UserError(`--checkpoint ${dirOrCheckpoint} does not exist`, 'pass the --out folder of a `metaanchor train` run');
-  if (!fs.statSync(abs).isDirectory()) throw new UserError(`--checkpoint ${dirOrCheckpoint} is a file, not a folder`, 'pass the --out folder of a `metaanchor train` run');
+  if (!fs.statSync(abs).isDirectory())
+    throw new UserError(`--checkpoint ${dirOrCheckpoint} is a file, not a folder`, 'pass the --out folder of a `metaanchor train` run');
   if (fs.existsSync(path.join(abs, 'weights.json'))) return { runDir: path.dirname(abs), checkpointDir: abs };
   const found = findCheckpointDir(abs);
   if (found && fs.existsSync(path.join(found, 'weights.json'))) return { runDir: abs, checkpointDir: found };

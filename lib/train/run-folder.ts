@@ -76,7 +76,8 @@ function show(v: unknown): string {
  */
 export function checkRunFolder(dir: string, cfg: unknown): { kind: 'new' | 'same' | 'restart'; changed: string[] } {
   if (!fs.existsSync(dir)) return { kind: 'new', changed: [] };
-  if (!fs.statSync(dir).isDirectory()) throw new UserError(`--out ${dir} is a file, not a folder`, 'give --out a new folder (or the folder of a run to resume)');
+  if (!fs.statSync(dir).isDirectory())
+    throw new UserError(`--out ${dir} is a file, not a folder`, 'give --out a new folder (or the folder of a run to resume)');
   const entries = withFsErrors(`cannot read --out ${dir}`, () => fs.readdirSync(dir));
   const configPath = path.join(dir, CONFIG_FILE);
   if (!entries.includes(CONFIG_FILE)) {
@@ -91,7 +92,10 @@ export function checkRunFolder(dir: string, cfg: unknown): { kind: 'new' | 'same
   try {
     before = JSON.parse(fs.readFileSync(configPath, 'utf8'));
   } catch (err) {
-    throw new UserError(`${configPath} cannot be read as JSON (${(err as Error).message}); nothing was changed`, 'give --out a new folder, or restore that file');
+    throw new UserError(
+      `${configPath} cannot be read as JSON (${(err as Error).message}); nothing was changed`,
+      'give --out a new folder, or restore that file',
+    );
   }
   const changed = configDifferences(before, JSON.parse(JSON.stringify(cfg)));
   if (changed.length === 0) return { kind: 'same', changed };
@@ -194,7 +198,9 @@ export function lockRunFolder(dir: string, log: (s: string) => void = () => unde
           `two trainers would overwrite each other's checkpoints: wait for it to finish, or stop it; if no trainer runs, delete ${file}`,
         );
       }
-      log(`${dir}: taking over the lock of process ${lock?.pid ?? '(unreadable)'}${lock?.host && lock.host !== os.hostname() ? ` on ${lock.host} (not refreshed for ${Math.round((Date.now() - lock.mtimeMs) / 60000)} min)` : ''}, which no longer runs`);
+      log(
+        `${dir}: taking over the lock of process ${lock?.pid ?? '(unreadable)'}${lock?.host && lock.host !== os.hostname() ? ` on ${lock.host} (not refreshed for ${Math.round((Date.now() - lock.mtimeMs) / 60000)} min)` : ''}, which no longer runs`,
+      );
       fs.rmSync(file, { force: true });
     }
   }

@@ -41,7 +41,18 @@ import { groundTruthOf, loadDatasetSpec } from './datasets';
 import { EvalRecord, StepRecord, TrainState } from './records';
 import { retinaNetStep } from './retinanet-step';
 import { learningRateAt } from './schedule';
-import { CHECKPOINT_DIR, CONFIG_FILE, LOG_FILE, METRICS_FILE, checkRunFolder, lockHolder, lockRunFolder, recoverCheckpoint, touchRunLock, trimLog } from './run-folder';
+import {
+  CHECKPOINT_DIR,
+  CONFIG_FILE,
+  LOG_FILE,
+  METRICS_FILE,
+  checkRunFolder,
+  lockHolder,
+  lockRunFolder,
+  recoverCheckpoint,
+  touchRunLock,
+  trimLog,
+} from './run-folder';
 import { statusStream } from '../util/log';
 import { prefetch, scalars } from '../backend/read';
 import { TrainingStep } from './step';
@@ -105,7 +116,10 @@ function trainingStep(cfg: TrainConfig, detector: AnyDetector, anchors: AnchorCo
 async function buildRun(cfg: TrainConfig, log: (s: string) => void, quiet: boolean): Promise<RunParts> {
   let train = await loadDatasetSpec(cfg.train, 'train');
   const val = await loadDatasetSpec(cfg.val, 'val');
-  for (const [ds, role, why] of [[train, 'training', 'nothing to learn'], [val, 'validation', 'nothing to score against (mmAP would print as -100)']] as const) {
+  for (const [ds, role, why] of [
+    [train, 'training', 'nothing to learn'],
+    [val, 'validation', 'nothing to score against (mmAP would print as -100)'],
+  ] as const) {
     if (!ds.images.some((im) => im.classIdx.length > 0)) {
       throw new UserError(`the ${role} set ${ds.name} has no boxes: ${why}`, 'use an annotated dataset');
     }
@@ -162,7 +176,10 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   // Another trainer on this folder is the first thing to say (not "pass --resume").
   if (lockHolder(dir) !== null) lockRunFolder(dir, log);
   if (folder.kind === 'same' && !opts.resume && hasCheckpoint(dir)) {
-    throw new UserError(`${dir} already holds a run (checkpoint at step ${readTrainState(dir).step})`, 'pass --resume to continue it, or choose a new --out folder');
+    throw new UserError(
+      `${dir} already holds a run (checkpoint at step ${readTrainState(dir).step})`,
+      'pass --resume to continue it, or choose a new --out folder',
+    );
   }
   const created = !fs.existsSync(dir);
   checkWritableDir(dir, '--out');
@@ -300,7 +317,11 @@ async function trainLocked(
           sec: (Date.now() - t0) / 1000,
         };
         state.history.push(rec);
-        withFsErrors(`cannot append to ${logPath}`, () => fs.appendFileSync(logPath, JSON.stringify(rec) + '\n'), `fix the cause (e.g. free disk space), then continue with --resume from the checkpoint of step ${checkpointStep}`);
+        withFsErrors(
+          `cannot append to ${logPath}`,
+          () => fs.appendFileSync(logPath, JSON.stringify(rec) + '\n'),
+          `fix the cause (e.g. free disk space), then continue with --resume from the checkpoint of step ${checkpointStep}`,
+        );
         opts.onStep?.(rec);
         if (Date.now() - lockTouched > 30_000) {
           touchRunLock(dir);
@@ -329,7 +350,9 @@ async function trainLocked(
       await saveCheckpoint(dir, checkpoint, state, checkpointStep);
       checkpointStep = state.step;
       const s = state.evals[state.evals.length - 1].stats;
-      log(`final: mmAP ${(100 * s[0]).toFixed(1)}  AP50 ${(100 * s[1]).toFixed(1)}  AP75 ${(100 * s[2]).toFixed(1)}  (${state.evals[state.evals.length - 1].images} val images)`);
+      log(
+        `final: mmAP ${(100 * s[0]).toFixed(1)}  AP50 ${(100 * s[1]).toFixed(1)}  AP75 ${(100 * s[2]).toFixed(1)}  (${state.evals[state.evals.length - 1].images} val images)`,
+      );
     }
   } finally {
     detector.dispose();

@@ -16,7 +16,17 @@ import { canReadSync } from '../backend/read';
 import { AnchorConfig, configB, jitterB } from '../anchors';
 import { derivedRng } from '../data/seeds';
 import { Batch } from '../data/pipeline';
-import { RegionGroundTruth, RegionTargets, YOLOV2_REGION, YoloDetector, anchorCellsFromB, anchorCellsOf, priorTermSteps, regionLoss, regionTargets } from '../model/yolo';
+import {
+  RegionGroundTruth,
+  RegionTargets,
+  YOLOV2_REGION,
+  YoloDetector,
+  anchorCellsFromB,
+  anchorCellsOf,
+  priorTermSteps,
+  regionLoss,
+  regionTargets,
+} from '../model/yolo';
 import { TrainConfig } from './config';
 import { StepLoss, TrainingStep, readParts } from './step';
 
@@ -104,7 +114,9 @@ export function yoloBatchLoss(
   if (data.length !== raw.size) throw new Error(`yoloBatchLoss: ${data.length} predicted values for a ${raw.shape.join('x')} output`);
   const per = data.length / n;
   const shape = { gridH, gridW, numAnchors: A, numClasses: K };
-  const targets: RegionTargets[] = gts.map((gt, k) => regionTargets(data.subarray(k * per, (k + 1) * per), shape, anchorsWH, gt, detector.stridePx, YOLOV2_REGION, priorTerm));
+  const targets: RegionTargets[] = gts.map((gt, k) =>
+    regionTargets(data.subarray(k * per, (k + 1) * per), shape, anchorsWH, gt, detector.stridePx, YOLOV2_REGION, priorTerm),
+  );
   const l = regionLoss(raw, targets, A, K);
   const assigned = targets.reduce((s, t) => s + t.assigned, 0);
   const meanIou = assigned > 0 ? targets.reduce((s, t) => s + t.meanIou * t.assigned, 0) / assigned : 0;

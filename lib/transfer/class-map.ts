@@ -70,7 +70,11 @@ export function alignTargetClasses(
 ): AlignedTarget {
   const targetNames = target.categories.map((c) => c.name);
   const unknown = leaveOut.filter((c) => !targetNames.includes(c));
-  if (unknown.length) throw new UserError(`class${unknown.length > 1 ? 'es' : ''} to leave out not in ${target.name}: ${unknown.join(', ')}`, `classes: ${targetNames.join(', ')}`);
+  if (unknown.length)
+    throw new UserError(
+      `class${unknown.length > 1 ? 'es' : ''} to leave out not in ${target.name}: ${unknown.join(', ')}`,
+      `classes: ${targetNames.join(', ')}`,
+    );
   const bySourceName = new Map<string, number>();
   source.forEach((c, i) => bySourceName.set(norm(c.name), i));
   const cocoAlias = new Map(Object.entries(COCO_TO_VOC).map(([coco, voc]) => [norm(voc), norm(coco)]));
@@ -85,7 +89,10 @@ export function alignTargetClasses(
     throw new UserError(
       `the detector has no class for ${missing.length} of ${target.name}'s ${targetNames.length} classes: ${missing.slice(0, 12).join(', ')}${missing.length > 12 ? ', ...' : ''}`,
       opts.missingHint ??
-        `its classes are ${source.map((c) => c.name).slice(0, 12).join(', ')}${source.length > 12 ? ', ...' : ''}; leave those classes out (--leave-out) or evaluate a detector trained on them`,
+        `its classes are ${source
+          .map((c) => c.name)
+          .slice(0, 12)
+          .join(', ')}${source.length > 12 ? ', ...' : ''}; leave those classes out (--leave-out) or evaluate a detector trained on them`,
     );
   }
   const twice = sourceIdx.filter((s, k) => s >= 0 && sourceIdx.indexOf(s) !== k);

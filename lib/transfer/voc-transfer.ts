@@ -77,7 +77,11 @@ export interface TransferTarget {
  * `sourceCategories` when given (./class-map.ts), else by position, which needs as many classes as
  * the detector has (`numClasses`).
  */
-export function transferTarget(target: DetectionDataset, numClasses: number, opts: Pick<VocTransferOptions, 'leaveOut' | 'sourceCategories' | 'maxImages'>): TransferTarget {
+export function transferTarget(
+  target: DetectionDataset,
+  numClasses: number,
+  opts: Pick<VocTransferOptions, 'leaveOut' | 'sourceCategories' | 'maxImages'>,
+): TransferTarget {
   const names = target.categories.map((c) => c.name);
   for (const c of opts.leaveOut) {
     if (!names.includes(c)) throw new UserError(`class "${c}" to leave out is not a class of ${target.name}`, `classes: ${names.join(', ')}`);
@@ -94,7 +98,10 @@ export function transferTarget(target: DetectionDataset, numClasses: number, opt
     );
   }
   if (classes.length === 0) {
-    throw new UserError(`every class of ${target.name} is left out (${opts.leaveOut.join(', ')}): there is no class to average`, 'leave out fewer classes (--leave-out)');
+    throw new UserError(
+      `every class of ${target.name} is left out (${opts.leaveOut.join(', ')}): there is no class to average`,
+      'leave out fewer classes (--leave-out)',
+    );
   }
   const dataset = opts.maxImages && opts.maxImages < target.images.length ? { ...target, images: target.images.slice(0, opts.maxImages) } : target;
   return { dataset, classes, ...(matches ? { matches } : {}) };
@@ -111,10 +118,7 @@ export function scoreVocTransfer(t: TransferTarget, results: readonly CocoResult
     score: r.score,
     bbox: toVocBox(r.bbox[0], r.bbox[1], r.bbox[0] + r.bbox[2], r.bbox[1] + r.bbox[3]),
   }));
-  return evaluateVoc(
-    { classes: t.classes, images: ds.images.map((im) => vocImageKey(im.fileName)), groundTruth: vocGroundTruth(ds), detections },
-    { metric },
-  );
+  return evaluateVoc({ classes: t.classes, images: ds.images.map((im) => vocImageKey(im.fileName)), groundTruth: vocGroundTruth(ds), detections }, { metric });
 }
 
 /** Detect on `target` and evaluate with the VOC metric over its classes minus `leaveOut`. */

@@ -40,7 +40,10 @@ function checkReadable(p: string, option: string, kind: 'file' | 'folder'): stri
   const st = statOrNull(abs, option, p);
   if (!st) throw new UserError(`${label(option, p)} does not exist`, 'check the path');
   if (st.isDirectory() !== (kind === 'folder')) {
-    throw new UserError(`${label(option, p)} is a ${kind === 'file' ? 'folder, not a file' : 'file, not a folder'}`, kind === 'file' ? 'give the file inside it' : 'give a folder');
+    throw new UserError(
+      `${label(option, p)} is a ${kind === 'file' ? 'folder, not a file' : 'file, not a folder'}`,
+      kind === 'file' ? 'give the file inside it' : 'give a folder',
+    );
   }
   try {
     fs.accessSync(abs, kind === 'file' ? fs.constants.R_OK : fs.constants.R_OK | fs.constants.X_OK);
@@ -57,7 +60,8 @@ function checkReadable(p: string, option: string, kind: 'file' | 'folder'): stri
 export function checkWritableDir(p: string, option = ''): string {
   const abs = path.resolve(p);
   const st = statOrNull(abs, option, p);
-  if (st && !st.isDirectory()) throw new UserError(`${label(option, p)} is a file, not a folder`, `give ${option || 'the path'} a folder (new or one this command wrote)`);
+  if (st && !st.isDirectory())
+    throw new UserError(`${label(option, p)} is a file, not a folder`, `give ${option || 'the path'} a folder (new or one this command wrote)`);
   try {
     makeDirs(abs);
     const probe = path.join(abs, `.write-test.${process.pid}`);
@@ -118,7 +122,8 @@ function statOrNull(p: string, option: string, given: string): fs.Stats | null {
     return fs.statSync(p);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UserError(`${label(option, given)}: a part of the path is a file, not a folder`, 'check the path');
+    if ((err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      throw new UserError(`${label(option, given)}: a part of the path is a file, not a folder`, 'check the path');
     if (isFsError(err)) throw fsUserError(err);
     throw err;
   }

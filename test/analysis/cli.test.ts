@@ -49,7 +49,10 @@ test('analyze: bad inputs print error and hint, without a stack trace', () => {
   const dir = listCases('coco').find((d) => path.basename(d) === 'random_04_10img_3cat') as string;
   const gt = path.join(dir, 'gt.json');
   const cases: [string[], RegExp][] = [
-    [['--gt', gt, '--dt', '/nonexistent/results.json'], /^error: cannot read detection results file \/nonexistent\/results.json \(ENOENT\)\n {2}hint: check the path/],
+    [
+      ['--gt', gt, '--dt', '/nonexistent/results.json'],
+      /^error: cannot read detection results file \/nonexistent\/results.json \(ENOENT\)\n {2}hint: check the path/,
+    ],
     [['--gt', path.join(dir, 'dt.json'), '--dt', path.join(dir, 'dt.json')], /^error: .*ground truth must be a JSON object in COCO instances format/],
     [['--gt', gt, '--dt', path.join(dir, 'dt.json'), '--tf', '0.52'], /^error: t_f 0.52 is not one of COCO's IoU thresholds\n {2}hint: /],
     [['--gt', gt, '--dt', path.join(dir, 'dt.json'), '--ratio-bins', '3,1'], /^error: aspect-ratio bin edges must be positive and increasing/],

@@ -52,10 +52,16 @@ function generated(seed: number): { gt: CocoGroundTruthJson; dt: CocoResultJson[
       for (let d = 0; d < 2; d++) {
         if (rng() < 0.3) continue;
         const jit = (v: number, s: number) => v + (rng() - 0.5) * s;
-        dt.push({ image_id: im.id, category_id: rng() < 0.15 ? 1 + Math.floor(rng() * 3) : category_id, bbox: [jit(bbox[0], w * 0.4), jit(bbox[1], h * 0.4), w * (0.7 + 0.6 * rng()), h * (0.7 + 0.6 * rng())], score: rng() });
+        dt.push({
+          image_id: im.id,
+          category_id: rng() < 0.15 ? 1 + Math.floor(rng() * 3) : category_id,
+          bbox: [jit(bbox[0], w * 0.4), jit(bbox[1], h * 0.4), w * (0.7 + 0.6 * rng()), h * (0.7 + 0.6 * rng())],
+          score: rng(),
+        });
       }
     }
-    for (let k = 0; k < 2; k++) dt.push({ image_id: im.id, category_id: 1 + Math.floor(rng() * 3), bbox: [rng() * 250, rng() * 250, 10 + rng() * 40, 10 + rng() * 40], score: rng() });
+    for (let k = 0; k < 2; k++)
+      dt.push({ image_id: im.id, category_id: 1 + Math.floor(rng() * 3), bbox: [rng() * 250, rng() * 250, 10 + rng() * 40, 10 + rng() * 40], score: rng() });
   }
   return { gt: { images, categories, annotations }, dt };
 }
@@ -74,7 +80,10 @@ test('generated cases: ap equals the evaluator; one all-covering ratio bin equal
     assert.equal(empty.ap, -1);
     // The ratio bins partition the non-crowd boxes; the confusion rows count each box once.
     const nonCrowd = gt.annotations.filter((x) => !x.iscrowd).length;
-    assert.equal(a.apByRatio.reduce((s, b) => s + b.numGt, 0), nonCrowd);
+    assert.equal(
+      a.apByRatio.reduce((s, b) => s + b.numGt, 0),
+      nonCrowd,
+    );
     const K = a.categories.length;
     const rowTotal = a.confusion.matrix.slice(0, K).reduce((s, row) => s + row.reduce((x, y) => x + y, 0), 0);
     assert.equal(rowTotal, nonCrowd);
@@ -95,8 +104,14 @@ test('AP by aspect ratio: each bin scores its own boxes, detections of other sha
     { image_id: 1, category_id: 1, bbox: [200, 200, 90, 30], score: 0.95 }, // a wide false positive (w/h 3)
   ];
   const bins = apByRatio(analysisInputs(gt, dt));
-  assert.deepEqual(bins.map((b) => b.label), ['w/h < 1/3', '1/3 .. 0.67', '0.67 .. 1.5', '1.5 .. 3', 'w/h >= 3']);
-  assert.deepEqual(bins.map((b) => b.numGt), [1, 0, 1, 0, 0]);
+  assert.deepEqual(
+    bins.map((b) => b.label),
+    ['w/h < 1/3', '1/3 .. 0.67', '0.67 .. 1.5', '1.5 .. 3', 'w/h >= 3'],
+  );
+  assert.deepEqual(
+    bins.map((b) => b.numGt),
+    [1, 0, 1, 0, 0],
+  );
   assert.equal(bins[0].ap50, 0); // the tall box is never found
   assert.ok(Math.abs(bins[2].ap50 - 1) < 1e-12); // the wide false positive lies outside the square bin (precision tp / (tp + eps))
   // Over all boxes the wide false positive ranks first: AP50 < 1/2.
@@ -109,7 +124,10 @@ test('confusion matrix: each box and each detection counted once, background row
   const C = [400, 0, 60, 60];
   const gt: CocoGroundTruthJson = {
     images: [{ id: 1 }],
-    categories: [{ id: 1, name: 'one' }, { id: 2, name: 'two' }],
+    categories: [
+      { id: 1, name: 'one' },
+      { id: 2, name: 'two' },
+    ],
     annotations: [
       { id: 1, image_id: 1, category_id: 1, bbox: A, area: 1e4, iscrowd: 0 },
       { id: 2, image_id: 1, category_id: 1, bbox: B, area: 1e4, iscrowd: 0 },
@@ -136,7 +154,10 @@ test('confusion matrix: each box and each detection counted once, background row
 
   const twoBoxes: CocoGroundTruthJson = {
     images: [{ id: 1 }],
-    categories: [{ id: 1, name: 'one' }, { id: 2, name: 'two' }],
+    categories: [
+      { id: 1, name: 'one' },
+      { id: 2, name: 'two' },
+    ],
     annotations: [
       { id: 1, image_id: 1, category_id: 2, bbox: [0, 0, 100, 100], area: 1e4, iscrowd: 0 },
       { id: 2, image_id: 1, category_id: 2, bbox: [5, 0, 100, 100], area: 1e4, iscrowd: 0 },

@@ -9,8 +9,14 @@ const A = [0, 0, 100, 100];
 const B = [200, 200, 100, 100];
 const C = [400, 0, 60, 60];
 const GT: CocoGroundTruthJson = {
-  images: [{ id: 1, width: 640, height: 480 }, { id: 2, width: 640, height: 480 }],
-  categories: [{ id: 1, name: 'one' }, { id: 2, name: 'two' }],
+  images: [
+    { id: 1, width: 640, height: 480 },
+    { id: 2, width: 640, height: 480 },
+  ],
+  categories: [
+    { id: 1, name: 'one' },
+    { id: 2, name: 'two' },
+  ],
   annotations: [
     { id: 1, image_id: 1, category_id: 1, bbox: A, area: 1e4, iscrowd: 0 },
     { id: 2, image_id: 1, category_id: 1, bbox: B, area: 1e4, iscrowd: 0 },
@@ -108,7 +114,10 @@ test('best Cls/Loc match: only the highest-scoring error pointing at a box is fi
 });
 
 test('crowd regions absorb detections (neither error nor true positive); thresholds are validated', () => {
-  const gt: CocoGroundTruthJson = { ...GT, annotations: [...GT.annotations, { id: 9, image_id: 1, category_id: 1, bbox: [0, 300, 200, 100], area: 2e4, iscrowd: 1 }] };
+  const gt: CocoGroundTruthJson = {
+    ...GT,
+    annotations: [...GT.annotations, { id: 9, image_id: 1, category_id: 1, bbox: [0, 300, 200, 100], area: 2e4, iscrowd: 1 }],
+  };
   const r = tideErrors(analysisInputs(gt, [det([10, 310, 50, 50], 1, 0.99), perfectA, perfectB, perfectC]));
   assert.deepEqual(r.detectionType, ['ignored', 'tp', 'tp', 'tp']);
   assert.equal(r.ap, 1);

@@ -27,7 +27,15 @@ test('Table 1 configurations: counts, scale-major order, printed standard boxes'
   }
   const c3 = tableOneConfig('3x3');
   // scale-major: (2^0, 1/2), (2^0, 1), (2^0, 2), (2^(1/3), 1/2), ...
-  assert.deepEqual(c3.shapes.slice(0, 4).map((s) => [s.scale, s.ratioHW]), [[1, 0.5], [1, 1], [1, 2], [Math.pow(2, 1 / 3), 0.5]]);
+  assert.deepEqual(
+    c3.shapes.slice(0, 4).map((s) => [s.scale, s.ratioHW]),
+    [
+      [1, 0.5],
+      [1, 1],
+      [1, 2],
+      [Math.pow(2, 1 / 3), 0.5],
+    ],
+  );
   const c9 = tableOneConfig('9x9');
   near(c9.shapes[80].scale, Math.pow(2, 8 / 9));
   assert.equal(c9.shapes[80].ratioHW, 5);
@@ -124,7 +132,11 @@ test('parseAnchorSpec: bad specs are UserErrors that say what is wrong', () => {
     ['s:1,s:2', /given twice/],
   ];
   for (const [spec, re] of cases) {
-    assert.throws(() => parseAnchorSpec(spec), (e: unknown) => e instanceof UserError && re.test(e.message) && !!e.hint, spec);
+    assert.throws(
+      () => parseAnchorSpec(spec),
+      (e: unknown) => e instanceof UserError && re.test(e.message) && !!e.hint,
+      spec,
+    );
   }
 });
 

@@ -39,7 +39,16 @@ test('one square anchor shape, a matching box and a tall box: hand-computed BPR,
   assert.equal(r.aat, 1.5);
   assert.equal(r.positivesPerBox, 2.5);
   assert.equal(r.withoutPositive, 0.5);
-  assert.deepEqual(r.levels.map((l) => [l.level, l.bestShare, l.positiveShare]), [[3, 1, 1], [4, 0, 0], [5, 0, 0], [6, 0, 0], [7, 0, 0]]);
+  assert.deepEqual(
+    r.levels.map((l) => [l.level, l.bestShare, l.positiveShare]),
+    [
+      [3, 1, 1],
+      [4, 0, 0],
+      [5, 0, 0],
+      [6, 0, 0],
+      [7, 0, 0],
+    ],
+  );
   // CDF: half the boxes have best IoU <= 0.27 (0.2658 rounds up to the 0.27 point), all by 1.
   assert.equal(r.bestIouCdf.fraction[26], 0);
   assert.equal(r.bestIouCdf.fraction[27], 0.5);
@@ -88,7 +97,10 @@ test('positives per box equal a brute-force count over the whole anchor grid (3x
     }
     const r = anchorCoverageReport(ib, config, { posIou: pos });
     assert.equal(r.positivesPerBox, total / 40, `pos ${pos}`);
-    assert.deepEqual(r.levels.map((l) => l.positiveShare), perLevel.map((c) => c / total));
+    assert.deepEqual(
+      r.levels.map((l) => l.positiveShare),
+      perLevel.map((c) => c / total),
+    );
     assert.equal(r.bprIou, best / 40);
   }
 });

@@ -13,9 +13,16 @@ test('featureLevels: ceil(size / stride) per level', () => {
   // 600 x 800: P3 75x100, P4 ceil(37.5)=38 x 50, P5 ceil(18.75)=19 x 25, P6 ceil(9.375)=10 x ceil(12.5)=13,
   // P7 ceil(4.6875)=5 x ceil(6.25)=7
   const lv = featureLevels(600, 800);
-  assert.deepEqual(lv.map((l) => [l.level, l.stride, l.heightCells, l.widthCells]), [
-    [3, 8, 75, 100], [4, 16, 38, 50], [5, 32, 19, 25], [6, 64, 10, 13], [7, 128, 5, 7],
-  ]);
+  assert.deepEqual(
+    lv.map((l) => [l.level, l.stride, l.heightCells, l.widthCells]),
+    [
+      [3, 8, 75, 100],
+      [4, 16, 38, 50],
+      [5, 32, 19, 25],
+      [6, 64, 10, 13],
+      [7, 128, 5, 7],
+    ],
+  );
 });
 
 test('3x3 anchors on a 64x64 image: first anchors of P3, P4 and P7 (offset 0.5)', () => {
@@ -54,23 +61,34 @@ test('ORDER equals the head output [N,H,W,A*K] -> [N,H*W*A,K] reshape, on a non-
   for (let l = 0; l < levels.length; l++) {
     const { stride, heightCells: H, widthCells: W } = levels[l];
     // Walk the NHWC output buffer of this level: flat = ((y·W + x)·A + a)·K + k; its row is flat / K.
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) for (let a = 0; a < A; a++) {
-      const flat = ((y * W + x) * A + a) * K + (K - 1);
-      const row = starts[l] + Math.floor(flat / K);
-      const b = box(anchors, row);
-      assert.ok(Math.abs((b[0] + b[2]) / 2 - (x + 0.5) * stride) < 1e-3, `level ${l} x ${x}`);
-      assert.ok(Math.abs((b[1] + b[3]) / 2 - (y + 0.5) * stride) < 1e-3, `level ${l} y ${y}`);
-      assert.ok(Math.abs(b[2] - b[0] - sizes[l][a].widthPx) < 1e-3);
-      assert.ok(Math.abs(b[3] - b[1] - sizes[l][a].heightPx) < 1e-3);
-    }
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++)
+        for (let a = 0; a < A; a++) {
+          const flat = ((y * W + x) * A + a) * K + (K - 1);
+          const row = starts[l] + Math.floor(flat / K);
+          const b = box(anchors, row);
+          assert.ok(Math.abs((b[0] + b[2]) / 2 - (x + 0.5) * stride) < 1e-3, `level ${l} x ${x}`);
+          assert.ok(Math.abs((b[1] + b[3]) / 2 - (y + 0.5) * stride) < 1e-3, `level ${l} y ${y}`);
+          assert.ok(Math.abs(b[2] - b[0] - sizes[l][a].widthPx) < 1e-3);
+          assert.ok(Math.abs(b[3] - b[1] - sizes[l][a].heightPx) < 1e-3);
+        }
   }
   assert.equal(anchors.length / 4, starts[levels.length]);
   assert.equal(starts[levels.length], (45 + 15 + 6 + 2 + 1) * 25);
 });
 
 test('anchorGrid: per-level anchor counts may differ; mismatched inputs throw', () => {
-  const levels = [{ stride: 8, heightCells: 1, widthCells: 2 }, { stride: 16, heightCells: 1, widthCells: 1 }];
-  const g = anchorGrid(levels, [[{ heightPx: 8, widthPx: 4 }], [{ heightPx: 16, widthPx: 16 }, { heightPx: 2, widthPx: 2 }]]);
+  const levels = [
+    { stride: 8, heightCells: 1, widthCells: 2 },
+    { stride: 16, heightCells: 1, widthCells: 1 },
+  ];
+  const g = anchorGrid(levels, [
+    [{ heightPx: 8, widthPx: 4 }],
+    [
+      { heightPx: 16, widthPx: 16 },
+      { heightPx: 2, widthPx: 2 },
+    ],
+  ]);
   nearAll(g, [2, 0, 6, 8, /**/ 10, 0, 14, 8, /**/ 0, 0, 16, 16, /**/ 7, 7, 9, 9]);
   assert.throws(() => anchorGrid(levels, [[]]), /2 levels but 1 size lists/);
 });

@@ -33,7 +33,10 @@ test('Table 8 greedy-search grid: 7 scales x 23 ratios = 161 shapes', () => {
 
 test('Figure 2: five anchors of scale 2^0 and ratios 1/3..3; mean standard box', () => {
   const c = figureTwoConfig();
-  assert.deepEqual(c.shapes.map((s) => s.ratioHW), [1 / 3, 1 / 2, 1, 2, 3]);
+  assert.deepEqual(
+    c.shapes.map((s) => s.ratioHW),
+    [1 / 3, 1 / 2, 1, 2, 3],
+  );
   assert.ok(c.shapes.every((s) => s.scale === 1));
   // heights 32·sqrt(r): 18.475, 22.627, 32, 45.255, 55.426 -> mean 34.756617; widths: same set
   near(c.standardBoxP3.heightPx, 34.756617);

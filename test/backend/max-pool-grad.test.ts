@@ -12,7 +12,15 @@ before(async () => {
   await tf.setBackend('wasm');
 });
 
-async function poolGrad(backend: 'cpu' | 'wasm', xs: number[], shape: [number, number, number, number], weights: number[], k: number, s: number, pad: 'same' | 'valid'): Promise<number[]> {
+async function poolGrad(
+  backend: 'cpu' | 'wasm',
+  xs: number[],
+  shape: [number, number, number, number],
+  weights: number[],
+  k: number,
+  s: number,
+  pad: 'same' | 'valid',
+): Promise<number[]> {
   await tf.setBackend(backend);
   const out = tf.tidy(() => {
     const x = tf.tensor4d(xs, shape);
@@ -60,6 +68,14 @@ test('wasm equals cpu: signed inputs, windows 2x2/s2 valid, 3x3/s2 same, 3x3/s1 
 
 test('no tensor leaks', async () => {
   const before = tf.memory().numTensors;
-  await poolGrad('wasm', Array.from({ length: 32 }, (_, i) => -i), [1, 4, 4, 2], new Array(8).fill(1), 2, 2, 'valid');
+  await poolGrad(
+    'wasm',
+    Array.from({ length: 32 }, (_, i) => -i),
+    [1, 4, 4, 2],
+    new Array(8).fill(1),
+    2,
+    2,
+    'valid',
+  );
   assert.equal(tf.memory().numTensors, before);
 });

@@ -185,14 +185,19 @@ export function forward(p: Params, images: tf.Tensor4D): { cls: tf.Tensor3D; box
 }
 
 /** Sigmoid focal loss (alpha 0.25, gamma 2) + smooth-L1 (beta 0.1) on positives, / #positives. */
-export function detectionLoss(
-  out: { cls: tf.Tensor3D; box: tf.Tensor3D },
-  labels: Int32Array,
-  boxTargets: HostTensor,
-): tf.Scalar {
+export function detectionLoss(out: { cls: tf.Tensor3D; box: tf.Tensor3D }, labels: Int32Array, boxTargets: HostTensor): tf.Scalar {
   const [n, t, k] = out.cls.shape;
   const labelT = tf.tensor1d(labels, 'int32');
-  const y = tf.reshape(tf.oneHot(tf.tensor1d(labels.map((v) => Math.max(v, 0)), 'int32'), k), [n, t, k]);
+  const y = tf.reshape(
+    tf.oneHot(
+      tf.tensor1d(
+        labels.map((v) => Math.max(v, 0)),
+        'int32',
+      ),
+      k,
+    ),
+    [n, t, k],
+  );
   const isPos = tf.reshape(tf.cast(tf.greaterEqual(labelT, 0), 'float32'), [n, t, 1]);
   const yPos = tf.mul(y, isPos);
   const valid = tf.reshape(tf.notEqual(labelT, -2), [n, t, 1]);

@@ -13,13 +13,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import {
-  explainWasmOom,
-  isWasmOutOfMemory,
-  registerWasmTrainingKernels,
-  setIm2colBudgetBytes,
-  wasmHeapBytes,
-} from '../../lib/backend/wasm-kernels';
+import { explainWasmOom, isWasmOutOfMemory, registerWasmTrainingKernels, setIm2colBudgetBytes, wasmHeapBytes } from '../../lib/backend/wasm-kernels';
 import { requestedWasmThreads, useThreadedWasm, wasmThreadsInUse } from '../../lib/backend/wasm-threads';
 import { UserError } from '../../lib/util/errors';
 import { makeRng, normal } from '../../lib/util/seed';
@@ -46,7 +40,18 @@ const CONV_CASES: ConvCase[] = [
   { name: '1x1 s2 valid, 10x8', x: [2, 10, 8, 5], filter: [1, 1, 5, 6], strides: 2, pad: 'valid' },
   { name: '5x3 strides 2x3 same', x: [1, 11, 13, 2], filter: [5, 3, 2, 3], strides: [2, 3], pad: 'same' },
   { name: '3x3 s2 numeric pad 1 (PyTorch style)', x: [2, 10, 9, 6], filter: [3, 3, 6, 5], strides: 2, pad: 1 },
-  { name: '3x3 s2 explicit asymmetric pad', x: [2, 9, 7, 4], filter: [3, 3, 4, 4], strides: 2, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  {
+    name: '3x3 s2 explicit asymmetric pad',
+    x: [2, 9, 7, 4],
+    filter: [3, 3, 4, 4],
+    strides: 2,
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 3],
+      [0, 0],
+    ],
+  },
   { name: '7x7 s2 same (stem)', x: [2, 12, 11, 3], filter: [7, 7, 3, 5], strides: 2, pad: 'same' },
 ];
 
@@ -142,9 +147,10 @@ function convGrads(c: ConvCase, xv: Float32Array, wv: Float32Array, gv: Float32A
   const x = tf.tensor4d(xv, c.x);
   const w = tf.tensor4d(wv, c.filter);
   const g = tf.tensor(gv, gShape);
-  const f = (a: tf.Tensor, b: tf.Tensor) =>
-    tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'same'), g));
-  return tf.grads(f)([x, w]).map((t) => t.dataSync() as Float32Array);
+  const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.strides, c.pad as 'same'), g));
+  return tf
+    .grads(f)([x, w])
+    .map((t) => t.dataSync() as Float32Array);
 }
 
 describe('wasm training kernels', () => {
@@ -154,7 +160,6 @@ describe('wasm training kernels', () => {
   const threads = requestedWasmThreads() ?? 1;
 
   before(async () => {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     require('@tensorflow/tfjs-backend-wasm');
     useThreadedWasm(threads);
     assert.ok(await tf.setBackend('wasm'));
@@ -243,12 +248,7 @@ describe('wasm training kernels', () => {
     const run = () => {
       const g = tf.tensor4d(gv, [2, 4, 3, 7]);
       const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
-        tf.sum(
-          tf.mul(
-            tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 2, pad: 1, bias: b, activation: 'relu' }),
-            g,
-          ),
-        );
+        tf.sum(tf.mul(tf.fused.conv2d({ x: x as tf.Tensor4D, filter: w as tf.Tensor4D, strides: 2, pad: 1, bias: b, activation: 'relu' }), g));
       return tf
         .grads(f)([tf.tensor4d(xv, [2, 8, 6, 5]), tf.tensor4d(wv, [3, 3, 5, 7]), tf.tensor1d(bv)])
         .map((t) => t.dataSync() as Float32Array);
@@ -268,12 +268,13 @@ describe('wasm training kernels', () => {
       { axis: 1, batchDims: 1, indices: [0, 1, 1, 4, 4, 4, 2, 3], idxShape: [4, 2] },
     ];
     for (const [k, gc] of cases.entries()) {
-      const gather = (x: tf.Tensor) =>
-        tf.gather(x, tf.tensor(gc.indices, gc.idxShape, 'int32'), gc.axis, gc.batchDims);
+      const gather = (x: tf.Tensor) => tf.gather(x, tf.tensor(gc.indices, gc.idxShape, 'int32'), gc.axis, gc.batchDims);
       const outShape = await onBackend('cpu', () => gather(tf.tensor(xv, shape)).shape);
       const gv = randomValues(40 + k, size(outShape));
       const run = () =>
-        tf.grad((x: tf.Tensor) => tf.sum(tf.mul(gather(x), tf.tensor(gv, outShape))))(tf.tensor(xv, shape)).dataSync();
+        tf
+          .grad((x: tf.Tensor) => tf.sum(tf.mul(gather(x), tf.tensor(gv, outShape))))(tf.tensor(xv, shape))
+          .dataSync();
       const wasm = await onBackend('wasm', run);
       const cpu = await onBackend('cpu', run);
       // Float64 finite differences of the same gather, evaluated on host values.
@@ -299,7 +300,7 @@ describe('wasm training kernels', () => {
     }
   });
 
-  test('gather with batchDims 1 and 2 (wasm\'s own reads past the indices): exact values, all dtypes', async () => {
+  test("gather with batchDims 1 and 2 (wasm's own reads past the indices): exact values, all dtypes", async () => {
     // out[b, o, j, :] = x[b, o, indices[b, j], :] with x = 0, 1, 2, ... (cast for int32 and bool).
     const cases = [
       { xShape: [4, 5, 3], indices: [0, 1, 1, 4, 4, 4, 2, 3], idxShape: [4, 2], axis: 1, batchDims: 1 },
@@ -347,12 +348,8 @@ describe('wasm training kernels', () => {
     ids.forEach((s, i) => {
       if (s >= 0 && s < 3) for (let j = 0; j < 4; j++) expected[s * 4 + j] += xv[i * 4 + j];
     });
-    const wasm = await onBackend('wasm', () =>
-      tf.unsortedSegmentSum(tf.tensor2d(xv, [6, 4]), tf.tensor1d(ids, 'int32'), 3).dataSync(),
-    );
-    const cpu = await onBackend('cpu', () =>
-      tf.unsortedSegmentSum(tf.tensor2d(xv, [6, 4]), tf.tensor1d(ids, 'int32'), 3).dataSync(),
-    );
+    const wasm = await onBackend('wasm', () => tf.unsortedSegmentSum(tf.tensor2d(xv, [6, 4]), tf.tensor1d(ids, 'int32'), 3).dataSync());
+    const cpu = await onBackend('cpu', () => tf.unsortedSegmentSum(tf.tensor2d(xv, [6, 4]), tf.tensor1d(ids, 'int32'), 3).dataSync());
     assert.ok(relError(wasm, expected) <= 1e-6);
     assert.ok(relError(wasm, cpu) <= 1e-6);
     const intOut = await onBackend('wasm', () => {
@@ -364,7 +361,11 @@ describe('wasm training kernels', () => {
     const multi = await onBackend('wasm', () =>
       Array.from(
         tf
-          .unsortedSegmentSum(tf.tensor3d([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6], [2, 3, 2]), tf.tensor2d([0, 1, 0, 1, 1, 0], [2, 3], 'int32') as unknown as tf.Tensor1D, 2)
+          .unsortedSegmentSum(
+            tf.tensor3d([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6], [2, 3, 2]),
+            tf.tensor2d([0, 1, 0, 1, 1, 0], [2, 3], 'int32') as unknown as tf.Tensor1D,
+            2,
+          )
           .dataSync(),
       ),
     );
@@ -377,8 +378,14 @@ describe('wasm training kernels', () => {
     // packing for a [64, 48] operand: wrong numbers and writes past the output.
     const run = () => {
       const b = tf.tensor1d(Array.from({ length: 48 * 64 }, (_, i) => Math.sin(i)));
-      const a1 = tf.tensor2d(Array.from({ length: 16 * 48 }, (_, i) => Math.cos(i)), [16, 48]);
-      const a2 = tf.tensor2d(Array.from({ length: 16 * 64 }, (_, i) => Math.cos(i * 0.5)), [16, 64]);
+      const a1 = tf.tensor2d(
+        Array.from({ length: 16 * 48 }, (_, i) => Math.cos(i)),
+        [16, 48],
+      );
+      const a2 = tf.tensor2d(
+        Array.from({ length: 16 * 64 }, (_, i) => Math.cos(i * 0.5)),
+        [16, 64],
+      );
       const r1 = tf.matMul(a1, tf.reshape(b, [48, 64])).dataSync();
       const r2 = tf.matMul(a2, tf.reshape(b, [64, 48])).dataSync();
       const r3 = tf.matMul(a1, tf.reshape(b, [48, 64])).dataSync();
@@ -420,10 +427,9 @@ describe('wasm training kernels', () => {
     const wv = randomValues(92, k * n);
     const gv = randomValues(93, m * n);
     const [dh, dw] = await onBackend('wasm', () =>
-      tf.grads((h: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(h, w), tf.tensor2d(gv, [m, n]))))([
-        tf.tensor2d(hv, [m, k]),
-        tf.tensor2d(wv, [k, n]),
-      ]).map((t) => t.dataSync()),
+      tf
+        .grads((h: tf.Tensor, w: tf.Tensor) => tf.sum(tf.mul(tf.matMul(h, w), tf.tensor2d(gv, [m, n]))))([tf.tensor2d(hv, [m, k]), tf.tensor2d(wv, [k, n])])
+        .map((t) => t.dataSync()),
     );
     const hostMatMul = (h: Float64Array, w: Float64Array) => {
       const out = new Float64Array(m * n);
@@ -433,7 +439,12 @@ describe('wasm training kernels', () => {
     const h64 = Float64Array.from(hv);
     const w64 = Float64Array.from(wv);
     const g64 = Float64Array.from(gv);
-    assert.ok(relError(dh, finiteDifferences(h64, g64, (v) => hostMatMul(v, w64))) <= REL_TOL_VS_FD);
+    assert.ok(
+      relError(
+        dh,
+        finiteDifferences(h64, g64, (v) => hostMatMul(v, w64)),
+      ) <= REL_TOL_VS_FD,
+    );
     // dW has k*n entries; the differences of a random subset of 300 suffice.
     const rng = makeRng(94);
     const picks = Array.from({ length: 300 }, () => Math.floor(rng() * k * n));
@@ -445,19 +456,42 @@ describe('wasm training kernels', () => {
       for (let i = 0; i < m; i++) s += g64[i * n + c] * h64[i * k + j];
       return s;
     });
-    assert.ok(relError(picks.map((p) => dw[p]), dwFd) <= REL_TOL_VS_FD);
+    assert.ok(
+      relError(
+        picks.map((p) => dw[p]),
+        dwFd,
+      ) <= REL_TOL_VS_FD,
+    );
   });
 
   test('slice and split copy exactly (any rank and dtype) and their gradients match cpu', async () => {
     const shape = [3, 4, 5, 2, 3];
     const values = Array.from({ length: size(shape) }, (_, i) => i);
     const slices: [number[], number[]][] = [
-      [[0, 0, 0, 0, 0], [3, 4, 5, 2, 3]],
-      [[1, 0, 0, 0, 0], [2, 4, 5, 2, 3]],
-      [[0, 1, 2, 0, 0], [3, 2, 3, 2, 3]],
-      [[0, 0, 0, 1, 1], [3, 4, 5, 1, 2]],
-      [[2, 3, 4, 1, 2], [1, 1, 1, 1, 1]],
-      [[1, 1, 1, 0, 0], [-1, -1, -1, -1, -1]],
+      [
+        [0, 0, 0, 0, 0],
+        [3, 4, 5, 2, 3],
+      ],
+      [
+        [1, 0, 0, 0, 0],
+        [2, 4, 5, 2, 3],
+      ],
+      [
+        [0, 1, 2, 0, 0],
+        [3, 2, 3, 2, 3],
+      ],
+      [
+        [0, 0, 0, 1, 1],
+        [3, 4, 5, 1, 2],
+      ],
+      [
+        [2, 3, 4, 1, 2],
+        [1, 1, 1, 1, 1],
+      ],
+      [
+        [1, 1, 1, 0, 0],
+        [-1, -1, -1, -1, -1],
+      ],
     ];
     for (const dtype of ['float32', 'int32'] as const) {
       for (const [begin, sz] of slices) {
@@ -474,11 +508,18 @@ describe('wasm training kernels', () => {
     // Gradients of pad (a slice) and concat (a split), the two places training uses them.
     const xv = randomValues(97, 2 * 6 * 5 * 3);
     const run = () =>
-      tf.grad((x: tf.Tensor) => {
-        const padded = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-        const joined = tf.concat([padded, tf.square(padded)], 3);
-        return tf.sum(tf.mul(joined, tf.tensor(randomValues(98, 2 * 8 * 7 * 6), [2, 8, 7, 6])));
-      })(tf.tensor4d(xv, [2, 6, 5, 3])).dataSync();
+      tf
+        .grad((x: tf.Tensor) => {
+          const padded = tf.pad(x, [
+            [0, 0],
+            [1, 1],
+            [1, 1],
+            [0, 0],
+          ]);
+          const joined = tf.concat([padded, tf.square(padded)], 3);
+          return tf.sum(tf.mul(joined, tf.tensor(randomValues(98, 2 * 8 * 7 * 6), [2, 8, 7, 6])));
+        })(tf.tensor4d(xv, [2, 6, 5, 3]))
+        .dataSync();
     const wasm = await onBackend('wasm', run);
     const cpu = await onBackend('cpu', run);
     assert.ok(relError(wasm, cpu) <= REL_TOL_VS_CPU);
@@ -526,7 +567,9 @@ describe('wasm training kernels', () => {
     const bv = randomValues(72, 6);
     const gv = randomValues(73, size(shape));
     const db = await onBackend('wasm', () =>
-      tf.grad((b: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.tensor(xv, shape), b), tf.tensor(gv, shape))))(tf.tensor1d(bv)).dataSync(),
+      tf
+        .grad((b: tf.Tensor) => tf.sum(tf.mul(tf.add(tf.tensor(xv, shape), b), tf.tensor(gv, shape))))(tf.tensor1d(bv))
+        .dataSync(),
     );
     const hostAdd = (b: Float64Array) => Float64Array.from(xv, (x, i) => x + b[i % 6]);
     assert.ok(relError(db, finiteDifferences(Float64Array.from(bv), Float64Array.from(gv), hostAdd)) <= REL_TOL_VS_FD);
@@ -553,7 +596,14 @@ describe('wasm training kernels', () => {
       y.dispose();
     });
     const values = [1.5, -2.7, 0, 3, -0.4, 255, NaN];
-    for (const [from, to] of [['float32', 'int32'], ['float32', 'bool'], ['int32', 'float32'], ['bool', 'float32'], ['int32', 'int32'], ['bool', 'bool']] as const) {
+    for (const [from, to] of [
+      ['float32', 'int32'],
+      ['float32', 'bool'],
+      ['int32', 'float32'],
+      ['bool', 'float32'],
+      ['int32', 'int32'],
+      ['bool', 'bool'],
+    ] as const) {
       const run = () => {
         const src = from === 'bool' ? tf.notEqual(tf.tensor1d(values), 0) : tf.cast(tf.tensor1d(values), from);
         const out = tf.cast(src, to);
@@ -571,10 +621,7 @@ describe('wasm training kernels', () => {
     const vars: Record<string, tf.Variable> = {};
     for (const [name, t] of Object.entries(host)) vars[name] = tf.variable(tf.tensor(t.values, t.shape), true, `${name}_${tf.getBackend()}_${seed}`);
     const images = tf.tensor4d(batch.images.values, batch.images.shape as [number, number, number, number]);
-    const { value, grads } = tf.variableGrads(
-      () => detectionLoss(forward(vars, images), batch.labels, batch.boxTargets),
-      Object.values(vars),
-    );
+    const { value, grads } = tf.variableGrads(() => detectionLoss(forward(vars, images), batch.labels, batch.boxTargets), Object.values(vars));
     const out: Record<string, Float32Array> = {};
     for (const [name, v] of Object.entries(vars)) out[name] = grads[v.name].dataSync() as Float32Array;
     const loss = value.dataSync()[0];

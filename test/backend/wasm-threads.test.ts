@@ -31,7 +31,7 @@ test('wasm thread count: anything but an integer 1..8 is a UserError naming the 
   for (const bad of ['0', '-2', '2.5', 'two', String(MAX_WASM_THREADS + 1)]) {
     assert.throws(
       () => requestedWasmThreads(bad),
-      (e: unknown) => e instanceof UserError && /invalid wasm thread count/.test(e.message) && /METAANCHOR_WASM_THREADS/.test(e.hint ?? ""),
+      (e: unknown) => e instanceof UserError && /invalid wasm thread count/.test(e.message) && /METAANCHOR_WASM_THREADS/.test(e.hint ?? ''),
       bad,
     );
   }

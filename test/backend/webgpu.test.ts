@@ -79,7 +79,7 @@ describe('webgpu on the software adapter', () => {
     t.diagnostic(`adapter: ${formatAdapter(probe.adapter!)}`);
     const n = probe.adapter!.limits.maxStorageBuffersPerShaderStage + 9;
     const values = Array.from({ length: n }, (_, i) => tf.tensor1d([i + 1, -2 * i, 0.5 * i]));
-    const expected = [((n + 1) * n) / 2, -n * (n - 1), (0.25 * n * (n - 1))];
+    const expected = [((n + 1) * n) / 2, -n * (n - 1), 0.25 * n * (n - 1)];
     await on('webgpu', async () => {
       takeWebGPUErrors();
       unregisterWebGPUKernelFixes();
@@ -107,9 +107,7 @@ describe('webgpu on the software adapter', () => {
       const { result: ref } = await recordKernels(() => train(cfg, path.join(tmp(), 'wasm'), { quiet: true }), recording);
       const memory: tf.MemoryInfo[] = [];
       const t0 = Date.now();
-      const got: TrainResult = await on('webgpu', () =>
-        train(cfg, path.join(tmp(), 'webgpu'), { quiet: true, onStep: () => memory.push(tf.memory()) }),
-      );
+      const got: TrainResult = await on('webgpu', () => train(cfg, path.join(tmp(), 'webgpu'), { quiet: true, onStep: () => memory.push(tf.memory()) }));
       t.diagnostic(`webgpu ${STEPS} steps + eval: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       assert.deepEqual(takeWebGPUErrors(), []);
       assert.equal(got.history.length, STEPS);

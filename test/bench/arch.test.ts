@@ -11,14 +11,25 @@ test('reference net: 19 convs, 843,126 parameters, RetinaNet anchor counts', () 
   const conv = (k: number, i: number, o: number, bias: boolean): number => k * k * i * o + (bias ? o : 0);
   const gn = (c: number): number => 2 * c;
   const expected =
-    conv(3, 3, 32, false) + gn(32) + // stem
+    conv(3, 3, 32, false) +
+    gn(32) + // stem
     2 * (conv(3, 32, 32, false) + gn(32)) + // residual block
-    conv(3, 32, 64, false) + gn(64) + conv(3, 64, 64, false) + gn(64) + // C3
-    conv(3, 64, 128, false) + gn(128) + // C4
+    conv(3, 32, 64, false) +
+    gn(64) +
+    conv(3, 64, 64, false) +
+    gn(64) + // C3
+    conv(3, 64, 128, false) +
+    gn(128) + // C4
     conv(3, 128, 216, true) + // C5
-    conv(1, 216, 64, true) + conv(1, 128, 64, true) + conv(1, 64, 64, true) + // laterals
-    3 * conv(3, 64, 64, true) + conv(3, 216, 64, true) + conv(3, 64, 64, true) + // outputs, P6, P7
-    2 * conv(3, 64, 64, true) + conv(3, 64, 90, true) + conv(3, 64, 36, true); // head
+    conv(1, 216, 64, true) +
+    conv(1, 128, 64, true) +
+    conv(1, 64, 64, true) + // laterals
+    3 * conv(3, 64, 64, true) +
+    conv(3, 216, 64, true) +
+    conv(3, 64, 64, true) + // outputs, P6, P7
+    2 * conv(3, 64, 64, true) +
+    conv(3, 64, 90, true) +
+    conv(3, 64, 36, true); // head
   assert.equal(expected, 843126);
   assert.equal(archParamCount(spec), expected);
   // P3..P7 of 160 px: 20, 10, 5, 3, 2 cells a side, 9 anchors each.
@@ -76,7 +87,10 @@ test('the quick detector (GroupNorm towers) exports too, and its layer list repr
 test('detector export refuses MetaAnchor heads with a UserError', () => {
   const det = buildDetector(modelConfig('smoke', { method: 'metaanchor', numClasses: 3 }), { log: () => undefined });
   try {
-    assert.throws(() => detectorArch(det), (e: unknown) => e instanceof UserError && /baseline detectors with the small backbone/.test(e.message));
+    assert.throws(
+      () => detectorArch(det),
+      (e: unknown) => e instanceof UserError && /baseline detectors with the small backbone/.test(e.message),
+    );
   } finally {
     det.dispose();
   }

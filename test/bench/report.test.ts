@@ -15,7 +15,17 @@ test('median and ratio', () => {
 });
 
 test('alignTable pads text left and numbers right', () => {
-  assert.deepEqual(alignTable([['net', 'ms'], ['reference', '7'], ['q', '1234']], new Set([1])), ['net          ms', 'reference     7', 'q          1234']);
+  assert.deepEqual(
+    alignTable(
+      [
+        ['net', 'ms'],
+        ['reference', '7'],
+        ['q', '1234'],
+      ],
+      new Set([1]),
+    ),
+    ['net          ms', 'reference     7', 'q          1234'],
+  );
   assert.equal(formatBytes(810 * 1024 ** 2), '810 MiB');
   assert.equal(formatBytes(3 * 1024 ** 3), '3.00 GiB');
   assert.equal(formatBytes(null), '-');
@@ -23,11 +33,32 @@ test('alignTable pads text left and numbers right', () => {
 
 function result(torch: BenchResult['torch'], torchMs: number | null): BenchResult {
   return {
-    machine: { node: 'v20.0.0', platform: 'Linux', cpus: 2, cpuModel: 'CPU', loadAvgStart: [1, 2, 3], loadAvgEnd: [1.5, 2, 3], tfjs: '4.22.0', backend: 'wasm', backendLine: '' },
+    machine: {
+      node: 'v20.0.0',
+      platform: 'Linux',
+      cpus: 2,
+      cpuModel: 'CPU',
+      loadAvgStart: [1, 2, 3],
+      loadAvgEnd: [1.5, 2, 3],
+      tfjs: '4.22.0',
+      backend: 'wasm',
+      backendLine: '',
+    },
     options: { quick: false, warmup: 2, steps: 10, torchThreads: 2 },
     torch,
     trainStep: [
-      { net: 'reference', batch: 4, sizePx: 160, params: 843126, anchorsPerImage: 4842, tfjsMs: 262.4, tfjsMinMs: 250, torchMs, torchMinMs: torchMs, ratio: ratio(262.4, torchMs) },
+      {
+        net: 'reference',
+        batch: 4,
+        sizePx: 160,
+        params: 843126,
+        anchorsPerImage: 4842,
+        tfjsMs: 262.4,
+        tfjsMinMs: 250,
+        torchMs,
+        torchMinMs: torchMs,
+        ratio: ratio(262.4, torchMs),
+      },
     ],
     inference: { images: 64, batch: 8, sizePx: 160, endToEndImagesPerSec: 20.04, networkImagesPerSec: 40, scoreThresh: 0 },
     evaluator: { source: 'case', runs: 7, evaluateAccumulateSec: 0.2694, endToEndSec: 0.3, ap: 0.25, pycocotoolsSec: 3.32, fasterCocoEvalSec: 0.31 },
@@ -50,7 +81,13 @@ test('report table shows figures and the tfjs/torch ratio', () => {
 test('without torch the report shows tfjs alone and how to install torch', () => {
   const lines = formatBenchReport(result({ available: false, reason: "/usr/bin/python3: No module named 'torch'", hint: TORCH_INSTALL_HINT }, null));
   const row = lines.find((l) => l.trim().startsWith('reference'))!;
-  assert.deepEqual(row.trim().split(/\s{2,}/).slice(5), ['262 ms', '-', '-']);
+  assert.deepEqual(
+    row
+      .trim()
+      .split(/\s{2,}/)
+      .slice(5),
+    ['262 ms', '-', '-'],
+  );
   assert.ok(lines.some((l) => l.includes('not measured') && l.includes('apt-get install python3-torch')));
 });
 
@@ -59,7 +96,12 @@ test('parseTorchOutput: missing torch, missing python, success, failure', () => 
   assert.deepEqual(missing, { available: false, reason: "/usr/bin/python3: No module named 'torch'", hint: TORCH_INSTALL_HINT });
   const noPython = parseTorchOutput('/nope/python3', null, '', '', Object.assign(new Error('spawn'), { code: 'ENOENT' }));
   assert.equal(noPython.available, false);
-  const ok = parseTorchOutput('/usr/bin/python3', 0, 'noise\n{"available": true, "torch": "1.13.1", "threads": 2, "cases": [{"name": "r", "medianMs": 25}]}\n', '');
+  const ok = parseTorchOutput(
+    '/usr/bin/python3',
+    0,
+    'noise\n{"available": true, "torch": "1.13.1", "threads": 2, "cases": [{"name": "r", "medianMs": 25}]}\n',
+    '',
+  );
   assert.ok(ok.available && ok.torch === '1.13.1' && ok.threads === 2 && ok.cases[0].medianMs === 25);
   assert.throws(() => parseTorchOutput('/usr/bin/python3', 1, '', 'Traceback\nValueError: bad'), /exit 1[\s\S]*ValueError: bad/);
 });

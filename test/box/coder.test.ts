@@ -29,12 +29,16 @@ test('decodeDeltas inverts encodeDeltas (random boxes, within the clamp)', () =>
   const anchors = new Float32Array(4 * n);
   const boxes = new Float32Array(4 * n);
   for (let i = 0; i < n; i++) {
-    const ax = rng() * 600, ay = rng() * 600, aw = 8 + rng() * 500, ah = 8 + rng() * 500;
+    const ax = rng() * 600,
+      ay = rng() * 600,
+      aw = 8 + rng() * 500,
+      ah = 8 + rng() * 500;
     anchors.set([ax, ay, ax + aw, ay + ah], 4 * i);
     // targets up to 8x larger/smaller than the anchor: |log| <= ln 8 < ln(1000/16)
     const gw = aw * Math.exp((rng() - 0.5) * 2 * Math.log(8));
     const gh = ah * Math.exp((rng() - 0.5) * 2 * Math.log(8));
-    const gx = ax + (rng() - 0.5) * 2 * aw, gy = ay + (rng() - 0.5) * 2 * ah;
+    const gx = ax + (rng() - 0.5) * 2 * aw,
+      gy = ay + (rng() - 0.5) * 2 * ah;
     boxes.set([gx, gy, gx + gw, gy + gh], 4 * i);
   }
   const back = decodeDeltas(anchors, encodeDeltas(anchors, boxes));

@@ -67,7 +67,10 @@ test('matcher agrees with a brute-force IoU matrix on a random scene', () => {
   const rand = (n: number, maxSide: number) => {
     const out = new Float32Array(4 * n);
     for (let i = 0; i < n; i++) {
-      const x = rng() * 200, y = rng() * 200, w = 2 + rng() * maxSide, h = 2 + rng() * maxSide;
+      const x = rng() * 200,
+        y = rng() * 200,
+        w = 2 + rng() * maxSide,
+        h = 2 + rng() * maxSide;
       out.set([x, y, x + w, y + h], 4 * i);
     }
     return out;
@@ -76,12 +79,18 @@ test('matcher agrees with a brute-force IoU matrix on a random scene', () => {
   const gt = rand(12, 60);
   const r = matchAnchors(anchors, gt, { posIou: 0.5, negIou: 0.4, allowLowQuality: true });
   const m = iouMatrix(gt, anchors); // G x A, detectron2 layout
-  const A = 3000, G = 12;
+  const A = 3000,
+    G = 12;
   const bestPerGt = new Array(G).fill(0);
   for (let g = 0; g < G; g++) for (let a = 0; a < A; a++) bestPerGt[g] = Math.max(bestPerGt[g], m[g * A + a]);
   for (let a = 0; a < A; a++) {
-    let best = 0, arg = -1;
-    for (let g = 0; g < G; g++) if (m[g * A + a] > best) { best = m[g * A + a]; arg = g; }
+    let best = 0,
+      arg = -1;
+    for (let g = 0; g < G; g++)
+      if (m[g * A + a] > best) {
+        best = m[g * A + a];
+        arg = g;
+      }
     assert.ok(Math.abs(r.maxIou[a] - best) < 1e-6);
     let expected = best >= 0.5 ? arg : best < 0.4 ? -1 : -2;
     for (let g = 0; g < G; g++) if (bestPerGt[g] > 0 && m[g * A + a] === bestPerGt[g]) expected = arg;

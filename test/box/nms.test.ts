@@ -5,13 +5,34 @@ import { batchedNms, nms } from '../../lib/box/nms';
 import { makeRng } from '../../lib/util/seed';
 
 const BOXES = Float32Array.from([
-  0, 0, 10, 10, //   b0 .90
-  1, 0, 11, 10, //   b1 .80  IoU(b0) = 90/110 = 0.818; IoU(b3) = 90/210 = 0.4286
-  20, 20, 30, 30, // b2 .85
-  0, 0, 10, 20, //   b3 .95  IoU(b0) = 100/200 = 0.5 exactly
-  5, 0, 15, 10, //   b4 .70  IoU(b0) = 50/150 = 0.333; IoU(b3) = 50/250 = 0.2; IoU(b1) = 60/140 = 0.4286
-  20, 20, 30, 30, // b5 .85  duplicate of b2 with the same score: the lower index wins
-  0, 0, 5, 5, //     b6 NaN score: dropped
+  0,
+  0,
+  10,
+  10, //   b0 .90
+  1,
+  0,
+  11,
+  10, //   b1 .80  IoU(b0) = 90/110 = 0.818; IoU(b3) = 90/210 = 0.4286
+  20,
+  20,
+  30,
+  30, // b2 .85
+  0,
+  0,
+  10,
+  20, //   b3 .95  IoU(b0) = 100/200 = 0.5 exactly
+  5,
+  0,
+  15,
+  10, //   b4 .70  IoU(b0) = 50/150 = 0.333; IoU(b3) = 50/250 = 0.2; IoU(b1) = 60/140 = 0.4286
+  20,
+  20,
+  30,
+  30, // b5 .85  duplicate of b2 with the same score: the lower index wins
+  0,
+  0,
+  5,
+  5, //     b6 NaN score: dropped
 ]);
 const SCORES = Float32Array.from([0.9, 0.8, 0.85, 0.95, 0.7, 0.85, NaN]);
 // Visiting order: b3, b0, b2, b5, b1, b4.
@@ -51,7 +72,10 @@ function randomScene(n: number, seed: number) {
   const boxes = new Float32Array(4 * n);
   const scores = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const x = rng() * 600, y = rng() * 600, w = 5 + rng() * 120, h = 5 + rng() * 120;
+    const x = rng() * 600,
+      y = rng() * 600,
+      w = 5 + rng() * 120,
+      h = 5 + rng() * 120;
     boxes.set([x, y, x + w, y + h], 4 * i);
     scores[i] = Math.round(rng() * 50) / 50; // many exact ties
   }

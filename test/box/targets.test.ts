@@ -10,7 +10,10 @@ test('buildTargets: labels are class indices for positives, -1 background, -2 ig
   const expectedLabels = EXPECTED.map((g) => (g >= 0 ? CLASSES[g] : g));
   // a0,a1 -> g0 (class 3); a6,a7 -> g1 (class 1); a9,a10 -> g3 (class 0); a18 -> g6 (class 7)
   assert.deepEqual(Array.from(t.labels), expectedLabels);
-  assert.deepEqual(expectedLabels.filter((l) => l >= 0), [3, 3, 1, 1, 0, 0, 7]);
+  assert.deepEqual(
+    expectedLabels.filter((l) => l >= 0),
+    [3, 3, 1, 1, 0, 0, 7],
+  );
   assert.equal(t.numPositive, 7);
   assert.equal(t.numIgnored, 7);
 });

@@ -52,7 +52,11 @@ test('counts must be whole numbers in range; checked while parsing, before anyth
   assertUserError(cli('evaluate', '--checkpoint', missing, '--max-images', '0'), '--max-images must be a whole number >= 1, got "0"');
   assertUserError(cli('detect', '--checkpoint', missing, '--max-images', '2.5', '--out', 'x.json'), '--max-images must be a whole number >= 1, got "2.5"');
   assertUserError(cli('search', '--checkpoint', missing, '--steps', '-1'), '--steps must be a whole number >= 1, got "-1"');
-  assertUserError(cli('detect', '--checkpoint', missing, '--out', 'x.json', '--draw', 'd', '--draw-score', '1.5'), '--draw-score must be between 0 and 1, got "1.5"', 'e.g. --draw-score 0.5');
+  assertUserError(
+    cli('detect', '--checkpoint', missing, '--out', 'x.json', '--draw', 'd', '--draw-score', '1.5'),
+    '--draw-score must be between 0 and 1, got "1.5"',
+    'e.g. --draw-score 0.5',
+  );
   assertUserError(cli('search', '--checkpoint', missing, '--subset', '-2'), '--subset must be a whole number >= 1, got "-2"');
   const out = path.join(tmp(), 'run');
   assertUserError(cli('train', '--out', out, '--steps', '0'), '--steps must be a whole number >= 1, got "0"');
@@ -66,11 +70,27 @@ test('file-system problems are one error line and a hint, found before the work 
   const dir = tmp();
   const file = path.join(dir, 'a-file');
   fs.writeFileSync(file, 'x');
-  assertUserError(cli('train', '--preset', 'smoke', '--out', file), `--out ${file} is a file, not a folder`, 'give --out a new folder (or the folder of a run to resume)');
-  assertUserError(cli('train', '--preset', 'smoke', '--data', dir, '--images', dir, '--out', path.join(dir, 'r')), `--data ${dir} is a folder, not a file`, 'give the file inside it');
-  assertUserError(cli('train', '--preset', 'smoke', '--data', path.join(dir, 'none.json'), '--images', dir, '--out', path.join(dir, 'r')), `--data ${path.join(dir, 'none.json')} does not exist`, 'check the path');
+  assertUserError(
+    cli('train', '--preset', 'smoke', '--out', file),
+    `--out ${file} is a file, not a folder`,
+    'give --out a new folder (or the folder of a run to resume)',
+  );
+  assertUserError(
+    cli('train', '--preset', 'smoke', '--data', dir, '--images', dir, '--out', path.join(dir, 'r')),
+    `--data ${dir} is a folder, not a file`,
+    'give the file inside it',
+  );
+  assertUserError(
+    cli('train', '--preset', 'smoke', '--data', path.join(dir, 'none.json'), '--images', dir, '--out', path.join(dir, 'r')),
+    `--data ${path.join(dir, 'none.json')} does not exist`,
+    'check the path',
+  );
   // detect checks --out before it even opens the run: no detection pass is wasted.
-  assertUserError(cli('detect', '--checkpoint', path.join(dir, 'no-run'), '--out', dir), `--out ${dir} is a folder`, `give --out a file name, e.g. ${path.join(dir, 'out.json')}`);
+  assertUserError(
+    cli('detect', '--checkpoint', path.join(dir, 'no-run'), '--out', dir),
+    `--out ${dir} is a folder`,
+    `give --out a file name, e.g. ${path.join(dir, 'out.json')}`,
+  );
   assertUserError(cli('eval', 'coco', '--gt', dir, '--dt', file), `--gt ${dir} is a folder, not a file`);
   assertUserError(cli('data', 'draw', '--data', path.join(photos, 'annotations.json'), '--out', dir), `--out ${dir} is a folder`);
 });
@@ -98,20 +118,47 @@ test('bad data gets the same clear verdict everywhere: empty image list, no boxe
   assert.notEqual(cli('train', '--preset', 'smoke', '--data', noBoxes, '--images', path.join(photos, 'images'), '--out', path.join(dir, 'mine')).status, 0);
   assert.ok(fs.existsSync(path.join(dir, 'mine')));
 
-  const bad = photoCoco(dir, 'bad', [{ id: 1, name: 'person' }, { id: 17, name: 'cat' }], [
-    { id: 1, image_id: 1, category_id: 1, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },
-    { id: 2, image_id: 2, category_id: 17, bbox: [50, 40, 0, 100], area: 0, iscrowd: 0 },
-  ]);
+  const bad = photoCoco(
+    dir,
+    'bad',
+    [
+      { id: 1, name: 'person' },
+      { id: 17, name: 'cat' },
+    ],
+    [
+      { id: 1, image_id: 1, category_id: 1, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },
+      { id: 2, image_id: 2, category_id: 17, bbox: [50, 40, 0, 100], area: 0, iscrowd: 0 },
+    ],
+  );
   const hint = 'fix them, or skip them: skipInvalidBoxes: true in code, --skip-invalid-boxes on the command line';
   const run = path.join(dir, 'run-bad');
-  const args = ['train', '--preset', 'smoke', '--data', bad, '--images', path.join(photos, 'images'), '--steps', '1', '--eval-images', '1', '--image-size', '64', '--out', run];
+  const args = [
+    'train',
+    '--preset',
+    'smoke',
+    '--data',
+    bad,
+    '--images',
+    path.join(photos, 'images'),
+    '--steps',
+    '1',
+    '--eval-images',
+    '1',
+    '--image-size',
+    '64',
+    '--out',
+    run,
+  ];
   const refused = cli(...args);
   assertUserError(refused, 'bad.json: 1 box(es) with non-positive size:');
   assert.ok(refused.stderr.includes(`\n  annotation 2 (image 2): bbox width 0, height 100\n  hint: ${hint}\n`), refused.stderr);
   // Every command that loads such data accepts the option its hint names.
   for (const name of ['train', 'detect', 'evaluate']) {
     const cmd = buildProgram().commands.find((c) => c.name() === name)!;
-    assert.ok(cmd.options.some((o) => o.long === '--skip-invalid-boxes'), `${name} accepts --skip-invalid-boxes`);
+    assert.ok(
+      cmd.options.some((o) => o.long === '--skip-invalid-boxes'),
+      `${name} accepts --skip-invalid-boxes`,
+    );
   }
   const skipped = cli(...args, '--skip-invalid-boxes');
   assert.equal(skipped.status, 0, skipped.stderr);
@@ -130,10 +177,22 @@ test('VOC boxes with xmax < xmin: eval voc and the loader of evaluate --voc give
   );
   fs.writeFileSync(path.join(year, 'dets', 'comp4_det_test_cat.txt'), 'img1 0.9 1 1 50 50\n');
   const line = 'img1.xml object #0 (cat): xmin 10, ymin 2, xmax 5, ymax 20';
-  const r = cli('eval', 'voc', '--annotations', path.join(year, 'Annotations'), '--imageset', path.join(year, 'ImageSets', 'Main', 'test.txt'), '--dets', path.join(year, 'dets'));
+  const r = cli(
+    'eval',
+    'voc',
+    '--annotations',
+    path.join(year, 'Annotations'),
+    '--imageset',
+    path.join(year, 'ImageSets', 'Main', 'test.txt'),
+    '--dets',
+    path.join(year, 'dets'),
+  );
   assertUserError(r, `${path.join(year, 'Annotations')}: 1 box(es) with non-positive size:`);
   assert.ok(r.stderr.includes(`\n  ${line}\n  hint: fix these objects in the annotation files`), r.stderr);
-  assert.throws(() => loadVoc({ root: year, imageSet: 'test' }), (err: UserError) => err.message === `VOC/test: 1 box(es) with non-positive size:\n  ${line}`);
+  assert.throws(
+    () => loadVoc({ root: year, imageSet: 'test' }),
+    (err: UserError) => err.message === `VOC/test: 1 box(es) with non-positive size:\n  ${line}`,
+  );
 });
 
 test('a trained run: classes matched by name, every class left out, detect --draw, a corrupt train state', async () => {
@@ -148,7 +207,16 @@ test('a trained run: classes matched by name, every class left out, detect --dra
   const other = photoCoco(dir, 'letters', letters, [{ id: 1, image_id: 1, category_id: 1, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 }]);
   for (const verb of ['evaluate', 'detect']) {
     assertUserError(
-      cli(verb, '--checkpoint', run, '--data', other, '--images', path.join(photos, 'images'), ...(verb === 'detect' ? ['--out', path.join(dir, 'r.json')] : [])),
+      cli(
+        verb,
+        '--checkpoint',
+        run,
+        '--data',
+        other,
+        '--images',
+        path.join(photos, 'images'),
+        ...(verb === 'detect' ? ['--out', path.join(dir, 'r.json')] : []),
+      ),
       "the detector has no class for 10 of letters's 10 classes: a, b, c, d, e, f, g, h, i, j",
       'the model knows 0, 1, 2, 4: detect on a dataset of those classes, or train a model on this one',
     );
@@ -156,26 +224,48 @@ test('a trained run: classes matched by name, every class left out, detect --dra
 
   // The model's classes '1' and '0' under the data's own ids 7 and 3 (and '2', '4' absent): detect
   // writes the data's ids, only for its classes, so `eval coco` on the file scores what `evaluate` does.
-  const renumbered = photoCoco(dir, 'renumbered', [{ id: 7, name: '1' }, { id: 3, name: '0' }], [
-    { id: 1, image_id: 1, category_id: 7, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },
-    { id: 2, image_id: 2, category_id: 3, bbox: [0, 0, 400, 300], area: 120000, iscrowd: 0 },
-  ]);
+  const renumbered = photoCoco(
+    dir,
+    'renumbered',
+    [
+      { id: 7, name: '1' },
+      { id: 3, name: '0' },
+    ],
+    [
+      { id: 1, image_id: 1, category_id: 7, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },
+      { id: 2, image_id: 2, category_id: 3, bbox: [0, 0, 400, 300], area: 120000, iscrowd: 0 },
+    ],
+  );
   const renumberedDets = path.join(dir, 'renumbered-dets.json');
   const dr = cli('detect', '--checkpoint', run, '--data', renumbered, '--images', path.join(photos, 'images'), '--out', renumberedDets);
   assert.equal(dr.status, 0, dr.stderr);
   // (A 2-step model may find nothing on the photos; the mapping itself is tested in
   // test/transfer/class-map.test.ts with planted detections.)
   const written = JSON.parse(fs.readFileSync(renumberedDets, 'utf8')) as { category_id: number }[];
-  assert.ok(written.every((d) => d.category_id === 3 || d.category_id === 7), dr.stdout);
+  assert.ok(
+    written.every((d) => d.category_id === 3 || d.category_id === 7),
+    dr.stdout,
+  );
   const viaEvaluate = JSON.parse(cli('evaluate', '--checkpoint', run, '--data', renumbered, '--images', path.join(photos, 'images'), '--json').stdout).stats;
   const viaFile = JSON.parse(cli('eval', 'coco', '--gt', renumbered, '--dt', renumberedDets, '--json').stdout).stats;
   assert.deepEqual(viaFile, viaEvaluate);
 
   // evaluate --voc with every class left out: an error before any detection.
-  const ds = loadCoco({ annotationFile: photoCoco(dir, 'digits', [{ id: 1, name: '0' }, { id: 2, name: '1' }], [
-    { id: 1, image_id: 1, category_id: 1, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },
-    { id: 2, image_id: 2, category_id: 2, bbox: [0, 0, 400, 300], area: 120000, iscrowd: 0 },
-  ]), imageDir: path.join(photos, 'images') });
+  const ds = loadCoco({
+    annotationFile: photoCoco(
+      dir,
+      'digits',
+      [
+        { id: 1, name: '0' },
+        { id: 2, name: '1' },
+      ],
+      [
+        { id: 1, image_id: 1, category_id: 1, bbox: [18, 14, 345, 498], area: 171810, iscrowd: 0 },
+        { id: 2, image_id: 2, category_id: 2, bbox: [0, 0, 400, 300], area: 120000, iscrowd: 0 },
+      ],
+    ),
+    imageDir: path.join(photos, 'images'),
+  });
   const voc = await writeVoc(ds, { outDir: path.join(dir, 'VOCDIGITS'), imageSet: 'test' });
   assertUserError(
     cli('evaluate', '--checkpoint', run, '--voc', voc, '--leave-out', '0,1'),
@@ -217,5 +307,9 @@ test('train --voc <year folder> --set <name> trains on a VOCdevkit image set', a
   assert.deepEqual(cfg.val, cfg.train);
   const weights = JSON.parse(fs.readFileSync(path.join(run, 'checkpoint', 'weights.json'), 'utf8'));
   assert.equal(weights.meta.modelConfig.numClasses, 80);
-  assertUserError(cli('train', '--preset', 'smoke', '--set', 'train', '--out', path.join(dir, 'x')), '--set and --val-set name image sets of a --voc folder', 'add --voc <VOCdevkit year folder>');
+  assertUserError(
+    cli('train', '--preset', 'smoke', '--set', 'train', '--out', path.join(dir, 'x')),
+    '--set and --val-set name image sets of a --voc folder',
+    'add --voc <VOCdevkit year folder>',
+  );
 });

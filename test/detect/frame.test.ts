@@ -28,7 +28,10 @@ test('anchorBTensor encodes the asked anchors in the model frame, not in their o
     const want = Array.from(configB(asked, FRAME));
     const own = Array.from(configB(asked, asked.standardBoxP3));
     got.forEach((v, i) => assert.ok(Math.abs(v - want[i]) < 1e-6, `b[${i}] = ${v}, want ${want[i]}`));
-    assert.ok(got.some((v, i) => Math.abs(v - own[i]) > 1e-3), 'the asked configuration\'s own frame must not be used');
+    assert.ok(
+      got.some((v, i) => Math.abs(v - own[i]) > 1e-3),
+      "the asked configuration's own frame must not be used",
+    );
   } finally {
     det.dispose();
   }
@@ -40,7 +43,10 @@ test('a MetaAnchor model without a frame cannot detect: a clear error instead of
   delete cfg.standardBoxP3;
   const det = buildDetector(cfg, silent);
   try {
-    assert.throws(() => anchorBTensor(det, parseAnchorSpec('3x3')), (e: unknown) => e instanceof UserError && /no Eq\. 7 frame/.test(e.message));
+    assert.throws(
+      () => anchorBTensor(det, parseAnchorSpec('3x3')),
+      (e: unknown) => e instanceof UserError && /no Eq\. 7 frame/.test(e.message),
+    );
   } finally {
     det.dispose();
   }

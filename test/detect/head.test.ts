@@ -27,8 +27,18 @@ const tinyYolo = () =>
 /** Two 64x64 padded images: a 48-wide one and a 40-high one (candidates are clipped to these). */
 function twoImageBatch(): Batch {
   const item = (index: number, resizedHeightPx: number, resizedWidthPx: number): BatchItem => ({
-    index, imageId: 100 + index, origHeightPx: resizedHeightPx, origWidthPx: resizedWidthPx, resizedHeightPx, resizedWidthPx,
-    scaleX: 1, scaleY: 1, flipped: false, boxes: new Float32Array(0), classIdx: new Int32Array(0), ignore: new Uint8Array(0),
+    index,
+    imageId: 100 + index,
+    origHeightPx: resizedHeightPx,
+    origWidthPx: resizedWidthPx,
+    resizedHeightPx,
+    resizedWidthPx,
+    scaleX: 1,
+    scaleY: 1,
+    flipped: false,
+    boxes: new Float32Array(0),
+    classIdx: new Int32Array(0),
+    ignore: new Uint8Array(0),
   });
   return { images: pseudoRandom(2 * 64 * 64 * 3, 7, 0, 255), shape: [2, 64, 64, 3], items: [item(0, 64, 48), item(1, 40, 64)], epoch: 0, step: 0 };
 }
@@ -50,7 +60,8 @@ test('detectionHead: each family brings its own default post-processing', async 
 for (const family of ['retinanet', 'yolov2'] as const) {
   test(`detectionHead (${family}): features + candidates == the detector's forward, decoded per image`, async () => {
     await useCpu();
-    const det = family === 'yolov2' ? buildYoloDetector(tinyYolo(), { seed: 3, ...silent }) : buildDetector(tinyConfig({ method: 'metaanchor' }), { seed: 3, ...silent });
+    const det =
+      family === 'yolov2' ? buildYoloDetector(tinyYolo(), { seed: 3, ...silent }) : buildDetector(tinyConfig({ method: 'metaanchor' }), { seed: 3, ...silent });
     const head = detectionHead(det);
     const cfg = { ...head.inference, scoreThresh: 0 };
     const batch = twoImageBatch();
@@ -77,7 +88,9 @@ for (const family of ['retinanet', 'yolov2'] as const) {
       const box = out.boxDeltas.dataSync() as Float32Array;
       const grid = anchorsForConfig(anchors, 64, 64);
       const A = grid.anchors.length / 4;
-      expected = sizes.map((s, k) => detectionCandidates(cls.subarray(k * A * 3, (k + 1) * A * 3), box.subarray(k * A * 4, (k + 1) * A * 4), grid.anchors, grid.starts, 3, cfg, s));
+      expected = sizes.map((s, k) =>
+        detectionCandidates(cls.subarray(k * A * 3, (k + 1) * A * 3), box.subarray(k * A * 4, (k + 1) * A * 4), grid.anchors, grid.starts, 3, cfg, s),
+      );
       tf.dispose([out.clsLogits, out.boxDeltas]);
     }
     x.dispose();

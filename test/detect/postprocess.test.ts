@@ -15,19 +15,31 @@ test('candidates: score threshold 0.05 in logit space, per-level top-k, sigmoid 
   const c = detectionCandidates(logits, deltas, anchors, levelStarts, 2, { scoreThresh: 0.05, topkPerLevel: 1000 });
   // kept in per-level flat order: (a0,c0) 0.9, (a1,c0) 0.8, (a1,c1) 0.06, then level 1 (a2,c1) 0.7
   assert.deepEqual(Array.from(c.classes), [0, 0, 1, 1]);
-  assert.deepEqual(Array.from(c.scores).map((s) => +s.toFixed(6)), [0.9, 0.8, 0.06, 0.7]);
+  assert.deepEqual(
+    Array.from(c.scores).map((s) => +s.toFixed(6)),
+    [0.9, 0.8, 0.06, 0.7],
+  );
   assert.deepEqual(Array.from(c.boxes.slice(0, 4)), [0, 0, 10, 10]);
   const top1 = detectionCandidates(logits, deltas, anchors, levelStarts, 2, { scoreThresh: 0.05, topkPerLevel: 1 });
-  assert.deepEqual(Array.from(top1.scores).map((s) => +s.toFixed(6)), [0.9, 0.7]);
+  assert.deepEqual(
+    Array.from(top1.scores).map((s) => +s.toFixed(6)),
+    [0.9, 0.7],
+  );
 });
 
 test('NMS is per class: overlapping boxes of one class suppress, other classes do not', () => {
   // a0 and a1 overlap with IoU 81/119 = 0.68 > 0.5: (a1,c0) is suppressed by (a0,c0); (a1,c1) survives.
   const d = postprocessImage(logits, deltas, anchors, levelStarts, 2, { scoreThresh: 0.05, topkPerLevel: 1000, nmsIou: 0.5, maxDetections: 100 });
-  assert.deepEqual(Array.from(d.scores).map((s) => +s.toFixed(6)), [0.9, 0.7, 0.06]);
+  assert.deepEqual(
+    Array.from(d.scores).map((s) => +s.toFixed(6)),
+    [0.9, 0.7, 0.06],
+  );
   assert.deepEqual(Array.from(d.classes), [0, 1, 1]);
   const d2 = finalizeDetections(concatDetections([d, d]), { nmsIou: 0.5, maxDetections: 2 });
-  assert.deepEqual(Array.from(d2.scores).map((s) => +s.toFixed(6)), [0.9, 0.7]);
+  assert.deepEqual(
+    Array.from(d2.scores).map((s) => +s.toFixed(6)),
+    [0.9, 0.7],
+  );
 });
 
 test('deltas decode relative to the anchor, boxes are clipped to the image', () => {

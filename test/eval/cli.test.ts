@@ -50,7 +50,13 @@ test('eval coco prints the 12 pycocotools summary lines; bad input exits 1 with 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'eval-cli-'));
   try {
     const bad = path.join(tmp, 'bad.json');
-    fs.writeFileSync(bad, JSON.stringify([{ image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5 }, { image_id: 424242, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5 }]));
+    fs.writeFileSync(
+      bad,
+      JSON.stringify([
+        { image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5 },
+        { image_id: 424242, category_id: 1, bbox: [0, 0, 5, 5], score: 0.5 },
+      ]),
+    );
     const err = cli(['eval', 'coco', '--gt', path.join(dir, 'gt.json'), '--dt', bad]);
     assert.equal(err.status, 1);
     assert.match(err.stderr, /^error: detection #1 is for image_id 424242, which is not in the ground truth/);
@@ -68,13 +74,20 @@ function writeDevkit(root: string, c: any): { annotations: string; imageset: str
   const dets = path.join(root, 'results');
   for (const d of [annotations, imagesets, dets]) fs.mkdirSync(d, { recursive: true });
   for (const image of c.images as string[]) {
-    const objects = (c.gt as any[]).filter((g) => g.image === image).map((g) =>
-      `  <object>\n    <name>${g.class}</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n` +
-      `    <difficult>${g.difficult}</difficult>\n    <bndbox>\n      <xmin>${g.bbox[0]}</xmin>\n      <ymin>${g.bbox[1]}</ymin>\n` +
-      `      <xmax>${g.bbox[2]}</xmax>\n      <ymax>${g.bbox[3]}</ymax>\n    </bndbox>\n  </object>\n`).join('');
-    fs.writeFileSync(path.join(annotations, `${image}.xml`),
+    const objects = (c.gt as any[])
+      .filter((g) => g.image === image)
+      .map(
+        (g) =>
+          `  <object>\n    <name>${g.class}</name>\n    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n` +
+          `    <difficult>${g.difficult}</difficult>\n    <bndbox>\n      <xmin>${g.bbox[0]}</xmin>\n      <ymin>${g.bbox[1]}</ymin>\n` +
+          `      <xmax>${g.bbox[2]}</xmax>\n      <ymax>${g.bbox[3]}</ymax>\n    </bndbox>\n  </object>\n`,
+      )
+      .join('');
+    fs.writeFileSync(
+      path.join(annotations, `${image}.xml`),
       `<annotation>\n  <folder>VOC2007</folder>\n  <filename>${image}.jpg</filename>\n` +
-      `  <size>\n    <width>500</width>\n    <height>400</height>\n    <depth>3</depth>\n  </size>\n${objects}</annotation>\n`);
+        `  <size>\n    <width>500</width>\n    <height>400</height>\n    <depth>3</depth>\n  </size>\n${objects}</annotation>\n`,
+    );
   }
   const imageset = path.join(imagesets, 'test.txt');
   fs.writeFileSync(imageset, (c.images as string[]).join('\n') + '\n');
@@ -97,7 +110,10 @@ test('eval voc on a VOCdevkit layout written to disk: 11-point and --all-point A
     const res = cli([...base, '--classes', c.classes.join(','), '--json']);
     assert.equal(res.status, 0, res.stderr);
     const out = JSON.parse(res.stdout);
-    assert.deepEqual(out.per_class.map((p: any) => p.class), c.classes);
+    assert.deepEqual(
+      out.per_class.map((p: any) => p.class),
+      c.classes,
+    );
     exp.per_class.forEach((e: any, k: number) => assertClose(out.per_class[k].ap, e.ap, `${e.class} ap`));
     assertClose(out.mAP, exp.mAP, 'mAP');
 

@@ -9,11 +9,26 @@ const IOU_THRS: number[] = Array.from(COCO_IOU_THRESHOLDS);
 const REC_THRS: number[] = Array.from(COCO_RECALL_THRESHOLDS);
 import { CocoGroundTruthJson, CocoResultJson } from '../../lib/eval/coco-input';
 
-interface Ann { id: number; bbox: number[]; area: number; iscrowd: number; score: number; ignore: number }
-interface EvalImg { dtScores: number[]; dtMatches: number[][]; dtIgnore: number[][]; gtIgnore: number[] }
+interface Ann {
+  id: number;
+  bbox: number[];
+  area: number;
+  iscrowd: number;
+  score: number;
+  ignore: number;
+}
+interface EvalImg {
+  dtScores: number[];
+  dtMatches: number[][];
+  dtIgnore: number[][];
+  gtIgnore: number[];
+}
 
 function argsortStable(keys: number[]): number[] {
-  return keys.map((k, i) => [k, i]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[1]);
+  return keys
+    .map((k, i) => [k, i])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1])
+    .map((x) => x[1]);
 }
 
 function iou(d: number[], g: number[], crowd: number): number {
@@ -65,7 +80,9 @@ export function literalCocoEval(gtJson: CocoGroundTruthJson, dtJson: CocoResultJ
         const gtind = argsortStable(gIgnore);
         gt = gtind.map((i) => gt[i]);
         const gtIg = gtind.map((i) => gIgnore[i]);
-        dt = argsortStable(dt.map((d) => -d.score)).slice(0, maxDet).map((i) => dt[i]);
+        dt = argsortStable(dt.map((d) => -d.score))
+          .slice(0, maxDet)
+          .map((i) => dt[i]);
         const iscrowd = gt.map((g) => g.iscrowd);
         const ious = dt.map((d) => gt.map((g) => iou(d.bbox, g.bbox, g.iscrowd)));
         const gtm = IOU_THRS.map(() => gt.map(() => 0));
@@ -108,8 +125,14 @@ export function literalCocoEval(gtJson: CocoGroundTruthJson, dtJson: CocoResultJ
         const md = COCO_MAX_DETS[m];
         const dtScores = E.flatMap((e) => e.dtScores.slice(0, md));
         const inds = argsortStable(dtScores.map((s) => -s));
-        const dtm = IOU_THRS.map((_, t) => { const row = E.flatMap((e) => e.dtMatches[t].slice(0, md)); return inds.map((i) => row[i]); });
-        const dtIg = IOU_THRS.map((_, t) => { const row = E.flatMap((e) => e.dtIgnore[t].slice(0, md)); return inds.map((i) => row[i]); });
+        const dtm = IOU_THRS.map((_, t) => {
+          const row = E.flatMap((e) => e.dtMatches[t].slice(0, md));
+          return inds.map((i) => row[i]);
+        });
+        const dtIg = IOU_THRS.map((_, t) => {
+          const row = E.flatMap((e) => e.dtIgnore[t].slice(0, md));
+          return inds.map((i) => row[i]);
+        });
         const npig = E.flatMap((e) => e.gtIgnore).filter((g) => g === 0).length;
         if (npig === 0) continue;
         for (let t = 0; t < T; t++) {

@@ -25,8 +25,14 @@ test('recordMatches: the matched annotation (input position) per IoU threshold; 
   const at = (e: number, t: number) => m.matchedGt![t * n + e];
   // Entries are category-major, then by image and score: [det 0, det 1, det 2].
   assert.deepEqual(Array.from(m.detIndex), [0, 1, 2]);
-  assert.deepEqual([0, 6, 7].map((t) => at(0, t)), [2, 2, -1]); // 0.818 >= 0.8 (t = 6), < 0.85 (t = 7)
-  assert.deepEqual([0, 9].map((t) => at(1, t)), [1, 1]);
+  assert.deepEqual(
+    [0, 6, 7].map((t) => at(0, t)),
+    [2, 2, -1],
+  ); // 0.818 >= 0.8 (t = 6), < 0.85 (t = 7)
+  assert.deepEqual(
+    [0, 9].map((t) => at(1, t)),
+    [1, 1],
+  );
   assert.equal(at(2, 0), 3); // the crowd region, and the entry is ignored
   assert.equal(m.ignoreMask[2] & 1, 1);
   assert.equal(prepareCocoGroundTruth(GT).matchDetections(dets).matchedGt, undefined);

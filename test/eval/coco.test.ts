@@ -59,12 +59,18 @@ function compareWithReference(r: CocoEvalResult, exp: any, name: string): number
   assert.equal(r.precision.length, 10 * R * K * A * M);
   assert.equal(r.recall.length, 10 * K * A * M);
   if (exp.recall) {
-    exp.recall.forEach((byK: number[][][], t: number) => byK.forEach((byA, k) => byA.forEach((byM, a) => byM.forEach((v, m) =>
-      close(r.recall[((t * K + k) * A + a) * M + m], v, `recall[${t}][${k}][${a}][${m}]`)))));
+    exp.recall.forEach((byK: number[][][], t: number) =>
+      byK.forEach((byA, k) =>
+        byA.forEach((byM, a) => byM.forEach((v, m) => close(r.recall[((t * K + k) * A + a) * M + m], v, `recall[${t}][${k}][${a}][${m}]`))),
+      ),
+    );
   }
   if (exp.precision_area_all_maxdet100) {
-    exp.precision_area_all_maxdet100.forEach((byR: number[][], t: number) => byR.forEach((byK, ri) => byK.forEach((v, k) =>
-      close(r.precision[(((t * R + ri) * K + k) * A + 0) * M + 2], v, `precision[${t}][${ri}][${k}][all][100]`))));
+    exp.precision_area_all_maxdet100.forEach((byR: number[][], t: number) =>
+      byR.forEach((byK, ri) =>
+        byK.forEach((v, k) => close(r.precision[(((t * R + ri) * K + k) * A + 0) * M + 2], v, `precision[${t}][${ri}][${k}][all][100]`)),
+      ),
+    );
   }
   return checked;
 }
@@ -96,7 +102,12 @@ function gtOf(images: number[], categories: number[], anns: Array<[number, numbe
     images: images.map((id) => ({ id })),
     categories: categories.map((id) => ({ id })),
     annotations: anns.map(([imageId, categoryId, bbox, crowd, area], i) => ({
-      id: i + 1, image_id: imageId, category_id: categoryId, bbox, area: area ?? bbox[2] * bbox[3], iscrowd: crowd ?? 0,
+      id: i + 1,
+      image_id: imageId,
+      category_id: categoryId,
+      bbox,
+      area: area ?? bbox[2] * bbox[3],
+      iscrowd: crowd ?? 0,
     })),
   };
 }
@@ -104,7 +115,14 @@ function gtOf(images: number[], categories: number[], anns: Array<[number, numbe
 test('score ties across images are ordered by image id, not by file order', () => {
   // Image 1 has a TP, image 2 a FP, same score; the FP comes first in the file. Accumulate orders
   // ties by image id, so the sequence is TP, FP: precision 1/(1+eps) up to recall 0.5.
-  const gt = gtOf([1, 2], [7], [[1, 7, [0, 0, 10, 10]], [2, 7, [0, 0, 10, 10]]]);
+  const gt = gtOf(
+    [1, 2],
+    [7],
+    [
+      [1, 7, [0, 0, 10, 10]],
+      [2, 7, [0, 0, 10, 10]],
+    ],
+  );
   const dt: CocoResultJson[] = [
     { image_id: 2, category_id: 7, bbox: [50, 50, 10, 10], score: 0.9 },
     { image_id: 1, category_id: 7, bbox: [0, 0, 10, 10], score: 0.9 },
@@ -135,7 +153,14 @@ test('the 100-detection limit is per image and category, not per image', () => {
 
 test('area ranges use the "area" field with inclusive ends; crowd GT absorbs detections', () => {
   // Box 40x40 (w*h = 1600) with area field exactly 1024: small AND medium, not large.
-  const gt = gtOf([1], [1], [[1, 1, [0, 0, 40, 40], 0, 1024], [1, 1, [200, 200, 100, 100], 1]]);
+  const gt = gtOf(
+    [1],
+    [1],
+    [
+      [1, 1, [0, 0, 40, 40], 0, 1024],
+      [1, 1, [200, 200, 100, 100], 1],
+    ],
+  );
   const dt: CocoResultJson[] = [
     { image_id: 1, category_id: 1, bbox: [0, 0, 40, 40], score: 0.5 },
     // Inside the crowd region: matched to it at every threshold, so ignored rather than FP.
@@ -153,7 +178,14 @@ test('area ranges use the "area" field with inclusive ends; crowd GT absorbs det
 });
 
 test('extra fields on detections are ignored; GT annotation id 0 matches like any other id', () => {
-  const gt = gtOf([1], [3], [[1, 3, [10, 10, 20, 20]], [1, 3, [100, 10, 20, 20]]]);
+  const gt = gtOf(
+    [1],
+    [3],
+    [
+      [1, 3, [10, 10, 20, 20]],
+      [1, 3, [100, 10, 20, 20]],
+    ],
+  );
   gt.annotations[0].id = 0; // pycocotools would never count a match with GT id 0 as a TP
   const plain: CocoResultJson[] = [
     { image_id: 1, category_id: 3, bbox: [10, 10, 20, 20], score: 0.7 },
@@ -185,10 +217,13 @@ test('prepared ground truth reused across detection sets gives the same results 
   // Columns built in memory, split and concatenated, are the same detections.
   const cols = readCocoResults(dtJson);
   const cut = Math.floor(cols.count / 3);
-  const slice = (from: number, to: number) => cocoDetectionsFromColumns({
-    imageId: cols.imageId.slice(from, to), categoryId: cols.categoryId.slice(from, to),
-    boxXYWH: cols.boxXYWH.slice(4 * from, 4 * to), score: cols.score.slice(from, to),
-  });
+  const slice = (from: number, to: number) =>
+    cocoDetectionsFromColumns({
+      imageId: cols.imageId.slice(from, to),
+      categoryId: cols.categoryId.slice(from, to),
+      boxXYWH: cols.boxXYWH.slice(4 * from, 4 * to),
+      score: cols.score.slice(from, to),
+    });
   const joined = concatCocoDetections([slice(0, cut), slice(cut, cols.count)]);
   assert.deepEqual(prepared.evaluate(joined).stats, prepared.evaluate(dtJson).stats);
 });
@@ -207,12 +242,18 @@ test('evaluating a subset of images equals evaluating ground truth and detection
       annotations: gtJson.annotations.filter((a) => keep.has(a.image_id)),
     };
     const subset = prepareCocoGroundTruth(gtJson).evaluate(dtJson, { imageIds: ids.slice().reverse() });
-    const filtered = evaluateCoco(filteredGt, dtJson.filter((d) => keep.has(d.image_id)));
+    const filtered = evaluateCoco(
+      filteredGt,
+      dtJson.filter((d) => keep.has(d.image_id)),
+    );
     assert.deepEqual(subset.stats, filtered.stats, caseName);
     assert.deepEqual(subset.precision, filtered.precision, caseName);
     assert.deepEqual(subset.recall, filtered.recall, caseName);
     assert.deepEqual(subset.perCategory, filtered.perCategory, caseName);
-    assert.deepEqual(subset.imageIds, [...ids].sort((a, b) => a - b));
+    assert.deepEqual(
+      subset.imageIds,
+      [...ids].sort((a, b) => a - b),
+    );
     assert.equal(subset.counts.dt, dtJson.length);
     assert.equal(subset.counts.dtEvaluated, filtered.counts.dtEvaluated);
   }
@@ -248,7 +289,14 @@ test('bad detections are UserErrors naming the entry, its content and what to do
 });
 
 test('bad ground truth is a UserError naming the annotation', () => {
-  const good = gtOf([1], [1], [[1, 1, [0, 0, 10, 10]], [1, 1, [5, 5, 10, 10]]]);
+  const good = gtOf(
+    [1],
+    [1],
+    [
+      [1, 1, [0, 0, 10, 10]],
+      [1, 1, [5, 5, 10, 10]],
+    ],
+  );
   const withAnn = (i: number, patch: Record<string, unknown>, drop?: string): CocoGroundTruthJson => {
     const g = structuredClone(good);
     const ann = { ...g.annotations[i], ...patch } as Record<string, unknown>;
@@ -292,7 +340,10 @@ test('summary lines are pycocotools text, with Python rounding (ties to even)', 
 function randomCase(seed: number): { gt: CocoGroundTruthJson; dt: CocoResultJson[] } {
   const rng = makeRng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
-  const imageIds = shuffle(Array.from({ length: 40 }, (_, i) => i + 1), rng).slice(0, 1 + Math.floor(rng() * 6));
+  const imageIds = shuffle(
+    Array.from({ length: 40 }, (_, i) => i + 1),
+    rng,
+  ).slice(0, 1 + Math.floor(rng() * 6));
   const categoryIds = shuffle([1, 3, 7, 12, 90], rng).slice(0, 1 + Math.floor(rng() * 4));
   const gt: CocoGroundTruthJson = { images: imageIds.map((id) => ({ id })), categories: categoryIds.map((id) => ({ id })), annotations: [] };
   const dt: CocoResultJson[] = [];
@@ -352,7 +403,10 @@ test('real-photo annotations (official sparse COCO category ids) evaluated again
     if (present.has(c.categoryId)) assertClose(c.ap, p, `category ${c.categoryId}`);
     else assert.equal(c.ap, -1, `category ${c.categoryId} has no GT`);
   }
-  assert.deepEqual(r.perCategory.filter((c) => c.ap !== -1).map((c) => c.categoryId), [1, 17, 47, 50, 67]);
+  assert.deepEqual(
+    r.perCategory.filter((c) => c.ap !== -1).map((c) => c.categoryId),
+    [1, 17, 47, 50, 67],
+  );
   assert.equal(r.counts.images, 4);
   assert.equal(r.counts.gt, 5);
 });

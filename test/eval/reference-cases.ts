@@ -14,7 +14,8 @@ export const EVAL_CASES_ROOT = path.resolve(__dirname, '../fixtures/eval-cases')
 export function listCases(kind: 'coco' | 'voc'): string[] {
   const dir = path.join(EVAL_CASES_ROOT, kind);
   assert.ok(fs.existsSync(dir), `reference cases not found at ${dir}`);
-  const names = fs.readdirSync(dir)
+  const names = fs
+    .readdirSync(dir)
     .filter((name) => fs.statSync(path.join(dir, name)).isDirectory() && fs.existsSync(path.join(dir, name, 'expected.json')))
     .sort();
   assert.ok(names.length > 0, `no cases in ${dir}`);

@@ -79,10 +79,14 @@ test('IoU uses inclusive pixels and must exceed 0.5 strictly; a second detection
   const half = evaluateVoc({ classes: ['x'], groundTruth: gt, detections: [{ image: 'a', className: 'x', score: 1, bbox: [0, 0, 4, 0] }] });
   assert.deepEqual(half.perClass[0].detOutcome, ['fp']);
   // Det 0..5: 6/10 > 0.5 -> TP; the same box again -> FP (no fallback to another GT).
-  const dup = evaluateVoc({ classes: ['x'], groundTruth: gt, detections: [
-    { image: 'a', className: 'x', score: 0.9, bbox: [0, 0, 5, 0] },
-    { image: 'a', className: 'x', score: 0.8, bbox: [0, 0, 9, 0] },
-  ] });
+  const dup = evaluateVoc({
+    classes: ['x'],
+    groundTruth: gt,
+    detections: [
+      { image: 'a', className: 'x', score: 0.9, bbox: [0, 0, 5, 0] },
+      { image: 'a', className: 'x', score: 0.8, bbox: [0, 0, 9, 0] },
+    ],
+  });
   assert.deepEqual(dup.perClass[0].detOutcome, ['tp', 'fp']);
 });
 
@@ -116,7 +120,8 @@ test('classes without detections score 0; classes without non-difficult GT are l
   // No class with ground truth at all: an error, not "Mean AP = NaN".
   assert.throws(
     () => evaluateVoc({ classes: ['bird'], groundTruth: [{ image: 'a', className: 'bird', bbox: [1, 1, 5, 5], difficult: 1 }], detections: [] }),
-    (err: unknown) => err instanceof UserError && err.message === 'none of the 1 evaluated classes (bird) has ground truth in the 1 images: there is nothing to average',
+    (err: unknown) =>
+      err instanceof UserError && err.message === 'none of the 1 evaluated classes (bird) has ground truth in the 1 images: there is nothing to average',
   );
 });
 
@@ -135,7 +140,9 @@ test('readVocAnnotation reads VOC xml: leading zeros kept, absent difficult/trun
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'voc-ann-'));
   try {
     const file = path.join(dir, '000005.xml');
-    fs.writeFileSync(file, `<annotation>
+    fs.writeFileSync(
+      file,
+      `<annotation>
   <folder>VOC2007</folder><filename>000005</filename>
   <source><database>The VOC2007 Database</database></source>
   <size><width>500</width><height>375</height><depth>3</depth></size>
@@ -145,7 +152,8 @@ test('readVocAnnotation reads VOC xml: leading zeros kept, absent difficult/trun
     <part><name>head</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>3</xmax><ymax>4</ymax></bndbox></part>
     <bndbox><xmin>10.5</xmin><ymin>20</ymin><xmax>30</xmax><ymax>40</ymax></bndbox><difficult>1</difficult></object>
   <object><name>dog</name><bndbox><xmin>1</xmin><ymin>1</ymin><xmax>5</xmax><ymax>5</ymax></bndbox></object>
-</annotation>`);
+</annotation>`,
+    );
     const ann = readVocAnnotation(file);
     assert.deepEqual(ann, {
       filename: '000005',
@@ -158,9 +166,15 @@ test('readVocAnnotation reads VOC xml: leading zeros kept, absent difficult/trun
       ],
     });
     fs.writeFileSync(path.join(dir, 'bad.xml'), '<annotation><object><name>x</name></annotation>');
-    assert.throws(() => readVocAnnotation(path.join(dir, 'bad.xml')), (e: unknown) => e instanceof UserError && /bad\.xml is not well-formed XML/.test(e.message));
+    assert.throws(
+      () => readVocAnnotation(path.join(dir, 'bad.xml')),
+      (e: unknown) => e instanceof UserError && /bad\.xml is not well-formed XML/.test(e.message),
+    );
     fs.writeFileSync(path.join(dir, 'nobox.xml'), '<annotation><size><width>5</width><height>5</height></size><object><name>x</name></object></annotation>');
-    assert.throws(() => readVocAnnotation(path.join(dir, 'nobox.xml')), (e: unknown) => e instanceof UserError && /object #0 \(x\) has no valid <bndbox>/.test(e.message));
+    assert.throws(
+      () => readVocAnnotation(path.join(dir, 'nobox.xml')),
+      (e: unknown) => e instanceof UserError && /object #0 \(x\) has no valid <bndbox>/.test(e.message),
+    );
     fs.writeFileSync(path.join(dir, 'set.txt'), '000005\n\n000007  -1\r\n');
     assert.deepEqual(readVocImageSet(path.join(dir, 'set.txt')), ['000005', '000007']);
   } finally {
@@ -173,5 +187,8 @@ test('detection file lines are parsed exactly and malformed lines name file and 
     { image: '000005', score: 0.5, bbox: [1, 2.25, 3, 4] },
     { image: '000007', score: 0.001, bbox: [5, 6, 7, 8] },
   ]);
-  assert.throws(() => parseVocDetections('a 0.5 1 2 3 4\nb 0.5 1 2 3\n', 'f.txt'), (e: unknown) => e instanceof UserError && /^f\.txt:2: /.test(e.message));
+  assert.throws(
+    () => parseVocDetections('a 0.5 1 2 3 4\nb 0.5 1 2 3\n', 'f.txt'),
+    (e: unknown) => e instanceof UserError && /^f\.txt:2: /.test(e.message),
+  );
 });

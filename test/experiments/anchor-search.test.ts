@@ -15,7 +15,10 @@ const s = experimentSettings('smoke');
 
 test('anchor-search comparison: k-means and evolution beside Table 1 and the greedy search, on MNIST-Det and a COCO folder', async () => {
   const c = await anchorSearchComparison(s, { k: 4, generations: 30, baselines: false, run: { runsDir, quiet: true } });
-  assert.deepEqual(c.entries.map((e) => e.name), ['3x3', '5x5', '7x7', '9x9', 'greedy search', 'k-means', 'k-means + evolution']);
+  assert.deepEqual(
+    c.entries.map((e) => e.name),
+    ['3x3', '5x5', '7x7', '9x9', 'greedy search', 'k-means', 'k-means + evolution'],
+  );
   assert.equal(c.entries[5].spec, c.kmeans.anchors);
   assert.equal(c.entries[5].config.shapes.length, 4);
   assert.equal(c.evolve.trace!.length, 30);

@@ -28,9 +28,15 @@ test('a run keeps snapshots; its learning curve scores each, reuses the final va
   const dir = path.join(tmp(), 'run');
   const cfg = trainConfig('smoke', { method: 'metaanchor', steps: 6, checkpointEvery: 3, snapshotEvery: 2, evalImages: 3 });
   await train(cfg, dir, { quiet: true });
-  assert.deepEqual(listSnapshots(dir).map((s) => s.step), [2, 4]);
+  assert.deepEqual(
+    listSnapshots(dir).map((s) => s.step),
+    [2, 4],
+  );
   const curve = await learningCurve(dir, { quiet: true });
-  assert.deepEqual(curve.points.map((p) => p.step), [2, 4, 6]);
+  assert.deepEqual(
+    curve.points.map((p) => p.step),
+    [2, 4, 6],
+  );
   const final = readTrainState(dir).evals.find((e) => e.step === 6)!;
   assert.deepEqual(curve.points[2].stats, final.stats);
   // The step-2 point is the snapshot's model scored directly.
@@ -49,11 +55,18 @@ test('a run keeps snapshots; its learning curve scores each, reuses the final va
   assert.deepEqual(again.points, curve.points);
   const fig = learningCurveFigure([again]);
   assert.deepEqual(fig.data[0].x, [2, 4, 6]);
-  assert.deepEqual(fig.data[0].y, curve.points.map((p) => 100 * p.stats[0]));
+  assert.deepEqual(
+    fig.data[0].y,
+    curve.points.map((p) => 100 * p.stats[0]),
+  );
 });
 
 test('stretching a configuration doubles steps, decay points and snapshot interval, keeps the warm-up', () => {
-  const cfg = trainConfig('quick', { steps: 800, snapshotEvery: 100, lr: { baseLr: 0.002, warmupSteps: 50, warmupFactor: 0.01, decaySteps: [600, 733], gamma: 0.1 } });
+  const cfg = trainConfig('quick', {
+    steps: 800,
+    snapshotEvery: 100,
+    lr: { baseLr: 0.002, warmupSteps: 50, warmupFactor: 0.01, decaySteps: [600, 733], gamma: 0.1 },
+  });
   const d = stretchedConfig(cfg, 2);
   assert.equal(d.steps, 1600);
   assert.deepEqual(d.lr.decaySteps, [1200, 1466]);
@@ -111,7 +124,7 @@ test('a run another process is training is waited for, then reused or trained, n
   holder2.kill();
 });
 
-test('converge beside a table job: only the doubled runs are trained here; the runs at the tables\' steps are waited for', async () => {
+test("converge beside a table job: only the doubled runs are trained here; the runs at the tables' steps are waited for", async () => {
   const runsDir = tmp();
   const cfg = trainConfig('smoke', { steps: 2, evalImages: 1, seed: 3 });
   const lines: string[] = [];
@@ -125,5 +138,8 @@ test('converge beside a table job: only the doubled runs are trained here; the r
   const [row] = await pending;
   assert.equal(readTrainState(row.doubledRunDirs[0]).step, 4);
   assert.equal(readTrainState(row.runDirs[0]).step, 2);
-  assert.ok(lines.some((l) => /waiting for the table job to finish 1 run\(s\)/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /waiting for the table job to finish 1 run\(s\)/.test(l)),
+    lines.join('\n'),
+  );
 });

@@ -31,8 +31,13 @@ test('a disposed model gives a UserError that says to reopen the run', async () 
   assert.equal(det.isDisposed, false);
   det.dispose();
   assert.equal(det.isDisposed, true);
-  const val = { images: [{ filePath: 'x.png', widthPx: 96, heightPx: 96, boxes: new Float32Array(0), classIdx: [] }], categories: [] } as unknown as DetectionDataset;
+  const val = {
+    images: [{ filePath: 'x.png', widthPx: 96, heightPx: 96, boxes: new Float32Array(0), classIdx: [] }],
+    categories: [],
+  } as unknown as DetectionDataset;
   const run = { detector: det, config: {}, standardBoxP3: { heightPx: 33, widthPx: 38 } } as unknown as LoadedRun;
-  await assert.rejects(customAnchorPanels(run, val, [{ scale: 1, ratioHW: 1 }], { imageIndices: [0] }), (err: unknown) =>
-    err instanceof UserError && /disposed/.test(err.message) && /openRunForFigures/.test(err.hint ?? ''));
+  await assert.rejects(
+    customAnchorPanels(run, val, [{ scale: 1, ratioHW: 1 }], { imageIndices: [0] }),
+    (err: unknown) => err instanceof UserError && /disposed/.test(err.message) && /openRunForFigures/.test(err.hint ?? ''),
+  );
 });

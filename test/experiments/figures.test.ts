@@ -8,8 +8,16 @@ import { DetectionDataset } from '../../lib/data/types';
 
 function cell(row: string, group: string, mmAPs: number[]): CellResult {
   return {
-    row, group, inference: 'train',
-    seeds: mmAPs.map((v, seed) => ({ seed, runDir: '/r', status: 'reused' as const, evalReused: true, eval: { inference: 'train', anchors: '', images: 1, stats: [v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], seconds: 0 } })),
+    row,
+    group,
+    inference: 'train',
+    seeds: mmAPs.map((v, seed) => ({
+      seed,
+      runDir: '/r',
+      status: 'reused' as const,
+      evalReused: true,
+      eval: { inference: 'train', anchors: '', images: 1, stats: [v, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], seconds: 0 },
+    })),
   };
 }
 
@@ -44,7 +52,10 @@ test('Table 6 bars: one bar per generator and row, ours with sd, the paper hatch
   const table = tableSpec('6', experimentSettings('smoke'));
   const cells = [cell('3x3', 'data-independent', [0.2, 0.22]), cell('3x3', 'data-dependent', [0.25]), cell('search', 'data-dependent', [0.3])];
   const fig = rowsBarFigure({ table, cells });
-  assert.deepEqual(fig.data.map((t) => t.name), ['ours: data-independent', 'ours: data-dependent', 'paper: data-independent', 'paper: data-dependent']);
+  assert.deepEqual(
+    fig.data.map((t) => t.name),
+    ['ours: data-independent', 'ours: data-dependent', 'paper: data-independent', 'paper: data-dependent'],
+  );
   assert.deepEqual(fig.data[0].x, ['3x3', '5x5', '7x7', '9x9', 'search']);
   const indep = fig.data[0].y as number[];
   assert.ok(Math.abs(indep[0] - 21) < 1e-9 && indep.slice(1).every(Number.isNaN), `${indep}`);
@@ -58,14 +69,26 @@ test('Table 6 bars: one bar per generator and row, ours with sd, the paper hatch
 });
 
 test('box distributions: each dataset has one colour in both panels (the legend explains the ln(w/h) panel)', () => {
-  const ds = (w: number): DetectionDataset => ({ images: [{ filePath: 'a.png', widthPx: 64, heightPx: 64, boxes: new Float32Array([0, 0, w, 10]), classIdx: new Int32Array([0]), ignore: new Uint8Array([0]) }], categories: [{ id: 1, name: '0' }] } as unknown as DetectionDataset);
-  const fig = boxDistributionFigure([{ name: 'source', dataset: ds(10) }, { name: 'target', dataset: ds(30) }]);
+  const ds = (w: number): DetectionDataset =>
+    ({
+      images: [
+        { filePath: 'a.png', widthPx: 64, heightPx: 64, boxes: new Float32Array([0, 0, w, 10]), classIdx: new Int32Array([0]), ignore: new Uint8Array([0]) },
+      ],
+      categories: [{ id: 1, name: '0' }],
+    }) as unknown as DetectionDataset;
+  const fig = boxDistributionFigure([
+    { name: 'source', dataset: ds(10) },
+    { name: 'target', dataset: ds(30) },
+  ]);
   const colour = (i: number) => (fig.data[i].marker as { color: string }).color;
   assert.equal(fig.data.length, 4);
   assert.equal(colour(0), colour(1));
   assert.equal(colour(2), colour(3));
   assert.notEqual(colour(0), colour(2));
-  assert.deepEqual(fig.data.map((t) => t.showlegend), [undefined, false, undefined, false]);
+  assert.deepEqual(
+    fig.data.map((t) => t.showlegend),
+    [undefined, false, undefined, false],
+  );
 });
 
 test('wrapLabel breaks long category labels at spaces', () => {

@@ -28,10 +28,26 @@ function fakeResult(cells: CellResult[]): Pick<TableResult, 'cells' | 'table'> {
 
 test('Table 2 rows: ours as mean ± sd beside the paper, difference with its noise verdict', () => {
   const r = fakeResult([
-    cell('0.5/0.4 3x3', 'baseline', [[0.2, 0.4, 0.18], [0.22, 0.42, 0.2], [0.24, 0.44, 0.22]]),
-    cell('0.5/0.4 3x3', 'MetaAnchor', [[0.28, 0.5, 0.3], [0.3, 0.5, 0.3], [0.32, 0.5, 0.3]]),
-    cell('0.6/0.5 9x9', 'baseline', [[0.2, 0.4, 0.18], [0.22, 0.42, 0.2], [0.24, 0.44, 0.22]]),
-    cell('0.6/0.5 9x9', 'MetaAnchor', [[0.23, 0.5, 0.3], [0.25, 0.5, 0.3], [0.27, 0.5, 0.3]]),
+    cell('0.5/0.4 3x3', 'baseline', [
+      [0.2, 0.4, 0.18],
+      [0.22, 0.42, 0.2],
+      [0.24, 0.44, 0.22],
+    ]),
+    cell('0.5/0.4 3x3', 'MetaAnchor', [
+      [0.28, 0.5, 0.3],
+      [0.3, 0.5, 0.3],
+      [0.32, 0.5, 0.3],
+    ]),
+    cell('0.6/0.5 9x9', 'baseline', [
+      [0.2, 0.4, 0.18],
+      [0.22, 0.42, 0.2],
+      [0.24, 0.44, 0.22],
+    ]),
+    cell('0.6/0.5 9x9', 'MetaAnchor', [
+      [0.23, 0.5, 0.3],
+      [0.25, 0.5, 0.3],
+      [0.27, 0.5, 0.3],
+    ]),
   ]);
   const rows = tableRows(r);
   assert.deepEqual(rows[0], {
@@ -55,7 +71,16 @@ test('Table 2 rows: ours as mean ± sd beside the paper, difference with its noi
   assert.equal(rows[1]['Δ mmAP MetaAnchor − baseline (paper)'], 1.3);
   assert.equal(rows[1]['MetaAnchor mmAP (paper)'], 27.4);
   const compact = tableRows(r, { compact: true });
-  assert.deepEqual(Object.keys(compact[0]), ['row', 'baseline mmAP', 'baseline AP50', 'baseline AP75', 'MetaAnchor mmAP', 'MetaAnchor AP50', 'MetaAnchor AP75', 'Δ mmAP MetaAnchor − baseline']);
+  assert.deepEqual(Object.keys(compact[0]), [
+    'row',
+    'baseline mmAP',
+    'baseline AP50',
+    'baseline AP75',
+    'MetaAnchor mmAP',
+    'MetaAnchor AP50',
+    'MetaAnchor AP75',
+    'Δ mmAP MetaAnchor − baseline',
+  ]);
   assert.equal(compact[0]['baseline mmAP'], '22.0 ± 2.0 [26.5]');
   assert.equal(compact[0]['Δ mmAP MetaAnchor − baseline'], '+8.0 (beyond noise) [+0.4]');
 });

@@ -108,7 +108,10 @@ test('tables share runs: Table 3 diagonal and Table 6 data-independent = Table 2
   // 16 (Table 2) + 8 dropped-box runs (Table 4) + 4 data-dependent runs (Table 6); x 3 seeds in full.
   const all = (p: string, ids: readonly string[]) => {
     const ps = experimentSettings(p);
-    return distinctRuns(ids.map((id) => tableSpec(id, ps)), ps).length;
+    return distinctRuns(
+      ids.map((id) => tableSpec(id, ps)),
+      ps,
+    ).length;
   };
   const retinaNetTables = TABLE_IDS.filter((id) => id !== '7');
   assert.deepEqual(retinaNetTables, ['2', '3', '4', '5', '6', '8']);

@@ -52,5 +52,9 @@ test('onTableTrained: each table is announced once, as soon as its own runs are 
   assert.deepEqual(announced.map((a) => a.id).sort(), ['2', '3', '5']);
   // Table 3's one run is the cheapest table: it trains first and is announced at once; Tables 2 and
   // 5 share their two runs and follow when both are done.
-  assert.deepEqual(announced, [{ id: '3', runs: 1 }, { id: '2', runs: 3 }, { id: '5', runs: 3 }]);
+  assert.deepEqual(announced, [
+    { id: '3', runs: 1 },
+    { id: '2', runs: 3 },
+    { id: '5', runs: 3 },
+  ]);
 });

@@ -7,7 +7,10 @@ import { shapesB } from '../../lib/anchors/metaanchor';
 import { tableOneShapes } from '../../lib/anchors/presets';
 
 const STD = { heightPx: 33.4, widthPx: 37.5 };
-const TWO = [{ scale: 1, ratioHW: 1 / 2 }, { scale: 1, ratioHW: 2 }];
+const TWO = [
+  { scale: 1, ratioHW: 1 / 2 },
+  { scale: 1, ratioHW: 2 },
+];
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -33,7 +36,13 @@ test('Eq. 4: two anchors get different weights; W2 = 0 gives every anchor theta*
   live.dispose();
   const zero = smallGenerator('independent', { w2InitStd: 0 });
   const shared = thetaRows(zero.generator, TWO, STD);
-  assert.deepEqual(shared.map((r) => [r['|θ_b − θ*|'], r[between]]), [[0, 0], [0, 0]]);
+  assert.deepEqual(
+    shared.map((r) => [r['|θ_b − θ*|'], r[between]]),
+    [
+      [0, 0],
+      [0, 0],
+    ],
+  );
   zero.dispose();
   assert.equal(tf.memory().numTensors, before);
 });
@@ -52,12 +61,18 @@ test('basis = direct, and the data-dependent generator (Eq. 6) gives one anchor 
 test('figures: one legend entry per level; the jitter stays within ±0.5 of b', () => {
   const levels = anchorLevelsFigure({ name: '3x3', shapes: tableOneShapes('3x3'), standardBoxP3: STD });
   assert.equal(levels.data.length, 5 * 9);
-  assert.deepEqual(levels.data.filter((t) => t.showlegend).map((t) => t.name), ['P3 (stride 8)', 'P4 (stride 16)', 'P5 (stride 32)', 'P6 (stride 64)', 'P7 (stride 128)']);
+  assert.deepEqual(
+    levels.data.filter((t) => t.showlegend).map((t) => t.name),
+    ['P3 (stride 8)', 'P4 (stride 16)', 'P5 (stride 32)', 'P6 (stride 64)', 'P7 (stride 128)'],
+  );
   const fig = jitterFigure(TWO[0], STD, 30);
   const [b] = [shapesB([TWO[0]], STD)];
   const xs = fig.data[0].x as number[];
   const ys = fig.data[0].y as number[];
   assert.equal(xs.length, 30);
   assert.ok(xs.every((v) => Math.abs(v - b[1]) <= 0.5) && ys.every((v) => Math.abs(v - b[0]) <= 0.5));
-  assert.ok(xs.some((v) => Math.abs(v - b[1]) > 0.2), 'the jitter spreads');
+  assert.ok(
+    xs.some((v) => Math.abs(v - b[1]) > 0.2),
+    'the jitter spreads',
+  );
 });

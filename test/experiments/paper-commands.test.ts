@@ -34,14 +34,21 @@ test("Table 8 at the paper's scale: every printed train command builds the cell'
     assert.match(JSON.stringify(fromCli.val), /instances_val2017\.json/);
   });
   assert.equal(paperSettings().base.imageSizePx, trainConfig('paper').imageSizePx);
-  assert.ok(lines.includes('npx metaanchor search --checkpoint runs/paper/' + lines.find((l) => l.includes('--generator dependent'))!.split('runs/paper/')[1] + ' --steps 161 --subset 200 --seed 0'));
+  assert.ok(
+    lines.includes(
+      'npx metaanchor search --checkpoint runs/paper/' +
+        lines.find((l) => l.includes('--generator dependent'))!.split('runs/paper/')[1] +
+        ' --steps 161 --subset 200 --seed 0',
+    ),
+  );
 });
 
 test("Table 5 at the paper's scale: each cell's VOC 2007 evaluation is a command (sofa left out, search anchors for the search cell)", () => {
   const lines = paperCommands(tableSpec('5', paperSettings()));
   const evals = lines.filter((l) => l.startsWith('npx metaanchor evaluate '));
   assert.equal(evals.length, 3);
-  for (const l of evals) assert.match(l, /^npx metaanchor evaluate --checkpoint runs\/paper\/\S+ --voc data\/VOCdevkit\/VOC2007 --image-set test --leave-out sofa/);
+  for (const l of evals)
+    assert.match(l, /^npx metaanchor evaluate --checkpoint runs\/paper\/\S+ --voc data\/VOCdevkit\/VOC2007 --image-set test --leave-out sofa/);
   const [baseline, meta, metaSearch] = evals;
   assert.match(baseline, /runs\/paper\/baseline-3x3-iou0\.5-0\.4-paper-seed0-[0-9a-f]{12} --voc/);
   assert.match(meta, /runs\/paper\/metaanchor-3x3-iou0\.5-0\.4-paper-seed0-[0-9a-f]{12} --voc .*sofa$/);

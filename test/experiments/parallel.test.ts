@@ -45,7 +45,10 @@ test('two worker processes train the same runs with the same numbers as one proc
   // Combined progress: the worker count, every finished run, and a last line with all runs done.
   assert.ok(lines.includes('training 4 of 4 runs with 2 worker processes'), lines.join('\n'));
   assert.equal(lines.filter((l) => /^training: trained \S+ in /.test(l)).length, 4);
-  assert.ok(lines.some((l) => /^training: 4\/4 runs done; [0-9.]+ steps\/s in all, ETA /.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^training: 4\/4 runs done; [0-9.]+ steps\/s in all, ETA /.test(l)),
+    lines.join('\n'),
+  );
 });
 
 test('several tables train their shared runs once', async () => {

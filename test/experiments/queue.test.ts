@@ -58,21 +58,29 @@ interface RedisServer {
  */
 async function startRedis(binds = ['127.0.0.1'], password?: string): Promise<RedisServer> {
   const port = await freePort();
-  const proc = spawn(REDIS, ['--port', String(port), '--bind', ...binds, '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])], { stdio: 'ignore' });
+  const proc = spawn(
+    REDIS,
+    ['--port', String(port), '--bind', ...binds, '--save', '', '--appendonly', 'no', ...(password ? ['--requirepass', password] : [])],
+    { stdio: 'ignore' },
+  );
   children.add(proc);
   const url = `redis://${password ? `:${password}@` : ''}127.0.0.1:${port}`;
-  await waitFor('redis-server', async () => {
-    const c = new Redis({ ...parseQueueUrl(url), lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      return (await c.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      c.disconnect();
-    }
-  }, 10_000);
+  await waitFor(
+    'redis-server',
+    async () => {
+      const c = new Redis({ ...parseQueueUrl(url), lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+        return (await c.ping()) === 'PONG';
+      } catch {
+        return false;
+      } finally {
+        c.disconnect();
+      }
+    },
+    10_000,
+  );
   return {
     url,
     port,
@@ -99,15 +107,23 @@ interface WorkerProc {
 async function startWorker(url: string, runsDir: string, opts: { name?: string; prefix?: string[] } = {}): Promise<WorkerProc> {
   const argv = [process.execPath, BIN, 'worker', '--queue', url, '--runs-dir', runsDir];
   const [cmd, ...args] = [...(opts.prefix ?? []), ...argv];
-  const proc = spawn(cmd, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...WORKER_ENV, ...(opts.name ? { METAANCHOR_WORKER_NAME: opts.name } : {}) } });
+  const proc = spawn(cmd, args, {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...WORKER_ENV, ...(opts.name ? { METAANCHOR_WORKER_NAME: opts.name } : {}) },
+  });
   children.add(proc);
   let out = '';
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  await waitFor('the worker to start', () => {
-    if (proc.exitCode !== null) throw new Error(`worker exited ${proc.exitCode}: ${out}`);
-    return out.includes('waiting for jobs');
-  }, 60_000);
+  await waitFor(
+    'the worker to start',
+    () => {
+      if (proc.exitCode !== null) throw new Error(`worker exited ${proc.exitCode}: ${out}`);
+      return out.includes('waiting for jobs');
+    },
+    60_000,
+  );
   return { proc, output: () => out, stop: () => stopChild(proc) };
 }
 
@@ -132,7 +148,11 @@ function runNumbers(dir: string): { losses: number[][]; evals: number[][] } {
   return { losses: st.history.map((h) => [h.step, h.loss, h.cls, h.box, h.positives, h.gradNorm]), evals: st.evals.map((e) => [e.step, ...e.stats]) };
 }
 
-const took = (w: WorkerProc) => w.output().split('\n').filter((l) => / took /.test(l));
+const took = (w: WorkerProc) =>
+  w
+    .output()
+    .split('\n')
+    .filter((l) => / took /.test(l));
 
 before(async () => {
   // Workers check at start that the data is there; the submitter makes it (here: once, up front).
@@ -146,7 +166,10 @@ after(async () => {
 test('queue URLs: redis:// with password and db, passwords hidden in messages, env METAANCHOR_QUEUE as the default', () => {
   assert.deepEqual(parseQueueUrl('redis://:s3cret@10.0.0.5:6380/2'), { host: '10.0.0.5', port: 6380, password: 's3cret', db: 2, maxRetriesPerRequest: null });
   assert.deepEqual(parseQueueUrl('redis://redis'), { host: 'redis', port: 6379, maxRetriesPerRequest: null });
-  assert.throws(() => parseQueueUrl('http://x:1'), (e: unknown) => e instanceof UserError && e.message === '--queue expects a Redis URL, got "http://x:1"');
+  assert.throws(
+    () => parseQueueUrl('http://x:1'),
+    (e: unknown) => e instanceof UserError && e.message === '--queue expects a Redis URL, got "http://x:1"',
+  );
   assert.throws(() => parseQueueUrl('127.0.0.1:6379'), UserError);
   assert.equal(redactUrl('redis://:s3cret@h:1/2'), 'redis://:***@h:1/2');
   assert.equal(redactUrl('redis://h:1'), 'redis://h:1');
@@ -178,7 +201,13 @@ test('a smoke table on 2 queue workers prints exactly the one-process table, wit
     assert.equal(taken.length, 4, taken.join('\n'));
     assert.ok(took(workers[0]).length > 0 && took(workers[1]).length > 0, taken.join('\n'));
     const runs = fs.readdirSync(oneDir).sort();
-    assert.deepEqual(fs.readdirSync(qDir).filter((d) => !d.startsWith('.')).sort(), runs);
+    assert.deepEqual(
+      fs
+        .readdirSync(qDir)
+        .filter((d) => !d.startsWith('.'))
+        .sort(),
+      runs,
+    );
     for (const run of runs) assert.deepEqual(runNumbers(path.join(qDir, run)), runNumbers(path.join(oneDir, run)), run);
     // Submitting again finds every run finished on disk: nothing is queued.
     const again = await cliAsync([...args, '--queue', redis.url, '--runs-dir', qDir]);
@@ -240,7 +269,12 @@ test('submitting the same runs twice at once trains each once', async () => {
       assert.equal(r2.status.get(d), 'trained');
       assert.equal(readTrainState(d).history.length, cfg.steps);
     }
-    assert.deepEqual(took(w).map((l) => l.split(' took ')[1].split(' ')[0]).sort(), cfgs.map(jobIdOf).sort());
+    assert.deepEqual(
+      took(w)
+        .map((l) => l.split(' took ')[1].split(' ')[0])
+        .sort(),
+      cfgs.map(jobIdOf).sort(),
+    );
     const r3 = await trainRuns(cfgs, dir, { queue: redis.url, quiet: true });
     assert.deepEqual([...r3.status.values()], ['reused', 'reused']);
     await w.stop();
@@ -286,7 +320,12 @@ test('a run failing for a real reason fails once, with its message at the submit
     fs.writeFileSync(file, '');
     const cases: [string[], Record<string, string>, RegExp, RegExp][] = [
       [['--runs-dir', file], {}, /^error: the runs folder .*a-file is a file, not a folder$/m, /hint: give every worker a runs folder it can write/],
-      [['--runs-dir', dir], { METAANCHOR_DATA_DIR: tmp('empty') }, /^error: no MNIST-Det data at .*mnist-det \(mnist-det\.json is missing\)$/m, /hint: mount the submitter's data folder here and set METAANCHOR_DATA_DIR/],
+      [
+        ['--runs-dir', dir],
+        { METAANCHOR_DATA_DIR: tmp('empty') },
+        /^error: no MNIST-Det data at .*mnist-det \(mnist-det\.json is missing\)$/m,
+        /hint: mount the submitter's data folder here and set METAANCHOR_DATA_DIR/,
+      ],
       [['--runs-dir', dir, '--queue', noQueue], {}, /^error: cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+: /m, /hint: start redis-server there/],
     ];
     for (const [args, env, error, hint] of cases) {
@@ -311,46 +350,61 @@ function netnsUsable(): string | undefined {
 
 const skipNetns = netnsUsable();
 
-test('workers in their own network namespaces reach Redis over a veth link, as separate hosts would', { skip: skipNetns ? `skipped: ${skipNetns}` : false }, async () => {
-  const ip = (...args: string[]) => {
-    const r = spawnSync('ip', args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
-  };
-  const tag = (process.pid % 10_000).toString();
-  const hosts = [0, 1].map((i) => ({ ns: `ma-q${tag}-${i}`, outer: `maq${tag}o${i}`, inner: `maq${tag}i${i}`, hostIp: `10.231.${i}.1`, nsIp: `10.231.${i}.2` }));
-  const made: string[] = [];
-  const dir = tmp('runs');
-  let redis: RedisServer | undefined;
-  try {
-    for (const h of hosts) {
-      ip('netns', 'add', h.ns);
-      made.push(h.ns);
-      ip('link', 'add', h.outer, 'type', 'veth', 'peer', 'name', h.inner);
-      ip('link', 'set', h.inner, 'netns', h.ns);
-      ip('addr', 'add', `${h.hostIp}/30`, 'dev', h.outer);
-      ip('link', 'set', h.outer, 'up');
-      ip('netns', 'exec', h.ns, 'ip', 'addr', 'add', `${h.nsIp}/30`, 'dev', h.inner);
-      ip('netns', 'exec', h.ns, 'ip', 'link', 'set', h.inner, 'up');
-      ip('netns', 'exec', h.ns, 'ip', 'link', 'set', 'lo', 'up');
+test(
+  'workers in their own network namespaces reach Redis over a veth link, as separate hosts would',
+  { skip: skipNetns ? `skipped: ${skipNetns}` : false },
+  async () => {
+    const ip = (...args: string[]) => {
+      const r = spawnSync('ip', args, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr}`);
+    };
+    const tag = (process.pid % 10_000).toString();
+    const hosts = [0, 1].map((i) => ({
+      ns: `ma-q${tag}-${i}`,
+      outer: `maq${tag}o${i}`,
+      inner: `maq${tag}i${i}`,
+      hostIp: `10.231.${i}.1`,
+      nsIp: `10.231.${i}.2`,
+    }));
+    const made: string[] = [];
+    const dir = tmp('runs');
+    let redis: RedisServer | undefined;
+    try {
+      for (const h of hosts) {
+        ip('netns', 'add', h.ns);
+        made.push(h.ns);
+        ip('link', 'add', h.outer, 'type', 'veth', 'peer', 'name', h.inner);
+        ip('link', 'set', h.inner, 'netns', h.ns);
+        ip('addr', 'add', `${h.hostIp}/30`, 'dev', h.outer);
+        ip('link', 'set', h.outer, 'up');
+        ip('netns', 'exec', h.ns, 'ip', 'addr', 'add', `${h.nsIp}/30`, 'dev', h.inner);
+        ip('netns', 'exec', h.ns, 'ip', 'link', 'set', h.inner, 'up');
+        ip('netns', 'exec', h.ns, 'ip', 'link', 'set', 'lo', 'up');
+      }
+      redis = await startRedis(['127.0.0.1', ...hosts.map((h) => h.hostIp)], 'queue-test');
+      const workers = [];
+      for (const h of hosts)
+        workers.push(await startWorker(`redis://:queue-test@${h.hostIp}:${redis.port}`, dir, { name: h.ns, prefix: ['ip', 'netns', 'exec', h.ns] }));
+      // Seen from Redis, the workers connect from their namespaces' addresses.
+      const c = new Redis(parseQueueUrl(redis.url));
+      const clients = String(await c.call('CLIENT', 'LIST'));
+      c.disconnect();
+      for (const h of hosts) assert.match(clients, new RegExp(`addr=${h.nsIp.replace(/\./g, '\\.')}:`), clients);
+      const cfgs = [trainConfig('smoke', { seed: 41 }), trainConfig('smoke', { seed: 42 })];
+      const r = await trainRuns(cfgs, dir, { queue: redis.url, quiet: true });
+      for (const cfg of cfgs) assert.equal(r.status.get(runDirOf(dir, cfg)), 'trained');
+      const queue = new Queue(QUEUE_NAME, { connection: parseQueueUrl(redis.url) });
+      const by = await Promise.all(cfgs.map(async (cfg) => (await queue.getJob(jobIdOf(cfg)))!.returnvalue.host as string));
+      await queue.close();
+      for (const host of by)
+        assert.ok(
+          hosts.some((h) => h.ns === host),
+          by.join(', '),
+        );
+      await Promise.all(workers.map((w) => w.stop()));
+    } finally {
+      await redis?.stop();
+      for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);
     }
-    redis = await startRedis(['127.0.0.1', ...hosts.map((h) => h.hostIp)], 'queue-test');
-    const workers = [];
-    for (const h of hosts) workers.push(await startWorker(`redis://:queue-test@${h.hostIp}:${redis.port}`, dir, { name: h.ns, prefix: ['ip', 'netns', 'exec', h.ns] }));
-    // Seen from Redis, the workers connect from their namespaces' addresses.
-    const c = new Redis(parseQueueUrl(redis.url));
-    const clients = String(await c.call('CLIENT', 'LIST'));
-    c.disconnect();
-    for (const h of hosts) assert.match(clients, new RegExp(`addr=${h.nsIp.replace(/\./g, '\\.')}:`), clients);
-    const cfgs = [trainConfig('smoke', { seed: 41 }), trainConfig('smoke', { seed: 42 })];
-    const r = await trainRuns(cfgs, dir, { queue: redis.url, quiet: true });
-    for (const cfg of cfgs) assert.equal(r.status.get(runDirOf(dir, cfg)), 'trained');
-    const queue = new Queue(QUEUE_NAME, { connection: parseQueueUrl(redis.url) });
-    const by = await Promise.all(cfgs.map(async (cfg) => (await queue.getJob(jobIdOf(cfg)))!.returnvalue.host as string));
-    await queue.close();
-    for (const host of by) assert.ok(hosts.some((h) => h.ns === host), by.join(', '));
-    await Promise.all(workers.map((w) => w.stop()));
-  } finally {
-    await redis?.stop();
-    for (const ns of made) spawnSync('ip', ['netns', 'del', ns]);
-  }
-});
+  },
+);

@@ -10,7 +10,16 @@ import * as path from 'node:path';
 import { configHash } from '../../lib/experiments/key';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { selectCells, tableSpec } from '../../lib/experiments/tables';
-import { EVALS_DIR, EvalRecordFile, ensureSearch, evaluateOnTrainSubset, evaluateRun, runTable, searchFileOf, trainSubsetEvalFileOf } from '../../lib/experiments/runner';
+import {
+  EVALS_DIR,
+  EvalRecordFile,
+  ensureSearch,
+  evaluateOnTrainSubset,
+  evaluateRun,
+  runTable,
+  searchFileOf,
+  trainSubsetEvalFileOf,
+} from '../../lib/experiments/runner';
 import { trainConfig } from '../../lib/train/config';
 import { readTrainState, train } from '../../lib/train/trainer';
 import { loadRun } from '../../lib/train/run-dir';
@@ -21,7 +30,12 @@ const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tables58-'));
 test('VOC transfer and training-subset evaluations: real numbers, cached, reused', async () => {
   const dir = path.join(tmp(), 'run');
   // 60 smoke steps: enough for detections above the 0.05 score threshold (a 4-step run has none).
-  const cfg = trainConfig('smoke', { method: 'metaanchor', steps: 60, evalImages: 16, lr: { baseLr: 0.002, warmupSteps: 5, warmupFactor: 0.1, decaySteps: [1000], gamma: 0.1 } });
+  const cfg = trainConfig('smoke', {
+    method: 'metaanchor',
+    steps: 60,
+    evalImages: 16,
+    lr: { baseLr: 0.002, warmupSteps: 5, warmupFactor: 0.1, decaySteps: [1000], gamma: 0.1 },
+  });
   await train(cfg, dir, { quiet: true });
   const settings = { ...experimentSettings('smoke'), evalImages: 16, search: { steps: 2, subset: 16, seed: 0 } };
 
@@ -42,7 +56,10 @@ test('VOC transfer and training-subset evaluations: real numbers, cached, reused
   const voc = await evaluateRun(dir, cfg, 'train', settings, evaluation);
   assert.equal(voc.reused, false);
   const r = voc.record.voc!;
-  assert.deepEqual(r.perClass.map((c) => c.className), ['0', '1', '2']);
+  assert.deepEqual(
+    r.perClass.map((c) => c.className),
+    ['0', '1', '2'],
+  );
   assert.ok(Math.abs(r.mAP - r.perClass.reduce((a, c) => a + c.ap, 0) / r.perClass.length) < 1e-12);
   assert.ok(r.mAP > 0, `mAP ${r.mAP}`);
   assert.equal(voc.record.images, 16);
@@ -51,10 +68,16 @@ test('VOC transfer and training-subset evaluations: real numbers, cached, reused
   const run = loadRun(dir);
   try {
     const direct = await evaluateVocTransfer(run.detector, await shiftedVocTarget(), {
-      anchors: run.trainAnchors, input: { maxSizePx: cfg.imageSizePx, pad: 'square', sizeDivisor: 32 }, leaveOut: ['4'], maxImages: 16,
+      anchors: run.trainAnchors,
+      input: { maxSizePx: cfg.imageSizePx, pad: 'square', sizeDivisor: 32 },
+      leaveOut: ['4'],
+      maxImages: 16,
     });
     assert.equal(r.mAP, direct.mAP);
-    assert.deepEqual(r.perClass.map((c) => c.ap), direct.perClass.map((c) => c.ap));
+    assert.deepEqual(
+      r.perClass.map((c) => c.ap),
+      direct.perClass.map((c) => c.ap),
+    );
   } finally {
     run.detector.dispose();
   }
@@ -79,14 +102,17 @@ test('VOC transfer and training-subset evaluations: real numbers, cached, reused
   assert.equal(files.filter((f) => f.startsWith('train-subset-')).length, 1);
 });
 
-test("RetinaNet*: the run with the best cached training-subset mmAP is picked and evaluated on validation", async () => {
+test('RetinaNet*: the run with the best cached training-subset mmAP is picked and evaluated on validation', async () => {
   const runsDir = tmp();
   const s = experimentSettings('smoke');
   const t = selectCells(tableSpec('8', s), { rows: ['RetinaNet 3x3/3x3', 'RetinaNet* search/search'] });
   const first = await runTable(t, s, { runsDir, quiet: true, jobs: 1 });
   assert.deepEqual(first.counts, { trained: 8, resumed: 0, reused: 0, evaluated: 9, evalReused: 1 });
   const sel = first.cells[1].seeds[0].selection!;
-  assert.deepEqual(sel.candidates.map((c) => c.label), tableSpec('2', s).rows);
+  assert.deepEqual(
+    sel.candidates.map((c) => c.label),
+    tableSpec('2', s).rows,
+  );
   assert.equal(sel.images, s.search.subset);
   const scores = sel.candidates.map((c) => c.mmAP);
   const best = scores.indexOf(Math.max(...scores));

@@ -41,7 +41,10 @@ test('a rerun of a smoke table trains and evaluates nothing and returns the same
   const second = await runTable(t, s, { runsDir, quiet: true });
   assert.deepEqual(second.counts, { trained: 0, resumed: 0, reused: 2, evaluated: 0, evalReused: 2 });
   assert.deepEqual(mtimes(runsDir), before, 'the rerun wrote files');
-  assert.deepEqual(second.cells.map((c) => c.seeds[0].eval.stats), first.cells.map((c) => c.seeds[0].eval.stats));
+  assert.deepEqual(
+    second.cells.map((c) => c.seeds[0].eval.stats),
+    first.cells.map((c) => c.seeds[0].eval.stats),
+  );
 });
 
 test('an interrupted run is resumed from its checkpoint, and search results are cached', async () => {
@@ -73,7 +76,10 @@ test('several seeds: one run per seed, aggregated per cell', async () => {
   const t = selectCells(tableSpec('2', s), { rows: ['0.5/0.4 3x3'], groups: ['baseline'] });
   const r = await runTable(t, s, { runsDir, quiet: true });
   assert.equal(r.counts.trained, 2);
-  assert.deepEqual(r.cells[0].seeds.map((x) => x.seed), [0, 1]);
+  assert.deepEqual(
+    r.cells[0].seeds.map((x) => x.seed),
+    [0, 1],
+  );
   assert.notEqual(r.cells[0].seeds[0].runDir, r.cells[0].seeds[1].runDir);
   assert.equal(JSON.parse(fs.readFileSync(path.join(r.cells[0].seeds[1].runDir, 'config.json'), 'utf8')).seed, 1);
 });

@@ -10,12 +10,18 @@ test('profile sizes of table cells', () => {
   assert.deepEqual([quick.base.imageSizePx, quick.base.batchSize, quick.base.steps, quick.seeds.length], [96, 8, QUICK_STEPS, 1]);
   assert.deepEqual(quick.headlineSeeds, [0, 1, 2]);
   // Warm-up 50, decay by 10 at 75% and 91.7% of the steps; four snapshots for the learning curve.
-  assert.deepEqual(quick.base.lr, { baseLr: 0.002, warmupSteps: 50, warmupFactor: 0.01, decaySteps: [Math.round(0.75 * QUICK_STEPS), Math.round(0.917 * QUICK_STEPS)], gamma: 0.1 });
+  assert.deepEqual(quick.base.lr, {
+    baseLr: 0.002,
+    warmupSteps: 50,
+    warmupFactor: 0.01,
+    decaySteps: [Math.round(0.75 * QUICK_STEPS), Math.round(0.917 * QUICK_STEPS)],
+    gamma: 0.1,
+  });
   assert.equal(quick.base.snapshotEvery, QUICK_STEPS / 4);
   // The quick table run is the quick preset itself: `metaanchor train --preset quick` trains it.
   assert.deepEqual(quick.base, trainConfig('quick'));
   assert.deepEqual(quick.base.initFrom, { weights: 'pretrained:mnist-det-trunk', prefixes: ['backbone.', 'fpn.', 'head.clsTower.', 'head.boxTower.'] });
-  assert.equal(quick.base.evalImages, quick.evalImages, 'the trainer\'s final validation is the table\'s');
+  assert.equal(quick.base.evalImages, quick.evalImages, "the trainer's final validation is the table's");
   assert.equal(quick.yolo.base.initFrom, undefined, 'YOLOv2 trains from scratch');
   assert.equal(quick.yolo.base.imageSizePx, 192);
   const full = experimentSettings('full');
@@ -30,11 +36,14 @@ test('scaledSchedule never stretches warm-up beyond the preset', () => {
   assert.deepEqual(scaledSchedule(q, 6).decaySteps, [5, 6]);
 });
 
-test('headline seeds: Table 2\'s 3x3 and 9x9 cells at both thresholds get the profile\'s three seeds, other cells one; --seeds applies to all', () => {
+test("headline seeds: Table 2's 3x3 and 9x9 cells at both thresholds get the profile's three seeds, other cells one; --seeds applies to all", () => {
   const s = experimentSettings('quick');
   const base = s.base;
   for (const anchors of ['3x3', '9x9']) {
-    for (const [posIou, negIou] of [[0.5, 0.4], [0.6, 0.5]]) {
+    for (const [posIou, negIou] of [
+      [0.5, 0.4],
+      [0.6, 0.5],
+    ]) {
       for (const method of ['baseline', 'metaanchor'] as const) assert.deepEqual(seedsFor(s, { ...base, anchors, posIou, negIou, method }), [0, 1, 2]);
     }
   }

@@ -32,7 +32,10 @@ for (const profile of ['smoke', 'quick', 'full'] as const) {
     assert.deepEqual(t.groups, [...TABLE7_GROUPS]);
     assert.deepEqual(t.metrics, ['mmAP', 'AP50']);
     assert.deepEqual(t.compare, ['Baseline', 'MetaAnchor']);
-    assert.deepEqual(t.cells.map((c) => c.inference), ['train', 'train', 'search']);
+    assert.deepEqual(
+      t.cells.map((c) => c.inference),
+      ['train', 'train', 'search'],
+    );
     const [baseline, meta, search] = t.cells.map((c) => c.train);
     for (const cfg of [baseline, meta]) {
       assert.equal(cfg.detector, 'yolov2');
@@ -57,9 +60,18 @@ test("Table 7's per-profile runs and searches", () => {
   assert.deepEqual([smoke.yolo.base.imageSizePx, smoke.yolo.base.batchSize, smoke.yolo.base.steps], [64, 2, 4]);
   assert.deepEqual(smoke.yolo.search, { steps: 3, subset: 4, seed: 0 });
   const quick = experimentSettings('quick');
-  assert.deepEqual([quick.yolo.base.imageSizePx, quick.yolo.base.batchSize, quick.yolo.base.steps, quick.yolo.base.evalImages], [192, 8, YOLO_QUICK_STEPS, 500]);
+  assert.deepEqual(
+    [quick.yolo.base.imageSizePx, quick.yolo.base.batchSize, quick.yolo.base.steps, quick.yolo.base.evalImages],
+    [192, 8, YOLO_QUICK_STEPS, 500],
+  );
   // The quick schedule (warm-up 50, decay by 10 at 75% and 91.7%) at YOLO_QUICK_STEPS; four snapshots.
-  assert.deepEqual(quick.yolo.base.lr, { baseLr: 0.002, warmupSteps: 50, warmupFactor: 0.01, decaySteps: [Math.round(0.75 * YOLO_QUICK_STEPS), Math.round(0.917 * YOLO_QUICK_STEPS)], gamma: 0.1 });
+  assert.deepEqual(quick.yolo.base.lr, {
+    baseLr: 0.002,
+    warmupSteps: 50,
+    warmupFactor: 0.01,
+    decaySteps: [Math.round(0.75 * YOLO_QUICK_STEPS), Math.round(0.917 * YOLO_QUICK_STEPS)],
+    gamma: 0.1,
+  });
   assert.equal(quick.yolo.base.snapshotEvery, YOLO_QUICK_STEPS / 4);
   assert.equal(quick.yolo.base.initFrom, undefined);
   const { steps: _s, lr: _l, snapshotEvery: _e, ...rest } = quick.yolo.base;
@@ -81,8 +93,14 @@ test("Table 7's per-profile runs and searches", () => {
 test("Table 7 shows the paper's numbers (tables.json table7_yolov2_coco_minival) and YOLO settings", () => {
   const s = experimentSettings('quick');
   const t = tableSpec('7', s);
-  assert.deepEqual(t.groups.map((g) => t.paper(TABLE7_ROW, g, 'mmAP')), [18.9, 21.2, 21.2]);
-  assert.deepEqual(t.groups.map((g) => t.paper(TABLE7_ROW, g, 'AP50')), [35.2, 39.4, 39.5]);
+  assert.deepEqual(
+    t.groups.map((g) => t.paper(TABLE7_ROW, g, 'mmAP')),
+    [18.9, 21.2, 21.2],
+  );
+  assert.deepEqual(
+    t.groups.map((g) => t.paper(TABLE7_ROW, g, 'AP50')),
+    [35.2, 39.4, 39.5],
+  );
   assert.equal(t.paper(TABLE7_ROW, 'Baseline', 'AP75'), undefined);
   const rows = Object.fromEntries(settingsRows(s, t).map((r) => [r.setting, r.value]));
   assert.equal(rows['input side (px)'], 192);
@@ -90,14 +108,30 @@ test("Table 7 shows the paper's numbers (tables.json table7_yolov2_coco_minival)
   assert.equal(rows.search, '115 candidates of the YOLOv2 grid on 100 training images');
   // Without a table (the other notebooks): unchanged.
   assert.equal(settingsRows(s).find((r) => r.setting === 'search')!.value, '40 candidates of the Table 8 grid on 100 training images');
-  assert.deepEqual(cellConfigRows(t).map((r) => [r.column, r.method, r['training anchors'], r.IoU, r.inference]), [
-    ['Baseline', 'baseline', 'yolov2', 'region layer', 'training anchors'],
-    ['MetaAnchor', 'MetaAnchor (data-independent)', 'yolov2', 'region layer', 'training anchors'],
-    ['MetaAnchor + search', 'MetaAnchor (data-independent)', 'yolov2', 'region layer', 'search'],
-  ]);
+  assert.deepEqual(
+    cellConfigRows(t).map((r) => [r.column, r.method, r['training anchors'], r.IoU, r.inference]),
+    [
+      ['Baseline', 'baseline', 'yolov2', 'region layer', 'training anchors'],
+      ['MetaAnchor', 'MetaAnchor (data-independent)', 'yolov2', 'region layer', 'training anchors'],
+      ['MetaAnchor + search', 'MetaAnchor (data-independent)', 'yolov2', 'region layer', 'search'],
+    ],
+  );
   // Wide rows and the bar chart from fake per-seed stats (fractions).
   const stats = (mmAP: number, ap50: number) => [mmAP, ap50, ...new Array(10).fill(0)];
-  const cells = t.cells.map((c, i) => ({ row: c.row, group: c.group, inference: c.inference, seeds: [{ seed: 0, runDir: '', status: 'trained' as const, evalReused: false, eval: { inference: c.inference, anchors: 'yolov2', images: 200, stats: stats([0.118, 0.121, 0.125][i], [0.3, 0.31, 0.32][i]), seconds: 0 } }] }));
+  const cells = t.cells.map((c, i) => ({
+    row: c.row,
+    group: c.group,
+    inference: c.inference,
+    seeds: [
+      {
+        seed: 0,
+        runDir: '',
+        status: 'trained' as const,
+        evalReused: false,
+        eval: { inference: c.inference, anchors: 'yolov2', images: 200, stats: stats([0.118, 0.121, 0.125][i], [0.3, 0.31, 0.32][i]), seconds: 0 },
+      },
+    ],
+  }));
   const [row] = tableRows({ table: t, cells });
   assert.equal(row['Baseline mmAP'], '11.8');
   assert.equal(row['MetaAnchor AP50'], '31.0');
@@ -106,7 +140,10 @@ test("Table 7 shows the paper's numbers (tables.json table7_yolov2_coco_minival)
   const fig = columnsBarFigure({ table: t, cells });
   assert.equal(fig.data.length, 6);
   assert.deepEqual(fig.data[1].x, ['mmAP', 'AP50']);
-  assert.deepEqual((fig.data[1].y as number[]).map((v) => Math.round(10 * v) / 10), [12.1, 31]);
+  assert.deepEqual(
+    (fig.data[1].y as number[]).map((v) => Math.round(10 * v) / 10),
+    [12.1, 31],
+  );
   assert.deepEqual(fig.data[3].y, [18.9, 35.2]);
   assert.equal(fig.data[3].yaxis, 'y2');
 });
@@ -119,7 +156,8 @@ test("Table 7 at the paper's scale: YOLOv2 train commands build the cells' paper
   trains.forEach((line, i) => {
     const tokens = line.replace(/^npx metaanchor train /, '').split(/\s+/);
     const o: Record<string, unknown> = { method: 'baseline', generator: 'independent' };
-    for (let k = 0; k < tokens.length; k += 2) o[tokens[k].replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = tokens[k] === '--seed' ? Number(tokens[k + 1]) : tokens[k + 1];
+    for (let k = 0; k < tokens.length; k += 2)
+      o[tokens[k].replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())] = tokens[k] === '--seed' ? Number(tokens[k + 1]) : tokens[k + 1];
     const fromCli = trainConfigFromCli(o as unknown as Parameters<typeof trainConfigFromCli>[0]);
     const want = table.cells[i].train;
     assert.deepEqual({ ...fromCli, train: undefined, val: undefined }, { ...want, train: undefined, val: undefined }, line);
@@ -152,9 +190,14 @@ test("Table 7 through runTable searches with the table's own search settings, no
   // The notebook's pictures: every detection at or above minScore is drawn, on 2x enlarged images.
   const run = loadRun(metaDir);
   const val = await loadDatasetSpec(run.config!.val, 'val');
-  const results = await detectDataset(run.detector, { ...val, images: val.images.slice(0, 2) }, {
-    anchors: run.trainAnchors, input: { maxSizePx: run.config!.imageSizePx, pad: 'square', sizeDivisor: 32 },
-  });
+  const results = await detectDataset(
+    run.detector,
+    { ...val, images: val.images.slice(0, 2) },
+    {
+      anchors: run.trainAnchors,
+      input: { maxSizePx: run.config!.imageSizePx, pad: 'square', sizeDivisor: 32 },
+    },
+  );
   run.detector.dispose();
   const minScore = 0.01;
   const pics = await runDetectionPictures(metaDir, { imageIndices: [0, 1], minScore });
@@ -175,9 +218,24 @@ test("Table 7 through runTable searches with the table's own search settings, no
  * keys. (Updated when the quick proxy changed the configurations themselves.)
  */
 const OTHER_TABLES_DIGEST: Record<string, string> = {
-  'smoke/2': '0196f827e0f0', 'smoke/3': '5b9fea65b8f8', 'smoke/4': '293ce21c9f2e', 'smoke/5': '0efa53d5e114', 'smoke/6': 'ab4667abdcaa', 'smoke/8': '8c2a47180c06',
-  'quick/2': '4f4c2b94097c', 'quick/3': '1eb4bd6ac897', 'quick/4': '307417a418f7', 'quick/5': 'a4a20779b469', 'quick/6': '4b40fc2e2272', 'quick/8': '9160bc121808',
-  'full/2': '8c5a606a1c58', 'full/3': '1096e7db3582', 'full/4': 'f6d4a822932c', 'full/5': 'cbd9d31ba134', 'full/6': 'e7349f35fa5b', 'full/8': 'd737124fe3d7',
+  'smoke/2': '0196f827e0f0',
+  'smoke/3': '5b9fea65b8f8',
+  'smoke/4': '293ce21c9f2e',
+  'smoke/5': '0efa53d5e114',
+  'smoke/6': 'ab4667abdcaa',
+  'smoke/8': '8c2a47180c06',
+  'quick/2': '4f4c2b94097c',
+  'quick/3': '1eb4bd6ac897',
+  'quick/4': '307417a418f7',
+  'quick/5': 'a4a20779b469',
+  'quick/6': '4b40fc2e2272',
+  'quick/8': '9160bc121808',
+  'full/2': '8c5a606a1c58',
+  'full/3': '1096e7db3582',
+  'full/4': 'f6d4a822932c',
+  'full/5': 'cbd9d31ba134',
+  'full/6': 'e7349f35fa5b',
+  'full/8': 'd737124fe3d7',
 };
 
 test("Table 7 leaves the other tables' cache keys unchanged", () => {
@@ -186,7 +244,13 @@ test("Table 7 leaves the other tables' cache keys unchanged", () => {
     for (const id of ['2', '3', '4', '5', '6', '8']) {
       const t = tableSpec(id, s);
       assert.equal(t.search, undefined, `Table ${id} searches with settings.search`);
-      const cells = t.cells.map((c) => [c.row, c.group, c.inference, configHash(c.train), c.select ? c.select.candidates.map((x) => configHash(x.train)) : null]);
+      const cells = t.cells.map((c) => [
+        c.row,
+        c.group,
+        c.inference,
+        configHash(c.train),
+        c.select ? c.select.candidates.map((x) => configHash(x.train)) : null,
+      ]);
       assert.equal(configHash({ cells, search: s.search, evalImages: s.evalImages, seeds: s.seeds }), OTHER_TABLES_DIGEST[`${p}/${id}`], `${p} Table ${id}`);
     }
   }

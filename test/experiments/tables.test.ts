@@ -19,7 +19,10 @@ for (const profile of ['smoke', 'quick', 'full'] as const) {
 
     // Table 5: baseline / MetaAnchor 3x3 at 0.5/0.4, the search column on the MetaAnchor run.
     assert.deepEqual(t5.groups, ['Baseline', 'MetaAnchor', 'MetaAnchor + search']);
-    assert.deepEqual(t5.cells.map((c) => c.inference), ['train', 'train', 'search']);
+    assert.deepEqual(
+      t5.cells.map((c) => c.inference),
+      ['train', 'train', 'search'],
+    );
     const row5 = t5.rows[0];
     assert.equal(hashOf(t5, row5, 'Baseline'), hashOf(t2, '0.5/0.4 3x3', 'baseline'));
     assert.equal(hashOf(t5, row5, 'MetaAnchor'), hashOf(t2, '0.5/0.4 3x3', 'MetaAnchor'));
@@ -35,18 +38,35 @@ for (const profile of ['smoke', 'quick', 'full'] as const) {
     assert.equal(hashOf(t8, 'MetaAnchor data-dependent 9x9/search', ''), hashOf(t6, 'search', 'data-dependent'));
     // Table 6's data-independent 9x9 is Table 2's MetaAnchor 0.6/0.5 9x9.
     assert.equal(hashOf(t6, 'search', 'data-independent'), hashOf(t2, '0.6/0.5 9x9', 'MetaAnchor'));
-    assert.deepEqual(t8.cells.map((c) => c.inference), ['train', 'train', 'train', 'search', 'search']);
+    assert.deepEqual(
+      t8.cells.map((c) => c.inference),
+      ['train', 'train', 'train', 'search', 'search'],
+    );
     // RetinaNet*: the eight Table 2 baseline runs, in Table 2's row order, labelled by its rows.
     const star = t8.cells.find((c) => c.row === 'RetinaNet* search/search')!;
     assert.equal(star.select?.rule, 'train-subset-mmAP');
-    assert.deepEqual(star.select!.candidates.map((c) => c.label), t2.rows);
-    assert.deepEqual(star.select!.candidates.map((c) => configHash(c.train)), t2.rows.map((r) => hashOf(t2, r, 'baseline')));
-    assert.deepEqual(cellTrainConfigs(star).map(configHash), t2.rows.map((r) => hashOf(t2, r, 'baseline')));
+    assert.deepEqual(
+      star.select!.candidates.map((c) => c.label),
+      t2.rows,
+    );
+    assert.deepEqual(
+      star.select!.candidates.map((c) => configHash(c.train)),
+      t2.rows.map((r) => hashOf(t2, r, 'baseline')),
+    );
+    assert.deepEqual(
+      cellTrainConfigs(star).map(configHash),
+      t2.rows.map((r) => hashOf(t2, r, 'baseline')),
+    );
 
     // Neither table adds a training run to Tables 2, 3, 4 and 6.
     const four = ['2', '3', '4', '6'].map((id) => tableSpec(id, s));
     const all = distinctRuns(four, s).map(configHash).sort();
-    assert.deepEqual(distinctRuns([...four, t5, t8], s).map(configHash).sort(), all);
+    assert.deepEqual(
+      distinctRuns([...four, t5, t8], s)
+        .map(configHash)
+        .sort(),
+      all,
+    );
     // One run per seed. Quick: the headline configurations (Table 2's 3x3 and 9x9) have 3 seeds, so
     // Table 5's two 3x3 runs are 6; in Table 8 RetinaNet 3x3, MetaAnchor 3x3 and MetaAnchor 9x9 have
     // 3 each, the data-dependent 9x9 one, and RetinaNet* picks among the eight baselines over the
@@ -59,10 +79,16 @@ for (const profile of ['smoke', 'quick', 'full'] as const) {
 test('Tables 5 and 8 show the paper numbers of tables.json', () => {
   const s = experimentSettings('smoke');
   const t5 = tableSpec('5', s);
-  assert.deepEqual(t5.groups.map((g) => t5.paper(t5.rows[0], g, 'VOC mAP50')), [82.5, 83.1, 83.3]);
+  assert.deepEqual(
+    t5.groups.map((g) => t5.paper(t5.rows[0], g, 'VOC mAP50')),
+    [82.5, 83.1, 83.3],
+  );
   assert.equal(t5.paper(t5.rows[0], 'Baseline', 'mmAP'), undefined);
   const t8 = tableSpec('8', s);
-  assert.deepEqual(t8.rows.map((r) => t8.paper(r, '', 'mmAP')), [35.8, 36.9, 36.8, 37.5, 37.9]);
+  assert.deepEqual(
+    t8.rows.map((r) => t8.paper(r, '', 'mmAP')),
+    [35.8, 36.9, 36.8, 37.5, 37.9],
+  );
   assert.equal(PAPER.table8OriginalRetinaNet, 34.0);
   assert.deepEqual(TABLE5_LEAVE_OUT, ['4']);
   assert.equal(parseTableId('table 8'), '8');

@@ -22,7 +22,10 @@ test('save / load round trip gives bit-identical outputs (fresh model, loadDetec
   const cfg = tinyConfig({ method: 'metaanchor', generator: 'dependent', w2InitStd: 0.01 });
   const det = buildDetector(cfg, { seed: 1, ...silent });
   const images = tf.tensor4d(pseudoRandom(2 * 40 * 48 * 3, 5, 0, 255), [2, 40, 48, 3]);
-  const b = tf.tensor2d([[0.2, -0.4], [1, 0.5]]);
+  const b = tf.tensor2d([
+    [0.2, -0.4],
+    [1, 0.5],
+  ]);
   const ref = det.forward(images, b);
   const dir = path.join(tmp, 'ckpt');
   saveDetector(det, dir, { step: 7 });
@@ -75,7 +78,11 @@ test('loading into a model of another shape names the mismatches and both config
       /model: .*fpnChannels=16/.test(e.message),
   );
   const meta = buildDetector(tinyConfig({ method: 'metaanchor' }), silent);
-  assert.throws(() => loadDetectorWeights(meta, dir), (e: unknown) => e instanceof UserError && /12 missing \(head\.clsGenerator\.thetaStarKernel/.test(e.message) && /4 unexpected \(head\.clsScore\.weight/.test(e.message));
+  assert.throws(
+    () => loadDetectorWeights(meta, dir),
+    (e: unknown) =>
+      e instanceof UserError && /12 missing \(head\.clsGenerator\.thetaStarKernel/.test(e.message) && /4 unexpected \(head\.clsScore\.weight/.test(e.message),
+  );
   [det, wider, meta].forEach((m) => m.dispose());
 });
 
@@ -89,12 +96,24 @@ test('damaged or foreign weight files are UserErrors', () => {
   const bytes = fs.readFileSync(bin);
   bytes[0] ^= 1;
   fs.writeFileSync(bin, bytes);
-  assert.throws(() => readWeights(dir), (e: unknown) => e instanceof UserError && /sha256/.test(e.message));
+  assert.throws(
+    () => readWeights(dir),
+    (e: unknown) => e instanceof UserError && /sha256/.test(e.message),
+  );
   fs.writeFileSync(bin, bytes.subarray(0, 8));
-  assert.throws(() => readWeights(dir), (e: unknown) => e instanceof UserError && /has 8 bytes/.test(e.message));
+  assert.throws(
+    () => readWeights(dir),
+    (e: unknown) => e instanceof UserError && /has 8 bytes/.test(e.message),
+  );
   fs.writeFileSync(path.join(dir, MANIFEST_NAME), JSON.stringify({ format: 'tfjs-layers' }));
-  assert.throws(() => readWeights(dir), (e: unknown) => e instanceof UserError && /not a metaanchor-weights v1 manifest/.test(e.message));
-  assert.throws(() => readWeights(path.join(tmp, 'nowhere')), (e: unknown) => e instanceof UserError && /not found/.test(e.message));
+  assert.throws(
+    () => readWeights(dir),
+    (e: unknown) => e instanceof UserError && /not a metaanchor-weights v1 manifest/.test(e.message),
+  );
+  assert.throws(
+    () => readWeights(path.join(tmp, 'nowhere')),
+    (e: unknown) => e instanceof UserError && /not found/.test(e.message),
+  );
   assert.throws(() => readCheckpointMeta(path.join(tmp, 'nowhere')), UserError);
 });
 

@@ -15,7 +15,12 @@ import { pseudoRandom, silent, tinyConfig, useCpu, values } from './helpers';
 before(useCpu);
 
 describe('output shapes and anchors per level', () => {
-  const sizes: [number, number][] = [[64, 64], [100, 76], [33, 47], [130, 20]];
+  const sizes: [number, number][] = [
+    [64, 64],
+    [100, 76],
+    [33, 47],
+    [130, 20],
+  ];
   for (const method of ['baseline', 'metaanchor'] as const) {
     test(method, () => {
       const det = buildDetector(tinyConfig({ method, numAnchors: 2 }), silent);
@@ -25,7 +30,11 @@ describe('output shapes and anchors per level', () => {
         const images = tf.tensor4d(pseudoRandom(2 * h * w * 3, h + w, 0, 255), [2, h, w, 3]);
         const out = det.forward(images, b);
         const want = featureLevels(h, w);
-        assert.deepEqual(out.levels.map((l) => [l.level, l.stride, l.heightCells, l.widthCells]), want.map((l) => [l.level, l.stride, l.heightCells, l.widthCells]), `${h}x${w}`);
+        assert.deepEqual(
+          out.levels.map((l) => [l.level, l.stride, l.heightCells, l.widthCells]),
+          want.map((l) => [l.level, l.stride, l.heightCells, l.widthCells]),
+          `${h}x${w}`,
+        );
         assert.deepEqual(levelShapes(h, w), out.levels);
         const total = levelStarts(want, A)[5];
         assert.equal(out.anchorsPerCell, A);
@@ -34,7 +43,10 @@ describe('output shapes and anchors per level', () => {
         tf.dispose([images, out.clsLogits, out.boxDeltas]);
       }
       // 100x76: P3 13x10, P4 7x5, P5 4x3, P6 2x2, P7 1x1 -> 182 cells.
-      assert.equal(levelShapes(100, 76).reduce((s, l) => s + l.heightCells * l.widthCells, 0), 130 + 35 + 12 + 4 + 1);
+      assert.equal(
+        levelShapes(100, 76).reduce((s, l) => s + l.heightCells * l.widthCells, 0),
+        130 + 35 + 12 + 4 + 1,
+      );
       b?.dispose();
       det.dispose();
     });
@@ -79,12 +91,22 @@ test('anchor order is level-major, then y, then x, then anchor a; classes last (
 });
 
 test('ResNet-18 and ResNet-50 backbones: C3..C5 channels, strides, detector outputs', () => {
-  for (const [backbone, ch] of [['resnet18', [128, 256, 512]], ['resnet50', [512, 1024, 2048]]] as const) {
+  for (const [backbone, ch] of [
+    ['resnet18', [128, 256, 512]],
+    ['resnet50', [512, 1024, 2048]],
+  ] as const) {
     const det = buildDetector(tinyConfig({ backbone, gnGroups: 8, fpnChannels: 8 }), silent);
     assert.deepEqual(det.backbone.outChannels, ch);
     const x = tf.tensor4d(pseudoRandom(1 * 34 * 48 * 3, 9, -1, 1), [1, 34, 48, 3]);
     const c = det.backbone.forward(x);
-    assert.deepEqual([c.c3.shape, c.c4.shape, c.c5.shape], [[1, 5, 6, ch[0]], [1, 3, 3, ch[1]], [1, 2, 2, ch[2]]]);
+    assert.deepEqual(
+      [c.c3.shape, c.c4.shape, c.c5.shape],
+      [
+        [1, 5, 6, ch[0]],
+        [1, 3, 3, ch[1]],
+        [1, 2, 2, ch[2]],
+      ],
+    );
     // Random-init ResNets use trainable GroupNorm; nothing frozen without ImageNet weights.
     assert.equal(det.parameterCounts().trainable, det.parameterCounts().total);
     assert.ok(det.store.has('backbone.layer1.0.gn1.weight'));
@@ -107,7 +129,15 @@ function expectedCount(cfg: ModelConfig): { backbone: number; fpn: number; head:
   if (cfg.backbone === 'small') {
     const [w0, w1, w2, w3, w4] = cfg.smallWidths;
     const gn = (c: number) => 2 * c;
-    backbone = conv(3, w0, 3, false) + conv(w0, w1, 3, false) + conv(w1, w2, 3, false) + conv(w2, w2, 3, false) + conv(w2, w3, 3, false) + conv(w3, w3, 3, false) + conv(w3, w4, 3, false) + conv(w4, w4, 3, false);
+    backbone =
+      conv(3, w0, 3, false) +
+      conv(w0, w1, 3, false) +
+      conv(w1, w2, 3, false) +
+      conv(w2, w2, 3, false) +
+      conv(w2, w3, 3, false) +
+      conv(w3, w3, 3, false) +
+      conv(w3, w4, 3, false) +
+      conv(w4, w4, 3, false);
     backbone += gn(w0) + gn(w1) + 2 * gn(w2) + 2 * gn(w3) + 2 * gn(w4);
     cOut = [w2, w3, w4];
   } else {
@@ -162,17 +192,44 @@ test('preset parameter counts equal the architecture arithmetic', () => {
 });
 
 test('bad configs and inputs are UserErrors that name the field', () => {
-  assert.throws(() => modelConfig('tiny'), (e: unknown) => e instanceof UserError && /unknown model preset "tiny"/.test(e.message));
-  assert.throws(() => modelConfig('quick', { fpnChannels: 0 }), (e: unknown) => e instanceof UserError && /fpnChannels = 0/.test(e.message));
-  assert.throws(() => modelConfig('quick', { backboneWeights: '/x' }), (e: unknown) => e instanceof UserError && /resnet18 \/ resnet50/.test(e.hint ?? ''));
-  assert.throws(() => modelConfig('quick', { towerDept: 2 } as unknown as Partial<ModelConfig>), (e: unknown) => e instanceof UserError && /towerDept/.test(e.message));
-  assert.throws(() => modelConfig('quick', { smallWidths: [16, 20, 48, 64, 96] }), (e: unknown) => e instanceof UserError && /20 is not/.test(e.hint ?? ''));
-  assert.throws(() => modelConfig('quick', { towerNorm: 'bn' } as unknown as Partial<ModelConfig>), (e: unknown) => e instanceof UserError && /towerNorm = "bn"/.test(e.message));
-  assert.throws(() => modelConfig('quick', { freezeAt: 2 }), (e: unknown) => e instanceof UserError && /freezeAt = 2/.test(e.message));
-  assert.throws(() => modelConfig('paper', { backboneWeights: '/x', backboneNorm: 'gn' }), (e: unknown) => e instanceof UserError && /frozen-bn/.test(e.hint ?? ''));
+  assert.throws(
+    () => modelConfig('tiny'),
+    (e: unknown) => e instanceof UserError && /unknown model preset "tiny"/.test(e.message),
+  );
+  assert.throws(
+    () => modelConfig('quick', { fpnChannels: 0 }),
+    (e: unknown) => e instanceof UserError && /fpnChannels = 0/.test(e.message),
+  );
+  assert.throws(
+    () => modelConfig('quick', { backboneWeights: '/x' }),
+    (e: unknown) => e instanceof UserError && /resnet18 \/ resnet50/.test(e.hint ?? ''),
+  );
+  assert.throws(
+    () => modelConfig('quick', { towerDept: 2 } as unknown as Partial<ModelConfig>),
+    (e: unknown) => e instanceof UserError && /towerDept/.test(e.message),
+  );
+  assert.throws(
+    () => modelConfig('quick', { smallWidths: [16, 20, 48, 64, 96] }),
+    (e: unknown) => e instanceof UserError && /20 is not/.test(e.hint ?? ''),
+  );
+  assert.throws(
+    () => modelConfig('quick', { towerNorm: 'bn' } as unknown as Partial<ModelConfig>),
+    (e: unknown) => e instanceof UserError && /towerNorm = "bn"/.test(e.message),
+  );
+  assert.throws(
+    () => modelConfig('quick', { freezeAt: 2 }),
+    (e: unknown) => e instanceof UserError && /freezeAt = 2/.test(e.message),
+  );
+  assert.throws(
+    () => modelConfig('paper', { backboneWeights: '/x', backboneNorm: 'gn' }),
+    (e: unknown) => e instanceof UserError && /frozen-bn/.test(e.hint ?? ''),
+  );
   const det = buildDetector(tinyConfig({ method: 'baseline' }), silent);
   const gray = tf.zeros([1, 32, 32, 1]) as tf.Tensor4D;
-  assert.throws(() => det.forward(gray), (e: unknown) => e instanceof UserError && /\[N, H, W, 3\]/.test(e.message));
+  assert.throws(
+    () => det.forward(gray),
+    (e: unknown) => e instanceof UserError && /\[N, H, W, 3\]/.test(e.message),
+  );
   gray.dispose();
   det.dispose();
 });

@@ -91,8 +91,13 @@ export function groupNormMomentsForm(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: t
  * for x, gamma and beta from the textbook formula dx = r (dxhat - mean(dxhat) - xhat mean(dxhat xhat)).
  */
 export function groupNormFloat64(
-  x: ArrayLike<number>, shape: [number, number, number, number], groups: number, eps: number,
-  gamma: ArrayLike<number>, beta: ArrayLike<number>, dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  shape: [number, number, number, number],
+  groups: number,
+  eps: number,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  dy: ArrayLike<number>,
 ): { y: Float64Array; dx: Float64Array; dGamma: Float64Array; dBeta: Float64Array } {
   const [n, h, w, c] = shape;
   const cg = c / groups;
@@ -134,7 +139,13 @@ export function gnInput(shape: [number, number, number, number], seed: number, o
   return u.map((ui, i) => offset + spread * ui + channelSpread * v[i % c]);
 }
 
-export interface GnCase { shape: [number, number, number, number]; groups: number; offset: number; spread: number; channelSpread: number }
+export interface GnCase {
+  shape: [number, number, number, number];
+  groups: number;
+  offset: number;
+  spread: number;
+  channelSpread: number;
+}
 
 /** Forward and gradients (x, gamma, beta) of sum(gn(x) * dy) for one implementation, on the current backend. */
 export function gnRun(fn: GroupNormFn, k: GnCase, seed: number): { y: Float32Array; dx: Float32Array; dGamma: Float32Array; dBeta: Float32Array } {
@@ -155,8 +166,15 @@ export function gnRun(fn: GroupNormFn, k: GnCase, seed: number): { y: Float32Arr
 export function gnReference64(k: GnCase, seed: number) {
   const c = k.shape[3];
   return groupNormFloat64(
-    gnInput(k.shape, seed, k.offset, k.spread, k.channelSpread), k.shape, k.groups, 1e-5,
-    pseudoRandom(c, seed + 2, 0.5, 1.5), pseudoRandom(c, seed + 3, -0.5, 0.5), pseudoRandom(k.shape.reduce((p, q) => p * q, 1), seed + 4),
+    gnInput(k.shape, seed, k.offset, k.spread, k.channelSpread),
+    k.shape,
+    k.groups,
+    1e-5,
+    pseudoRandom(c, seed + 2, 0.5, 1.5),
+    pseudoRandom(c, seed + 3, -0.5, 0.5),
+    pseudoRandom(
+      k.shape.reduce((p, q) => p * q, 1),
+      seed + 4,
+    ),
   );
 }
-

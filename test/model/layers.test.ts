@@ -9,7 +9,10 @@ before(useCpu);
 
 test('upsampleNearest2x copies each pixel into a 2x2 block and crops to odd sizes', () => {
   // x[n, y, x, c] = 100 n + 10 y + x + 0.5 c
-  const n = 2, h = 2, w = 3, c = 2;
+  const n = 2,
+    h = 2,
+    w = 3,
+    c = 2;
   const data: number[] = [];
   for (let b = 0; b < n; b++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) data.push(100 * b + 10 * y + x + 0.5 * k);
   const t = tf.tensor4d(data, [n, h, w, c]);
@@ -18,11 +21,10 @@ test('upsampleNearest2x copies each pixel into a 2x2 block and crops to odd size
   const u = up.arraySync() as number[][][][];
   for (let b = 0; b < n; b++)
     for (let y = 0; y < 2 * h; y++)
-      for (let x = 0; x < 2 * w; x++)
-        for (let k = 0; k < c; k++) assert.equal(u[b][y][x][k], 100 * b + 10 * Math.floor(y / 2) + Math.floor(x / 2) + 0.5 * k);
+      for (let x = 0; x < 2 * w; x++) for (let k = 0; k < c; k++) assert.equal(u[b][y][x][k], 100 * b + 10 * Math.floor(y / 2) + Math.floor(x / 2) + 0.5 * k);
   const cropped = upsampleNearest2x(t, 3, 5);
   assert.deepEqual(cropped.shape, [2, 3, 5, 2]);
-  assert.deepEqual(cropped.arraySync(), (up.slice([0, 0, 0, 0], [2, 3, 5, 2]).arraySync()));
+  assert.deepEqual(cropped.arraySync(), up.slice([0, 0, 0, 0], [2, 3, 5, 2]).arraySync());
   tf.dispose([t, up, cropped]);
 });
 
@@ -36,7 +38,7 @@ test('upsampleNearest2x gradient sums each 2x2 block (batch 2, where cpu resize 
     for (let y = 0; y < 3; y++)
       for (let xx = 0; xx < 2; xx++) {
         let s = 0;
-        for (let dy = 0; dy < 2; dy++) for (let dxx = 0; dxx < 2; dxx++) s += g[((b * 6 + 2 * y + dy) * 4 + 2 * xx + dxx)];
+        for (let dy = 0; dy < 2; dy++) for (let dxx = 0; dxx < 2; dxx++) s += g[(b * 6 + 2 * y + dy) * 4 + 2 * xx + dxx];
         expected.push(s);
       }
   assertClose(values(dx), expected, 1e-6, 0, 'upsample grad');
@@ -48,7 +50,10 @@ test('GroupNorm normalises per image and group, then applies gamma and beta', ()
   const gn = createGroupNorm(store, 'gn', 4, 2);
   store.get('gn.weight').assign(tf.tensor1d([1, 2, 3, 4]));
   store.get('gn.bias').assign(tf.tensor1d([0, 1, 0, -1]));
-  const n = 2, h = 2, w = 3, c = 4;
+  const n = 2,
+    h = 2,
+    w = 3,
+    c = 4;
   const data = pseudoRandom(n * h * w * c, 3, -2, 2);
   const y = values(gn.apply(tf.tensor4d(data, [n, h, w, c])));
   const gamma = [1, 2, 3, 4];
@@ -170,7 +175,11 @@ test('conv2dWith: numeric padding passed to the conv equals tf.pad + valid exact
   // [input HxW, kernel, stride, pad]: stride 2 even/odd sizes, the ResNet stem (7x7 s2 p3), a 1x1
   // s2 downsample (pad 0), and a stride-1 padding that is not TF 'same'.
   const cases: [number, number, number, number, number][] = [
-    [8, 8, 3, 2, 1], [7, 9, 3, 2, 1], [11, 10, 7, 2, 3], [6, 7, 1, 2, 0], [5, 6, 3, 1, 2],
+    [8, 8, 3, 2, 1],
+    [7, 9, 3, 2, 1],
+    [11, 10, 7, 2, 3],
+    [6, 7, 1, 2, 0],
+    [5, 6, 3, 1, 2],
   ];
   cases.forEach(([h, w, k, stride, pad], i) => {
     for (const relu of [false, true]) {
@@ -178,11 +187,24 @@ test('conv2dWith: numeric padding passed to the conv equals tf.pad + valid exact
       const kernel = tf.tensor4d(pseudoRandom(k * k * 3 * 4, 600 + i), [k, k, 3, 4]);
       const bias = tf.tensor1d(pseudoRandom(4, 700 + i));
       const explicit = (a: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D) =>
-        tf.fused.conv2d({ x: tf.pad(a, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), filter: f, strides: stride, pad: 'valid', bias: b, activation: relu ? 'relu' : 'linear' });
+        tf.fused.conv2d({
+          x: tf.pad(a, [
+            [0, 0],
+            [pad, pad],
+            [pad, pad],
+            [0, 0],
+          ]),
+          filter: f,
+          strides: stride,
+          pad: 'valid',
+          bias: b,
+          activation: relu ? 'relu' : 'linear',
+        });
       const outH = Math.floor((h + 2 * pad - k) / stride) + 1;
       const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
       const dy = tf.tensor4d(pseudoRandom(2 * outH * outW * 4, 800 + i), [2, outH, outW, 4]);
-      const loss = (fn: typeof explicit) => (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(a as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D), dy));
+      const loss = (fn: typeof explicit) => (a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(fn(a as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D), dy));
       const mine = (a: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D) => conv2dWith(a, f, b, stride, pad, relu);
       const y = mine(x, kernel, bias);
       assert.deepEqual(y.shape, [2, outH, outW, 4]);

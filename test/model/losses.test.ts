@@ -40,7 +40,10 @@ test('focal loss: hand values; background -1 has all-zero targets, ignore -2 con
 });
 
 test('focal loss is finite and exact for extreme logits (log-sigmoid formulation)', () => {
-  const x = tf.tensor2d([[100, -100], [-100, 100]]);
+  const x = tf.tensor2d([
+    [100, -100],
+    [-100, 100],
+  ]);
   const labels = tf.tensor1d([0, 0], 'int32');
   const l = sigmoidFocalLossSum(x, labels).dataSync()[0];
   // Anchor 0: positive class 0 at +100 (~0), negative class 1 at -100 (~0).
@@ -56,7 +59,10 @@ test('focal loss is finite and exact for extreme logits (log-sigmoid formulation
 test('focal loss gradient matches the derivative of the definition', () => {
   const xs = [-2.5, -0.3, 0.0, 0.7, 3.1];
   for (const t of [0, 1] as const) {
-    const labels = tf.tensor1d(xs.map(() => (t ? 0 : -1)), 'int32');
+    const labels = tf.tensor1d(
+      xs.map(() => (t ? 0 : -1)),
+      'int32',
+    );
     const g = values(tf.grad((v: tf.Tensor) => sigmoidFocalLossSum(v, labels))(tf.tensor2d(xs.map((x) => [x]))));
     const h = 1e-5;
     const want = xs.map((x) => (focal(x + h, t) - focal(x - h, t)) / (2 * h));
@@ -65,8 +71,20 @@ test('focal loss gradient matches the derivative of the definition', () => {
 });
 
 test('smooth-L1 (beta 0.1, 0.11), L1, only over positives', () => {
-  const deltas = tf.tensor3d([[[0.05, -0.3, 0, 1], [5, 5, 5, 5], [0.2, 0, 0, 0]]]);
-  const targets = tf.tensor3d([[[0, 0, 0, 0.5], [NaN, NaN, NaN, NaN], [0, 0.11, 0, 0]]]);
+  const deltas = tf.tensor3d([
+    [
+      [0.05, -0.3, 0, 1],
+      [5, 5, 5, 5],
+      [0.2, 0, 0, 0],
+    ],
+  ]);
+  const targets = tf.tensor3d([
+    [
+      [0, 0, 0, 0.5],
+      [NaN, NaN, NaN, NaN],
+      [0, 0.11, 0, 0],
+    ],
+  ]);
   const labels = tf.tensor2d([[1, -1, 0]], [1, 3], 'int32');
   const sl1 = (d: number, beta: number) => (Math.abs(d) < beta ? (0.5 * d * d) / beta : Math.abs(d) - 0.5 * beta);
   const diffs = [0.05, -0.3, 0, 0.5, 0.2, -0.11, 0, 0];
@@ -86,24 +104,77 @@ test('smooth-L1 (beta 0.1, 0.11), L1, only over positives', () => {
 });
 
 test('detectionLoss normalises by max(1, #positives) over the batch, or by a given normalizer', () => {
-  const clsLogits = tf.tensor3d([[[0], [0]], [[0], [0]]]);
-  const boxDeltas = tf.tensor3d([[[1, 0, 0, 0], [0, 0, 0, 0]], [[0, 0, 0, 0], [0, 0, 0, 0]]]);
+  const clsLogits = tf.tensor3d([
+    [[0], [0]],
+    [[0], [0]],
+  ]);
+  const boxDeltas = tf.tensor3d([
+    [
+      [1, 0, 0, 0],
+      [0, 0, 0, 0],
+    ],
+    [
+      [0, 0, 0, 0],
+      [0, 0, 0, 0],
+    ],
+  ]);
   const boxTargets = tf.zerosLike(boxDeltas);
   const fl0 = focal(0, 0);
   const fl1 = focal(0, 1);
   // Two positives across the batch.
-  let r = detectionLoss({ clsLogits, boxDeltas }, tf.tensor2d([[0, -1], [0, -2]], [2, 2], 'int32'), boxTargets, { box: { beta: 0.1 } });
+  let r = detectionLoss(
+    { clsLogits, boxDeltas },
+    tf.tensor2d(
+      [
+        [0, -1],
+        [0, -2],
+      ],
+      [2, 2],
+      'int32',
+    ),
+    boxTargets,
+    { box: { beta: 0.1 } },
+  );
   assert.equal(r.numPositives.dataSync()[0], 2);
   assert.ok(Math.abs(r.cls.dataSync()[0] - (2 * fl1 + fl0) / 2) < 1e-6);
   assert.ok(Math.abs(r.box.dataSync()[0] - (1 - 0.05) / 2) < 1e-6);
   assert.ok(Math.abs(r.total.dataSync()[0] - (r.cls.dataSync()[0] + r.box.dataSync()[0])) < 1e-6);
   // No positives: divide by 1, not 0.
-  r = detectionLoss({ clsLogits, boxDeltas }, tf.tensor2d([[-1, -1], [-1, -2]], [2, 2], 'int32'), boxTargets);
+  r = detectionLoss(
+    { clsLogits, boxDeltas },
+    tf.tensor2d(
+      [
+        [-1, -1],
+        [-1, -2],
+      ],
+      [2, 2],
+      'int32',
+    ),
+    boxTargets,
+  );
   assert.ok(Math.abs(r.cls.dataSync()[0] - 3 * fl0) < 1e-6);
   assert.equal(r.box.dataSync()[0], 0);
-  r = detectionLoss({ clsLogits, boxDeltas }, tf.tensor2d([[0, -1], [-1, -1]], [2, 2], 'int32'), boxTargets, { normalizer: 4 });
+  r = detectionLoss(
+    { clsLogits, boxDeltas },
+    tf.tensor2d(
+      [
+        [0, -1],
+        [-1, -1],
+      ],
+      [2, 2],
+      'int32',
+    ),
+    boxTargets,
+    { normalizer: 4 },
+  );
   assert.ok(Math.abs(r.cls.dataSync()[0] - (fl1 + 3 * fl0) / 4) < 1e-6);
   assert.equal(countPositives(tf.tensor1d([3, -1, 0, -2], 'int32')).dataSync()[0], 2);
-  assert.throws(() => sigmoidFocalLossSum(clsLogits, tf.tensor2d([[0, 0]], [1, 2], 'int32')), (e: unknown) => e instanceof UserError && /do not match/.test(e.message));
-  assert.throws(() => sigmoidFocalLossSum(clsLogits, tf.zeros([2, 2])), (e: unknown) => e instanceof UserError && /int32/.test(e.message));
+  assert.throws(
+    () => sigmoidFocalLossSum(clsLogits, tf.tensor2d([[0, 0]], [1, 2], 'int32')),
+    (e: unknown) => e instanceof UserError && /do not match/.test(e.message),
+  );
+  assert.throws(
+    () => sigmoidFocalLossSum(clsLogits, tf.zeros([2, 2])),
+    (e: unknown) => e instanceof UserError && /int32/.test(e.message),
+  );
 });

@@ -41,14 +41,31 @@ function convByHand(x: Float32Array, H: number, W: number, C: number, tap: (ky: 
 }
 
 describe('generated weights match a hand computation (C=2, K=2, m=3)', () => {
-  const C = 2, K = 2, m = 3, H = 4, W = 5;
-  const bRows = [[0.5, -1], [-0.3, 0.8], [0, 0]];
+  const C = 2,
+    K = 2,
+    m = 3,
+    H = 4,
+    W = 5;
+  const bRows = [
+    [0.5, -1],
+    [-0.3, 0.8],
+    [0, 0],
+  ];
   const x = pseudoRandom(2 * H * W * C, 11, 0, 2);
 
   for (const kind of ['independent', 'dependent'] as const) {
     test(`${kind}: theta_b = theta* + W2 relu(W1 b + c1${kind === 'dependent' ? ' + W12 r(x)' : ''})`, () => {
       const store = new ParamStore(0);
-      const gen = new AnchorFunctionGenerator(store, 'g', { inChannels: C, outPerAnchor: K, hiddenM: m, kind, hiddenBias: true, thetaStarStd: 0.01, thetaStarBias: 0, w2InitStd: 0 });
+      const gen = new AnchorFunctionGenerator(store, 'g', {
+        inChannels: C,
+        outPerAnchor: K,
+        hiddenM: m,
+        kind,
+        hiddenBias: true,
+        thetaStarStd: 0.01,
+        thetaStarBias: 0,
+        w2InitStd: 0,
+      });
       setAll(gen, 100);
       const get = (v: tf.Variable | undefined) => values(v as tf.Variable);
       const [tsK, tsB, w1, c1, w2K, w2B] = [gen.thetaStarKernel, gen.thetaStarBias, gen.w1, gen.b1, gen.w2Kernel, gen.w2Bias].map(get);
@@ -102,7 +119,16 @@ describe("'auto' evaluation: per level the form with fewer multiply-adds, same o
     // C = 5, K = 3, m = 6, 3x3 kernel: k2C = 45, k2C*K = 135, one anchor's weights A*m*(135 + 3).
     for (const kind of ['independent', 'dependent'] as const) {
       const store = new ParamStore(2);
-      const gen = new AnchorFunctionGenerator(store, 'g', { inChannels: 5, outPerAnchor: 3, hiddenM: 6, kind, hiddenBias: true, thetaStarStd: 0.01, thetaStarBias: -4.6, w2InitStd: 0.05 });
+      const gen = new AnchorFunctionGenerator(store, 'g', {
+        inChannels: 5,
+        outPerAnchor: 3,
+        hiddenM: 6,
+        kind,
+        hiddenBias: true,
+        thetaStarStd: 0.01,
+        thetaStarBias: -4.6,
+        w2InitStd: 0.05,
+      });
       // N = 2 images, 30 cells, A = 2. direct: 2*30*45*2*3 = 16200 conv + generation 2*6*138 = 1656
       // (per image when data-dependent: x2); basis: 2*30*(135*7 + 3*7*2) = 59220.
       const c = gen.evaluationCost(2, 30, 2);
@@ -128,7 +154,16 @@ describe('basis formulation equals direct generation', () => {
   for (const kind of ['independent', 'dependent'] as const) {
     test(`${kind}: m+1 basis convs mixed by [1, h_b] == one generated conv with A*K outputs`, () => {
       const store = new ParamStore(1);
-      const gen = new AnchorFunctionGenerator(store, 'g', { inChannels: 5, outPerAnchor: 3, hiddenM: 6, kind, hiddenBias: true, thetaStarStd: 0.01, thetaStarBias: -4.6, w2InitStd: 0.05 });
+      const gen = new AnchorFunctionGenerator(store, 'g', {
+        inChannels: 5,
+        outPerAnchor: 3,
+        hiddenM: 6,
+        kind,
+        hiddenBias: true,
+        thetaStarStd: 0.01,
+        thetaStarBias: -4.6,
+        w2InitStd: 0.05,
+      });
       const xs = [tf.tensor4d(pseudoRandom(2 * 6 * 5 * 5, 3, 0, 1), [2, 6, 5, 5]), tf.tensor4d(pseudoRandom(2 * 3 * 3 * 5, 4, 0, 1), [2, 3, 3, 5])];
       for (const A of [1, 7]) {
         const b = tf.tensor2d(pseudoRandom(A * 2, 10 + A, -1.5, 1.5), [A, 2]);
@@ -158,13 +193,20 @@ test('with W2 = 0 (the default init) the MetaAnchor detector equals a shared-hea
     assert.deepEqual(Array.from(values(meta.store.get(name))), Array.from(values(base.store.get(name))), name);
   }
   // Shared head: every anchor's filters are theta* (tile over anchors: channel a*K + k).
-  for (const [gen, conv] of [['clsGenerator', 'clsScore'], ['boxGenerator', 'boxDelta']]) {
+  for (const [gen, conv] of [
+    ['clsGenerator', 'clsScore'],
+    ['boxGenerator', 'boxDelta'],
+  ]) {
     base.store.get(`head.${conv}.weight`).assign(tf.tile(meta.store.get(`head.${gen}.thetaStarKernel`), [1, 1, 1, A]));
     base.store.get(`head.${conv}.bias`).assign(tf.tile(meta.store.get(`head.${gen}.thetaStarBias`), [A]));
   }
   assert.ok(tf.max(tf.abs(meta.store.get('head.clsGenerator.w2Kernel'))).dataSync()[0] === 0);
   const images = tf.tensor4d(pseudoRandom(2 * 40 * 56 * 3, 7, 0, 255), [2, 40, 56, 3]);
-  const b = tf.tensor2d([[0.4, -0.2], [-1, 1], [0.1, 0.3]]);
+  const b = tf.tensor2d([
+    [0.4, -0.2],
+    [-1, 1],
+    [0.1, 0.3],
+  ]);
   const m = meta.forward(images, b);
   const r = base.forward(images);
   assertClose(values(m.clsLogits), values(r.clsLogits), 1e-5, 1e-5, 'cls');
@@ -181,13 +223,33 @@ describe('gradients reach theta*, W1, c1, W2 (and W12) and match central finite 
   for (const kind of ['independent', 'dependent'] as const) {
     test(kind, () => {
       const store = new ParamStore(2);
-      const gen = new AnchorFunctionGenerator(store, 'g', { inChannels: 3, outPerAnchor: 2, hiddenM: 3, kind, hiddenBias: true, thetaStarStd: 0.01, thetaStarBias: 0, w2InitStd: 0 });
+      const gen = new AnchorFunctionGenerator(store, 'g', {
+        inChannels: 3,
+        outPerAnchor: 2,
+        hiddenM: 3,
+        kind,
+        hiddenBias: true,
+        thetaStarStd: 0.01,
+        thetaStarBias: 0,
+        w2InitStd: 0,
+      });
       setAll(gen, 200, 0.5);
       const xs = [tf.tensor4d(pseudoRandom(2 * 5 * 4 * 3, 20, 0, 1), [2, 5, 4, 3]), tf.tensor4d(pseudoRandom(2 * 2 * 3 * 3, 21, 0, 1), [2, 2, 3, 3])];
-      const b = tf.tensor2d([[0.5, -0.7], [-0.4, 0.9], [1.1, 0.2]]);
+      const b = tf.tensor2d([
+        [0.5, -0.7],
+        [-0.4, 0.9],
+        [1.1, 0.2],
+      ]);
       const R = [tf.tensor4d(pseudoRandom(2 * 5 * 4 * 6, 22), [2, 5, 4, 6]), tf.tensor4d(pseudoRandom(2 * 2 * 3 * 6, 23), [2, 2, 3, 6])];
       const loss = () => tf.tidy(() => tf.addN(gen.applyLevels(xs, b, 'direct').map((o, i) => tf.sum(tf.mul(o, R[i])))) as tf.Scalar);
-      const named: Record<string, tf.Variable> = { thetaStarKernel: gen.thetaStarKernel, thetaStarBias: gen.thetaStarBias, w1: gen.w1, b1: gen.b1!, w2Kernel: gen.w2Kernel, w2Bias: gen.w2Bias };
+      const named: Record<string, tf.Variable> = {
+        thetaStarKernel: gen.thetaStarKernel,
+        thetaStarBias: gen.thetaStarBias,
+        w1: gen.w1,
+        b1: gen.b1!,
+        w2Kernel: gen.w2Kernel,
+        w2Bias: gen.w2Bias,
+      };
       if (kind === 'dependent') named.w12 = gen.w12!;
       const { value, grads } = tf.variableGrads(loss, Object.values(named));
       value.dispose();
@@ -222,10 +284,25 @@ describe('gradients reach theta*, W1, c1, W2 (and W12) and match central finite 
 
   test('with W2 = 0, W1 and c1 get exactly zero gradient while W2 and theta* learn (step 0 of training)', () => {
     const store = new ParamStore(3);
-    const gen = new AnchorFunctionGenerator(store, 'g', { inChannels: 3, outPerAnchor: 2, hiddenM: 3, kind: 'independent', hiddenBias: true, thetaStarStd: 0.01, thetaStarBias: 0, w2InitStd: 0 });
+    const gen = new AnchorFunctionGenerator(store, 'g', {
+      inChannels: 3,
+      outPerAnchor: 2,
+      hiddenM: 3,
+      kind: 'independent',
+      hiddenBias: true,
+      thetaStarStd: 0.01,
+      thetaStarBias: 0,
+      w2InitStd: 0,
+    });
     const x = tf.tensor4d(pseudoRandom(1 * 4 * 4 * 3, 30, 0, 1), [1, 4, 4, 3]);
-    const b = tf.tensor2d([[0.5, -0.7], [-0.4, 0.9]]);
-    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(gen.applyDirect(x, b))) as tf.Scalar, [gen.w1, gen.b1!, gen.w2Kernel, gen.thetaStarKernel]);
+    const b = tf.tensor2d([
+      [0.5, -0.7],
+      [-0.4, 0.9],
+    ]);
+    const { value, grads } = tf.variableGrads(
+      () => tf.sum(tf.square(gen.applyDirect(x, b))) as tf.Scalar,
+      [gen.w1, gen.b1!, gen.w2Kernel, gen.thetaStarKernel],
+    );
     const maxAbs = (v: tf.Variable) => tf.max(tf.abs(grads[v.name])).dataSync()[0];
     assert.equal(maxAbs(gen.w1), 0);
     assert.equal(maxAbs(gen.b1!), 0);
@@ -240,20 +317,41 @@ describe('gradients reach theta*, W1, c1, W2 (and W12) and match central finite 
 test('MetaAnchor without anchor boxes, or with b of the wrong shape, is a UserError', () => {
   const det = buildDetector(tinyConfig({ method: 'metaanchor' }), silent);
   const images = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
-  assert.throws(() => det.forward(images), (e: unknown) => e instanceof UserError && /needs the anchor boxes b/.test(e.message));
+  assert.throws(
+    () => det.forward(images),
+    (e: unknown) => e instanceof UserError && /needs the anchor boxes b/.test(e.message),
+  );
   const bad = tf.zeros([4, 3]) as tf.Tensor2D;
-  assert.throws(() => det.forward(images, bad), (e: unknown) => e instanceof UserError && /\[A, 2\]/.test(e.message));
+  assert.throws(
+    () => det.forward(images, bad),
+    (e: unknown) => e instanceof UserError && /\[A, 2\]/.test(e.message),
+  );
   const base = buildDetector(tinyConfig({ method: 'baseline', numAnchors: 2 }), silent);
   const b3 = tf.zeros([3, 2]) as tf.Tensor2D;
-  assert.throws(() => base.forward(images, b3), (e: unknown) => e instanceof UserError && /built for 2 anchors/.test(e.message));
+  assert.throws(
+    () => base.forward(images, b3),
+    (e: unknown) => e instanceof UserError && /built for 2 anchors/.test(e.message),
+  );
   tf.dispose([images, bad, b3]);
   det.dispose();
   base.dispose();
 });
 
 test('benchAnchorFunctionModes reports direct, basis and mix-only timings with equal outputs', () => {
-  const rows = benchAnchorFunctionModes({ channels: 4, numClasses: 2, hiddenM: 3, kind: 'dependent', imageSizePx: 64, batch: 1, anchorCounts: [2, 5], repeats: 1 });
-  assert.deepEqual(rows.map((r) => r.anchors), [2, 5]);
+  const rows = benchAnchorFunctionModes({
+    channels: 4,
+    numClasses: 2,
+    hiddenM: 3,
+    kind: 'dependent',
+    imageSizePx: 64,
+    batch: 1,
+    anchorCounts: [2, 5],
+    repeats: 1,
+  });
+  assert.deepEqual(
+    rows.map((r) => r.anchors),
+    [2, 5],
+  );
   for (const r of rows) {
     assert.ok(r.directMs > 0 && r.basisMs > 0 && r.mixOnlyMs > 0);
     assert.ok(r.maxAbsDiff < 1e-4, `max |direct - basis| ${r.maxAbsDiff}`);

@@ -51,7 +51,12 @@ test('ResNet-18 ImageNet file in torchvision layout: loaded by name, OIHW transp
   // conv weight: model [kh, kw, i, o] == file [o, i, kh, kw].
   const file = byName.get('layer2.0.conv1.weight')!; // [128, 64, 3, 3]
   const model = values(det.store.get('backbone.layer2.0.conv1.weight')); // [3, 3, 64, 128]
-  for (const [o, i, y, x] of [[0, 0, 0, 0], [127, 63, 2, 2], [5, 17, 1, 2], [64, 3, 2, 0]]) {
+  for (const [o, i, y, x] of [
+    [0, 0, 0, 0],
+    [127, 63, 2, 2],
+    [5, 17, 1, 2],
+    [64, 3, 2, 0],
+  ]) {
     assert.equal(model[((y * 3 + x) * 64 + i) * 128 + o], file.data[((o * 64 + i) * 3 + y) * 3 + x], `o${o} i${i} y${y} x${x}`);
   }
   assert.deepEqual(Array.from(values(det.store.get('backbone.layer3.1.bn2.running_var'))), Array.from(byName.get('layer3.1.bn2.running_var')!.data));
@@ -72,7 +77,11 @@ test('ResNet-18 ImageNet file in torchvision layout: loaded by name, OIHW transp
   det.dispose();
 
   // A file missing a tensor, or of another architecture, is refused with what is wrong.
-  writeWeights(path.join(tmp, 'broken'), arrays.filter((a) => a.name !== 'layer4.1.bn2.running_var'), { layout: 'torchvision' });
+  writeWeights(
+    path.join(tmp, 'broken'),
+    arrays.filter((a) => a.name !== 'layer4.1.bn2.running_var'),
+    { layout: 'torchvision' },
+  );
   assert.throws(
     () => buildDetector(tinyConfig({ backbone: 'resnet18', backboneWeights: path.join(tmp, 'broken') }), { log: () => undefined }),
     (e: unknown) => e instanceof UserError && /missing 1 \(e\.g\. layer4\.1\.bn2\.running_var\)/.test(e.message),
@@ -86,6 +95,8 @@ test('ResNet-18 ImageNet file in torchvision layout: loaded by name, OIHW transp
 test('random-init ResNet prints its one-line note', () => {
   const lines: string[] = [];
   const det = buildDetector(tinyConfig({ backbone: 'resnet18' }), { log: (l) => lines.push(l) });
-  assert.deepEqual(lines, ['resnet18: no ImageNet weights given (backboneWeights), random init with GroupNorm; training from scratch needs a much longer schedule']);
+  assert.deepEqual(lines, [
+    'resnet18: no ImageNet weights given (backboneWeights), random init with GroupNorm; training from scratch needs a much longer schedule',
+  ]);
   det.dispose();
 });

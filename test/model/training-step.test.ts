@@ -26,7 +26,13 @@ for (const [name, overrides] of CASES) {
     const H = 40;
     const W = 48;
     const images = tf.tensor4d(pseudoRandom(2 * H * W * 3, 8, 0, 255), [2, H, W, 3]);
-    const b = det.config.method === 'metaanchor' ? tf.tensor2d([[0.1, -0.2], [-0.6, 0.7]]) : undefined;
+    const b =
+      det.config.method === 'metaanchor'
+        ? tf.tensor2d([
+            [0.1, -0.2],
+            [-0.6, 0.7],
+          ])
+        : undefined;
     const A = 2;
     const total = det.levelShapes(H, W).reduce((s, l) => s + l.heightCells * l.widthCells, 0) * A;
     const lab = new Int32Array(2 * total).map((_, i) => (i % 37 === 0 ? i % 3 : i % 11 === 0 ? -2 : -1));

@@ -26,9 +26,19 @@ interface Result {
 function run(overrides: Partial<ModelConfig>, H: number, W: number): Result {
   const det = buildDetector(tinyConfig(overrides), { seed: 9, ...silent });
   const images = tf.tensor4d(pseudoRandom(2 * H * W * 3, 1, 0, 255), [2, H, W, 3]);
-  const b = det.config.method === 'metaanchor' ? tf.tensor2d([[0.3, -0.1], [-0.5, 0.4]]) : undefined;
+  const b =
+    det.config.method === 'metaanchor'
+      ? tf.tensor2d([
+          [0.3, -0.1],
+          [-0.5, 0.4],
+        ])
+      : undefined;
   const total = det.levelShapes(H, W).reduce((s, l) => s + l.heightCells * l.widthCells, 0) * 2;
-  const labels = tf.tensor2d(new Int32Array(2 * total).map((_, i) => (i % 29 === 0 ? i % 3 : i % 31 === 0 ? -2 : -1)), [2, total], 'int32');
+  const labels = tf.tensor2d(
+    new Int32Array(2 * total).map((_, i) => (i % 29 === 0 ? i % 3 : i % 31 === 0 ? -2 : -1)),
+    [2, total],
+    'int32',
+  );
   const targets = tf.tensor3d(pseudoRandom(2 * total * 4, 2, -0.3, 0.3), [2, total, 4]);
   const out = det.forward(images, b);
   const { value, grads } = tf.variableGrads(() => detectionLoss(det.forward(images, b), labels, targets).total);
@@ -48,7 +58,12 @@ const CASES: [string, Partial<ModelConfig>, number, number][] = [
   ['small backbone, MetaAnchor data-independent (basis)', { method: 'metaanchor', convMode: 'basis', w2InitStd: 0.01 }, 40, 56],
   // Stages up to layer3 frozen (keeps the cpu reference fast); layer4 trains: strided conv with
   // PyTorch padding, downsample branch, frozen BN.
-  ['ResNet-18 with frozen BN and frozen stages', { method: 'metaanchor', backbone: 'resnet18', backboneNorm: 'frozen-bn', freezeAt: 4, w2InitStd: 0.01 }, 32, 32],
+  [
+    'ResNet-18 with frozen BN and frozen stages',
+    { method: 'metaanchor', backbone: 'resnet18', backboneNorm: 'frozen-bn', freezeAt: 4, w2InitStd: 0.01 },
+    32,
+    32,
+  ],
 ];
 
 for (const [name, overrides, H, W] of CASES) {
@@ -97,7 +112,12 @@ test('wasm: conv2dWith numeric padding at stride 2 equals tf.pad + valid exactly
   await tf.setBackend('wasm');
   registerWasmTrainingKernels();
   // [H, W, kernel, stride, pad]: ResNet stem, 3x3 s2 even/odd, 1x1 s2 downsample.
-  const cases: [number, number, number, number, number][] = [[32, 30, 7, 2, 3], [16, 16, 3, 2, 1], [15, 17, 3, 2, 1], [16, 15, 1, 2, 0]];
+  const cases: [number, number, number, number, number][] = [
+    [32, 30, 7, 2, 3],
+    [16, 16, 3, 2, 1],
+    [15, 17, 3, 2, 1],
+    [16, 15, 1, 2, 0],
+  ];
   for (const [i, [h, w, k, stride, pad]] of cases.entries()) {
     const x = tf.tensor4d(pseudoRandom(2 * h * w * 8, 900 + i), [2, h, w, 8]);
     const kernel = tf.tensor4d(pseudoRandom(k * k * 8 * 16, 910 + i), [k, k, 8, 16]);
@@ -106,11 +126,28 @@ test('wasm: conv2dWith numeric padding at stride 2 equals tf.pad + valid exactly
     const outW = Math.floor((w + 2 * pad - k) / stride) + 1;
     const dy = tf.tensor4d(pseudoRandom(2 * outH * outW * 16, 930 + i), [2, outH, outW, 16]);
     type Conv = (a: tf.Tensor4D, f: tf.Tensor4D, b: tf.Tensor1D) => tf.Tensor4D;
-    const explicit: Conv = (a, f, b) => tf.fused.conv2d({ x: tf.pad(a, [[0, 0], [pad, pad], [pad, pad], [0, 0]]), filter: f, strides: stride, pad: 'valid', bias: b, activation: 'relu' });
+    const explicit: Conv = (a, f, b) =>
+      tf.fused.conv2d({
+        x: tf.pad(a, [
+          [0, 0],
+          [pad, pad],
+          [pad, pad],
+          [0, 0],
+        ]),
+        filter: f,
+        strides: stride,
+        pad: 'valid',
+        bias: b,
+        activation: 'relu',
+      });
     const mine: Conv = (a, f, b) => conv2dWith(a, f, b, stride, pad, true);
     const run = (fn: Conv) => {
       const y = fn(x, kernel, bias);
-      const g = tf.grads((a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(a as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D), dy)))([x, kernel, bias]);
+      const g = tf.grads((a: tf.Tensor, f: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(fn(a as tf.Tensor4D, f as tf.Tensor4D, b as tf.Tensor1D), dy)))([
+        x,
+        kernel,
+        bias,
+      ]);
       const out = [y, ...g].map(values);
       tf.dispose([y, ...g]);
       return out;

@@ -18,7 +18,6 @@ import sharp from 'sharp';
 import { ROOT, Served, serveNotebooks } from './jupyter-server';
 import { explorerHtml } from '../../lib/notebook/explorer';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { chromiumInstalled, launchBrowser, waitForPlots, inspectOutputs, WINDOW } = require('../../scripts/browser.js');
 
 const PYTHON = '/usr/bin/python3';
@@ -49,10 +48,10 @@ const CELLS = [
     "const t2 = fakeTableResult('2');",
     "const t7 = fakeTableResult('7');",
     "const t8 = fakeTableResult('8');",
-    "for (const r of [t2, t7, t8]) {",
-    "  showTable(claimRows(r), { caption: `Table ${r.table.id}`, digits: 1 });",
+    'for (const r of [t2, t7, t8]) {',
+    '  showTable(claimRows(r), { caption: `Table ${r.table.id}`, digits: 1 });',
     "  showTable(tableRows(r), { caption: 'every metric', digits: 1, folded: true });",
-    "}",
+    '}',
     'showPlot(mmapVsAnchorsFigure(t2));',
     'showPlot(columnsBarFigure(t7));',
     'showPlot(rowsBarFigure(t8));',
@@ -73,14 +72,14 @@ function writeNotebook(file: string): void {
 }
 
 function signatureValid(file: string, dataDir: string): boolean {
-  const code = 'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\n' +
+  const code =
+    'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\n' +
     'nb = nbformat.read(sys.argv[1], as_version=4)\nsys.exit(0 if NotebookNotary().check_signature(nb) else 3)';
   const res = spawnSync(PYTHON, ['-c', code, file], { env: { ...process.env, JUPYTER_DATA_DIR: dataDir }, encoding: 'utf8' });
   if (res.status !== 0 && res.status !== 3) throw new Error(`signature check failed to run: ${res.stderr}`);
   return res.status === 0;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
 declare const Jupyter: any;
 
 test('live notebook: plot after reload, status line in place, saved notebook small, with ids and trusted', { skip, timeout: 600_000 }, async () => {
@@ -95,31 +94,42 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
     page.on('pageerror', (e: Error) => errors.push(String(e)));
     const url = `http://127.0.0.1:${server.port}/notebooks/${path.relative(ROOT, file)}?token=${server.token}`;
     await page.goto(url, { waitUntil: 'load' });
-    await page.waitForFunction(() => (window as any).Jupyter?.notebook?._fully_loaded && Jupyter.notebook.kernel?.is_connected(), undefined, { timeout: 120_000, polling: 250 });
+    await page.waitForFunction(() => (window as any).Jupyter?.notebook?._fully_loaded && Jupyter.notebook.kernel?.is_connected(), undefined, {
+      timeout: 120_000,
+      polling: 250,
+    });
 
     // Run all; the import cell's first output names what it loads, before the cell finishes.
     await page.evaluate(() => Jupyter.notebook.execute_all_cells());
-    await page.waitForFunction(() => /Loading \.\/lib\/notebook/.test(Jupyter.notebook.get_cell(0).output_area.element.text()), undefined, { timeout: 120_000, polling: 100 });
-    await page.waitForFunction(
-      () => Jupyter.notebook.get_cells().every((c: any) => typeof c.input_prompt_number === 'number'),
-      undefined,
-      { timeout: 300_000, polling: 250 },
+    await page.waitForFunction(() => /Loading \.\/lib\/notebook/.test(Jupyter.notebook.get_cell(0).output_area.element.text()), undefined, {
+      timeout: 120_000,
+      polling: 100,
+    });
+    await page.waitForFunction(() => Jupyter.notebook.get_cells().every((c: any) => typeof c.input_prompt_number === 'number'), undefined, {
+      timeout: 300_000,
+      polling: 250,
+    });
+    const ran: { outputs: string[]; text: string }[] = await page.evaluate(() =>
+      Jupyter.notebook.get_cells().map((c: any) => ({
+        outputs: c.output_area.outputs.map((o: any) => o.output_type + ':' + JSON.stringify(o.data ?? o.text ?? o.ename ?? '').slice(0, 300)),
+        text: c.output_area.element.text(),
+      })),
     );
-    const ran: { outputs: string[]; text: string }[] = await page.evaluate(() => Jupyter.notebook.get_cells().map((c: any) => ({
-      outputs: c.output_area.outputs.map((o: any) => o.output_type + ':' + JSON.stringify(o.data ?? o.text ?? o.ename ?? '').slice(0, 300)),
-      text: c.output_area.element.text(),
-    })));
     assert.match(ran[0].text, /Loading \.\/lib\/notebook, \.\/lib\/util\/progress/);
-    assert.ok(ran.every((c) => !c.outputs.some((o: string) => o.startsWith('error') || /Error/.test(o))), JSON.stringify(ran, null, 1));
+    assert.ok(
+      ran.every((c) => !c.outputs.some((o: string) => o.startsWith('error') || /Error/.test(o))),
+      JSON.stringify(ran, null, 1),
+    );
     // The progress cell: one output, its last line, after 5 in-place updates.
     assert.equal(ran[2].outputs.length, 1, JSON.stringify(ran[2]));
     assert.match(ran[2].text, /demo steps 5\/5 .*\(5 updates\)/);
 
-    const plotState = () => page.evaluate(() => ({
-      drawn: Array.from(document.querySelectorAll('.metaanchor-plot')).filter((p) => p.querySelector('svg.main-svg')).length,
-      title: document.querySelector('.metaanchor-plot .gtitle')?.textContent ?? '',
-      notLoaded: /not loaded/.test(document.querySelector('.metaanchor-plot')?.textContent ?? ''),
-    }));
+    const plotState = () =>
+      page.evaluate(() => ({
+        drawn: Array.from(document.querySelectorAll('.metaanchor-plot')).filter((p) => p.querySelector('svg.main-svg')).length,
+        title: document.querySelector('.metaanchor-plot .gtitle')?.textContent ?? '',
+        notLoaded: /not loaded/.test(document.querySelector('.metaanchor-plot')?.textContent ?? ''),
+      }));
     await page.waitForSelector('.metaanchor-plot svg.main-svg', { timeout: 60_000 });
     await waitForPlots(page);
     assert.deepEqual(await plotState(), { drawn: 4, title: 'reload check', notLoaded: false });
@@ -128,21 +138,30 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
     // another; the too-wide control table is the one problem found.
     assert.equal(WINDOW.width, 1280);
     const report = await inspectOutputs(page);
-    assert.deepEqual(report.problems.filter((p: string) => !p.includes('control:')), []);
+    assert.deepEqual(
+      report.problems.filter((p: string) => !p.includes('control:')),
+      [],
+    );
     assert.match(report.problems.join('\n'), /metaanchor-table "control: every metric unfolded" is \d+ px wider than its output area/);
 
     // A cell added in the page (Notebook 6 gives it no id), then save.
     await page.evaluate(() => Jupyter.notebook.insert_cell_at_bottom('markdown').set_text('a note'));
-    await page.evaluate(() => new Promise<void>((resolve) => {
-      Jupyter.notebook.events.one('notebook_saved.Notebook', () => resolve());
-      Jupyter.notebook.save_notebook();
-    }));
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve) => {
+          Jupyter.notebook.events.one('notebook_saved.Notebook', () => resolve());
+          Jupyter.notebook.save_notebook();
+        }),
+    );
     const saved = fs.readFileSync(file, 'utf8');
     assert.ok(saved.length < 150_000, `saved notebook is ${saved.length} bytes`);
     assert.ok(!saved.includes('plotly.js v4.1.2'), 'the saved notebook holds the plotly.js bundle');
     const nb = JSON.parse(saved);
     assert.equal(nb.cells.length, CELLS.length + 1);
-    assert.ok(nb.cells.every((c: { id?: string }) => typeof c.id === 'string' && c.id.length > 0), 'every cell has an id');
+    assert.ok(
+      nb.cells.every((c: { id?: string }) => typeof c.id === 'string' && c.id.length > 0),
+      'every cell has an id',
+    );
     assert.equal(signatureValid(file, server.dataDir), true, 'signature of the saved notebook');
 
     // Reload while the kernel runs: the notebook reopens trusted and its plot draws without running
@@ -161,25 +180,43 @@ test('live notebook: plot after reload, status line in place, saved notebook sma
 });
 
 test('the offline explorer switches precomputed panels with its two dropdowns (file://, no network)', { skip, timeout: 120_000 }, async () => {
-  const png = (r: number, g: number, b: number) => sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g, b } } }).png().toBuffer();
+  const png = (r: number, g: number, b: number) =>
+    sharp({ create: { width: 8, height: 8, channels: 3, background: { r, g, b } } })
+      .png()
+      .toBuffer();
   const panels = [];
   for (let a = 0; a < 2; a++) {
     for (let b = 0; b < 3; b++) {
-      panels.push({ at: [a, b] as [number, number], caption: `scale ${a} ratio ${b}`, images: [{ data: await png(40 * a, 40 * b, 0), caption: `first ${a}${b}` }, { data: await png(0, 40 * a, 40 * b), caption: `second ${a}${b}` }] });
+      panels.push({
+        at: [a, b] as [number, number],
+        caption: `scale ${a} ratio ${b}`,
+        images: [
+          { data: await png(40 * a, 40 * b, 0), caption: `first ${a}${b}` },
+          { data: await png(0, 40 * a, 40 * b), caption: `second ${a}${b}` },
+        ],
+      });
     }
   }
-  const html = explorerHtml(panels, { axes: [{ label: 'scale', values: ['1', '2'] }, { label: 'ratio', values: ['1/2', '1', '2'] }], initial: [0, 1], widthPx: 64 });
+  const html = explorerHtml(panels, {
+    axes: [
+      { label: 'scale', values: ['1', '2'] },
+      { label: 'ratio', values: ['1/2', '1', '2'] },
+    ],
+    initial: [0, 1],
+    widthPx: 64,
+  });
   const file = path.join(nbDir, 'explorer.html');
   fs.writeFileSync(file, `<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>${html}</body></html>`);
   const browser = await launchBrowser({ offline: true });
   try {
     const page = await browser.context.newPage();
     await page.goto(`file://${file}`, { waitUntil: 'load' });
-    const state = () => page.evaluate(() => ({
-      caption: document.querySelector('.metaanchor-explorer-caption')!.textContent,
-      src: Array.from(document.querySelectorAll('.metaanchor-explorer img')).map((img) => (img as HTMLImageElement).src),
-      captions: Array.from(document.querySelectorAll('.metaanchor-explorer figcaption')).map((c) => c.textContent),
-    }));
+    const state = () =>
+      page.evaluate(() => ({
+        caption: document.querySelector('.metaanchor-explorer-caption')!.textContent,
+        src: Array.from(document.querySelectorAll('.metaanchor-explorer img')).map((img) => (img as HTMLImageElement).src),
+        captions: Array.from(document.querySelectorAll('.metaanchor-explorer figcaption')).map((c) => c.textContent),
+      }));
     const url = (data: Buffer) => `data:image/png;base64,${data.toString('base64')}`;
     assert.deepEqual(await state(), { caption: 'scale 0 ratio 1', src: panels[1].images.map((im) => url(im.data)), captions: ['first 01', 'second 01'] });
     await page.selectOption('select[data-axis="0"]', { value: '1' });
@@ -189,4 +226,3 @@ test('the offline explorer switches precomputed panels with its two dropdowns (f
     await browser.close();
   }
 });
-

@@ -40,7 +40,10 @@ const PNG_1x1 = Buffer.from(
 );
 
 test('outside a kernel, display without a sink is a UserError', () => {
-  assert.throws(() => display(), (e: unknown) => e instanceof UserError && /needs a notebook/.test(e.message));
+  assert.throws(
+    () => display(),
+    (e: unknown) => e instanceof UserError && /needs a notebook/.test(e.message),
+  );
 });
 
 test('jsonForScript: no "<" survives, typed arrays become arrays, value round-trips', () => {
@@ -89,7 +92,10 @@ test('figureHtml: one div, its id used by the script, height and layout merged',
 });
 
 test('tableHtml from row objects: header union, numbers with 3 decimals, escaping, missing cells empty', () => {
-  const html = tableHtml([{ name: '<b>', ap: 0.37125 }, { ap: 12, extra: true }]);
+  const html = tableHtml([
+    { name: '<b>', ap: 0.37125 },
+    { ap: 12, extra: true },
+  ]);
   const headers = [...html.matchAll(/<th[^>]*>([^<]*)<\/th>/g)].map((m) => m[1]);
   assert.deepEqual(headers, ['name', 'ap', 'extra']);
   const cells = [...html.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]);
@@ -122,7 +128,13 @@ test('formatCell', () => {
 });
 
 test('a column with decimals shows its integers with the same decimals (paper 26.0 beside 26.5)', () => {
-  const html = tableHtml([{ row: '3x3', paper: 26, n: 4 }, { row: '5x5', paper: 26.5, n: 5 }], { digits: 1 });
+  const html = tableHtml(
+    [
+      { row: '3x3', paper: 26, n: 4 },
+      { row: '5x5', paper: 26.5, n: 5 },
+    ],
+    { digits: 1 },
+  );
   const cells = [...html.matchAll(/<td[^>]*>([^<]*)<\/td>/g)].map((m) => m[1]);
   assert.deepEqual(cells, ['3x3', '26.0', '4', '5x5', '26.5', '5']);
 });
@@ -138,17 +150,32 @@ test('images: format from the signature; plain PNG output, or scaled <img> with 
   withRecorder((outputs) => {
     showImage(PNG_1x1);
     showImage(PNG_1x1, { widthPx: 10 });
-    assert.deepEqual(outputs.map((o) => o.kind), ['png', 'html']);
+    assert.deepEqual(
+      outputs.map((o) => o.kind),
+      ['png', 'html'],
+    );
     assert.equal(outputs[0].value, PNG_1x1.toString('base64'));
   });
 });
 
 test('lossCurveFigure: one trace per series, steps on x, log axis on request', () => {
-  const fig = lossCurveFigure({ cls: [{ step: 1, loss: 2 }, { step: 2, loss: 1 }], box: [{ step: 1, loss: 0.5 }] }, { logY: true });
-  assert.deepEqual(fig.data.map((t) => [t.name, t.x, t.y, t.mode]), [
-    ['cls', [1, 2], [2, 1], 'lines'],
-    ['box', [1], [0.5], 'markers'],
-  ]);
+  const fig = lossCurveFigure(
+    {
+      cls: [
+        { step: 1, loss: 2 },
+        { step: 2, loss: 1 },
+      ],
+      box: [{ step: 1, loss: 0.5 }],
+    },
+    { logY: true },
+  );
+  assert.deepEqual(
+    fig.data.map((t) => [t.name, t.x, t.y, t.mode]),
+    [
+      ['cls', [1, 2], [2, 1], 'lines'],
+      ['box', [1], [0.5], 'markers'],
+    ],
+  );
   assert.equal((fig.layout?.yaxis as { type: string }).type, 'log');
   assert.equal(fig.layout?.showlegend, true);
 });
@@ -179,7 +206,10 @@ test('LiveLossCurve redraws at most every minIntervalMs into one updatable displ
 test('showTable sends one html output', () => {
   withRecorder((outputs) => {
     showTable([{ a: 1 }]);
-    assert.deepEqual(outputs.map((o) => o.kind), ['html']);
+    assert.deepEqual(
+      outputs.map((o) => o.kind),
+      ['html'],
+    );
   });
 });
 
@@ -188,5 +218,8 @@ test('a right-side y axis gets automargin and at least 70 px of right margin; ot
   assert.match(two, /"margin":\{"t":40,"r":70,"b":50,"l":60\}/);
   assert.match(two, /"yaxis2":\{"automargin":true,"side":"right"/);
   assert.match(figureHtml({ data: [] }), /"margin":\{"t":40,"r":20,"b":50,"l":60\}/);
-  assert.match(figureHtml({ data: [], layout: { margin: { r: 120 }, yaxis2: { side: 'right', automargin: false } } }), /"margin":\{"r":120\}.*"yaxis2":\{"automargin":false,"side":"right"\}/);
+  assert.match(
+    figureHtml({ data: [], layout: { margin: { r: 120 }, yaxis2: { side: 'right', automargin: false } } }),
+    /"margin":\{"r":120\}.*"yaxis2":\{"automargin":false,"side":"right"\}/,
+  );
 });

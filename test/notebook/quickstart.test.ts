@@ -24,8 +24,8 @@ test('makeBoxBatch: deterministic, boxes inside the image, rectangle bright and 
     for (let y = 0; y < 24; y++) {
       for (let x = 0; x < 24; x++) {
         const v = a.images[i * 576 + y * 24 + x];
-        if (x >= x1 && x < x2 && y >= y1 && y < y2) (inSum += v), inN++;
-        else (outSum += v), outN++;
+        if (x >= x1 && x < x2 && y >= y1 && y < y2) ((inSum += v), inN++);
+        else ((outSum += v), outN++);
       }
     }
     // Rectangle level 0.7..1.0, background 0.1, noise sigma 0.1.
@@ -39,7 +39,10 @@ test('trainTinyConvNet on cpu: pinned first loss, loss falls, no tensor leak', a
   const before = tf.memory().numTensors;
   const seen: number[] = [];
   const run = await trainTinyConvNet({ steps: 15, seed: 0, onStep: (s) => void seen.push(s.step) });
-  assert.deepEqual(seen, Array.from({ length: 15 }, (_, i) => i + 1));
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 15 }, (_, i) => i + 1),
+  );
   assert.equal(run.backend, 'cpu');
   assert.equal(run.paramCount, 8 * 9 + 8 + 8 * 8 * 9 + 8 + 6 * 6 * 8 * 4 + 4);
   // Seed 0: the initial weights and the first batch are fixed, so is the first loss (measured).

@@ -25,7 +25,7 @@ let dataDir = ''; // JUPYTER_DATA_DIR: the notary's key and signature db, kept o
 type MultiLine = string | string[];
 
 function joined(value: MultiLine | undefined): string {
-  return Array.isArray(value) ? value.join('') : value ?? '';
+  return Array.isArray(value) ? value.join('') : (value ?? '');
 }
 
 interface Cell {
@@ -67,7 +67,8 @@ function runNotebooks(args: string[]): SpawnSyncReturns<string> {
 
 /** nbformat's own signature check, with the same notary data dir as the run. */
 function signatureValid(file: string): boolean {
-  const code = 'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\n' +
+  const code =
+    'import sys, nbformat\nfrom nbformat.sign import NotebookNotary\n' +
     'nb = nbformat.read(sys.argv[1], as_version=4)\nsys.exit(0 if NotebookNotary().check_signature(nb) else 3)';
   const res = spawnSync(PYTHON, ['-c', code, file], { env: env(), encoding: 'utf8' });
   if (res.status !== 0 && res.status !== 3) throw new Error(`signature check failed to run: ${res.stderr}`);
@@ -112,9 +113,24 @@ test('a thrown error, a type error, an uncaught async error and a timeout each f
   assert.equal(res.status, 1, res.stderr);
   const err = res.stderr;
   assert.ok(err.includes(`notebook FAILED: ${thrown}\n  at cell 2/3 (index 1): // the failing cell\n  error:\n    Error: deliberate failure 42\n`), err);
-  assert.ok(err.includes(`notebook FAILED: ${typed}\n  at cell 1/1 (index 0): const n: number = 'not a number';\n  error:\n    1:7 - Type 'string' is not assignable to type 'number'.\n`), err);
-  assert.ok(err.includes(`notebook FAILED: ${late}\n  at cell 1/1 (index 0): setTimeout(() => { throw new Error('late failure 7'); }, 10);\n  error:\n    UncaughtException: Error: late failure 7\n`), err);
-  assert.ok(err.includes(`notebook FAILED: ${stuck}\n  at cell 1/1 (index 0): await new Promise((r) => setTimeout(r, 120_000));\n  error:\n    no result after 10 s (per-cell timeout; raise it with --timeout)\n`), err);
+  assert.ok(
+    err.includes(
+      `notebook FAILED: ${typed}\n  at cell 1/1 (index 0): const n: number = 'not a number';\n  error:\n    1:7 - Type 'string' is not assignable to type 'number'.\n`,
+    ),
+    err,
+  );
+  assert.ok(
+    err.includes(
+      `notebook FAILED: ${late}\n  at cell 1/1 (index 0): setTimeout(() => { throw new Error('late failure 7'); }, 10);\n  error:\n    UncaughtException: Error: late failure 7\n`,
+    ),
+    err,
+  );
+  assert.ok(
+    err.includes(
+      `notebook FAILED: ${stuck}\n  at cell 1/1 (index 0): await new Promise((r) => setTimeout(r, 120_000));\n  error:\n    no result after 10 s (per-cell timeout; raise it with --timeout)\n`,
+    ),
+    err,
+  );
   assert.match(err, /4 of 4 notebook\(s\) FAILED in [\d.]+ s/);
   // Progress lines name the cell position and its time.
   assert.match(err, /cell 1\/3 \[1\/3 code\]  [\d.]+ s  `const a: number = 1 \+ 1;`/);
@@ -150,8 +166,18 @@ test('a passing notebook: signed .ipynb + .html, plotly.js in the page but not t
 
   const ipynb = path.join(outDir, 'pass.ipynb');
   const html = path.join(outDir, 'pass.html');
-  assert.deepEqual(fs.readdirSync(outDir).filter((f) => f.startsWith('pass')).sort(), ['pass.html', 'pass.ipynb']);
-  assert.deepEqual(fs.readdirSync(outDir).filter((f) => f.endsWith('.tmp')), [], 'no temporary files left');
+  assert.deepEqual(
+    fs
+      .readdirSync(outDir)
+      .filter((f) => f.startsWith('pass'))
+      .sort(),
+    ['pass.html', 'pass.ipynb'],
+  );
+  assert.deepEqual(
+    fs.readdirSync(outDir).filter((f) => f.endsWith('.tmp')),
+    [],
+    'no temporary files left',
+  );
 
   const nb = readNotebook(ipynb);
   const plotOutputs = (nb.cells[1].outputs ?? []).map((o) => joined(o.data?.['text/html']));
@@ -162,11 +188,18 @@ test('a passing notebook: signed .ipynb + .html, plotly.js in the page but not t
   assert.ok(fs.statSync(ipynb).size < 100_000, `${fs.statSync(ipynb).size} bytes`);
   const table = joined(nb.cells[2].outputs?.[0].data?.['text/html']);
   assert.match(table, />smoke<\/td>.*>21<\/td>/);
-  assert.deepEqual(nb.cells[4].outputs?.map((o) => joined(o.text)), ['42\n']);
+  assert.deepEqual(
+    nb.cells[4].outputs?.map((o) => joined(o.text)),
+    ['42\n'],
+  );
 
   // The cell's outputs: the import note, then one status display (40 updates in place).
   const outs = nb.cells[5].outputs ?? [];
-  assert.deepEqual(outs.map((o) => o.output_type), ['stream', 'display_data'], JSON.stringify(outs));
+  assert.deepEqual(
+    outs.map((o) => o.output_type),
+    ['stream', 'display_data'],
+    JSON.stringify(outs),
+  );
   assert.equal(joined(outs[0].text), 'Loading ./lib/util/progress ...\n');
   const status = outs.slice(1);
   assert.match(joined(status[0].data?.['text/html']), /^<pre class="metaanchor-status"[^>]*>demo steps 40\/40 .*\(40 updates\)/);
@@ -193,11 +226,17 @@ test('a passing notebook: signed .ipynb + .html, plotly.js in the page but not t
     const withoutLibrary = page.replace(/<script type="text\/javascript">\/\*\*\n\* plotly\.js v4\.1\.2[\s\S]*?<\/script>/, '');
     assert.ok(withoutLibrary.length < page.length - 1_000_000);
     fs.writeFileSync(stripped, withoutLibrary);
-    const res = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'check-html.js'), '--lines', '--shots', outDir, html, stripped], { encoding: 'utf8', timeout: 180_000 });
+    const res = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'check-html.js'), '--lines', '--shots', outDir, html, stripped], {
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
     assert.equal(res.status, 1, res.stdout + res.stderr);
     assert.match(res.stdout, /pass\.html: 1\/1 plot\(s\) drawn, 1 drawn line trace\(s\)/);
     assert.doesNotMatch(res.stdout.split('stripped.html')[0], /problem:/);
-    assert.match(res.stdout, /stripped\.html: 0\/1 plot\(s\) drawn[^]*problem: 1 of 1 plot\(s\) not drawn[^]*problem: 1 plot\(s\) say plotly\.js is not loaded/);
+    assert.match(
+      res.stdout,
+      /stripped\.html: 0\/1 plot\(s\) drawn[^]*problem: 1 of 1 plot\(s\) not drawn[^]*problem: 1 plot\(s\) say plotly\.js is not loaded/,
+    );
     assert.ok(fs.statSync(shot).size > 10_000);
   });
 });

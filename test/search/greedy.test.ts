@@ -20,9 +20,15 @@ test('greedySelect keeps a candidate only when the score strictly improves', asy
   });
   assert.deepEqual(r.state, [5, 2, 7]);
   assert.equal(r.best, 3);
-  assert.deepEqual(r.steps.map((s) => s.kept), [false, true, false, true, false, true, false]);
+  assert.deepEqual(
+    r.steps.map((s) => s.kept),
+    [false, true, false, true, false, true, false],
+  );
   // A repeated candidate adds nothing (score equal, not greater): not kept.
-  assert.deepEqual(r.steps.map((s) => s.candidateScore), [-0.5, 1, 1, 2, 1.5, 3, 2.5]);
+  assert.deepEqual(
+    r.steps.map((s) => s.candidateScore),
+    [-0.5, 1, 1, 2, 1.5, 3, 2.5],
+  );
   for (let i = 1; i < r.steps.length; i++) assert.ok(r.steps[i].score >= r.steps[i - 1].score, 'reported score never decreases');
 });
 
@@ -31,14 +37,25 @@ test('greedy anchor search on a MetaAnchor checkpoint is deterministic from its 
   await train(trainConfig('smoke', { method: 'metaanchor', steps: 3, evalImages: 1 }), dir, { quiet: true });
   const run = loadRun(dir);
   const ds = await loadDatasetSpec(run.config!.train, 'train');
-  const opts = { start: run.trainAnchors, standardBoxP3: run.standardBoxP3, steps: 6, subset: 12, seed: 3, input: { maxSizePx: 64, pad: 'square' as const, sizeDivisor: 32 } };
+  const opts = {
+    start: run.trainAnchors,
+    standardBoxP3: run.standardBoxP3,
+    steps: 6,
+    subset: 12,
+    seed: 3,
+    input: { maxSizePx: 64, pad: 'square' as const, sizeDivisor: 32 },
+  };
   const a = await greedyAnchorSearch(run.detector, ds, opts);
   const b = await greedyAnchorSearch(run.detector, ds, opts);
   const c = await greedyAnchorSearch(run.detector, ds, { ...opts, seed: 4 });
   assert.deepEqual(a.trace, b.trace);
   assert.equal(a.anchors, b.anchors);
   assert.equal(a.trace.length, 6);
-  assert.notDeepEqual(a.trace.map((t) => t.anchor), c.trace.map((t) => t.anchor), 'another seed tries other candidates');
+  assert.notDeepEqual(
+    a.trace.map((t) => t.anchor),
+    c.trace.map((t) => t.anchor),
+    'another seed tries other candidates',
+  );
   assert.ok(a.finalMmAP >= a.startMmAP);
   assert.match(a.anchors, /std:44x44$/, 'the searched list keeps the training standard box');
   // Starting shapes are not candidates again: the full grid minus the shapes of 3x3 it contains.

@@ -21,21 +21,42 @@ test('corner-aligned IoU of (w, h) pairs', () => {
 });
 
 test('boxes fold to P3 by their nearest level, clamped to P3..P7', () => {
-  assert.deepEqual(foldToP3([{ w: 64, h: 64 }, { w: 20, h: 20 }, { w: 46, h: 46 }, { w: 1000, h: 1000 }, { w: 100, h: 25 }]), [
-    { w: 32, h: 32 }, // P4
-    { w: 20, h: 20 }, // below P3: stays
-    { w: 23, h: 23 }, // sqrt 46 is nearer 64 (P4) than 32 in log scale
-    { w: 62.5, h: 62.5 }, // P7 at most (16x)
-    { w: 50, h: 12.5 }, // sqrt(2500) = 50 -> P4
-  ]);
+  assert.deepEqual(
+    foldToP3([
+      { w: 64, h: 64 },
+      { w: 20, h: 20 },
+      { w: 46, h: 46 },
+      { w: 1000, h: 1000 },
+      { w: 100, h: 25 },
+    ]),
+    [
+      { w: 32, h: 32 }, // P4
+      { w: 20, h: 20 }, // below P3: stays
+      { w: 23, h: 23 }, // sqrt 46 is nearer 64 (P4) than 32 in log scale
+      { w: 62.5, h: 62.5 }, // P7 at most (16x)
+      { w: 50, h: 12.5 }, // sqrt(2500) = 50 -> P4
+    ],
+  );
 });
 
 test('k-means with 1 - IoU: two clusters found exactly, seeded and deterministic', () => {
-  const a = [{ w: 10, h: 10 }, { w: 10, h: 10 }, { w: 12, h: 12 }, { w: 8, h: 8 }];
-  const b = [{ w: 40, h: 20 }, { w: 44, h: 22 }, { w: 36, h: 18 }];
+  const a = [
+    { w: 10, h: 10 },
+    { w: 10, h: 10 },
+    { w: 12, h: 12 },
+    { w: 8, h: 8 },
+  ];
+  const b = [
+    { w: 40, h: 20 },
+    { w: 44, h: 22 },
+    { w: 36, h: 18 },
+  ];
   const r = kmeansIou([...a, ...b], 2, { seed: 3 });
-  assert.deepEqual(r.centroids, [{ w: 10, h: 10 }, { w: 40, h: 20 }]);
-  const expected = ([...a.map((p) => whIou(p, { w: 10, h: 10 })), ...b.map((p) => whIou(p, { w: 40, h: 20 }))].reduce((s, v) => s + v, 0)) / 7;
+  assert.deepEqual(r.centroids, [
+    { w: 10, h: 10 },
+    { w: 40, h: 20 },
+  ]);
+  const expected = [...a.map((p) => whIou(p, { w: 10, h: 10 })), ...b.map((p) => whIou(p, { w: 40, h: 20 }))].reduce((s, v) => s + v, 0) / 7;
   assert.ok(Math.abs(r.meanIou - expected) < 1e-12);
   assert.deepEqual(kmeansIou([...a, ...b], 2, { seed: 3 }), r);
   assert.throws(() => kmeansIou(a, 5), /at least k = 5 boxes/);
@@ -43,7 +64,11 @@ test('k-means with 1 - IoU: two clusters found exactly, seeded and deterministic
 });
 
 test('YOLOv5 fitness: mean best ratio metric over boxes above 1/anchor_t, the shapes on every level', () => {
-  const boxes = [{ w: 32, h: 32 }, { w: 10, h: 50 }, { w: 128, h: 128 }];
+  const boxes = [
+    { w: 32, h: 32 },
+    { w: 10, h: 50 },
+    { w: 128, h: 128 },
+  ];
   // Anchor 32x32 at P3 (64, 128, 256, 512 above): box 1 x = 1, box 2 x = 10/32, box 3 x = 1 (P5).
   assert.ok(Math.abs(anchorFitness(boxes, [{ w: 32, h: 32 }]) - (2 + 10 / 32) / 3) < 1e-12);
   assert.ok(Math.abs(anchorFitness(boxes, [{ w: 32, h: 32 }], { anchorT: 3 }) - 2 / 3) < 1e-12);
@@ -52,7 +77,10 @@ test('YOLOv5 fitness: mean best ratio metric over boxes above 1/anchor_t, the sh
 
 test('evolution: fitness never decreases, ends above k-means, same seed same anchors', () => {
   const boxes = Array.from({ length: 60 }, (_, i) => ({ w: 12 + (i % 7) * 9, h: 30 + (i % 5) * 11 }));
-  const start = [{ w: 6, h: 6 }, { w: 100, h: 10 }];
+  const start = [
+    { w: 6, h: 6 },
+    { w: 100, h: 10 },
+  ];
   const r = evolveAnchors(boxes, start, { generations: 200, seed: 1 });
   assert.equal(r.trace.length, 200);
   for (let i = 1; i < r.trace.length; i++) assert.ok(r.trace[i] >= r.trace[i - 1]);
@@ -64,7 +92,10 @@ test('evolution: fitness never decreases, ends above k-means, same seed same anc
 });
 
 test('the spec reads back as the same sizes at P3; train and evaluate accept it', () => {
-  const spec = shapesToSpec([{ w: 15.2, h: 15.34 }, { w: 57.88, h: 19.41 }]);
+  const spec = shapesToSpec([
+    { w: 15.2, h: 15.34 },
+    { w: 57.88, h: 19.41 },
+  ]);
   assert.equal(spec, 'h:15.34,w:15.2;h:19.41,w:57.88');
   const cfg = parseAnchorSpec(spec);
   const p3 = anchorSizePx(cfg.shapes[1], 8);
@@ -76,8 +107,8 @@ test('the spec reads back as the same sizes at P3; train and evaluate accept it'
 test('searchAnchorsFromBoxes: k-means then evolution on boxes in px; the verb prints and writes the same', async () => {
   const boxes: number[] = [];
   for (let i = 0; i < 80; i++) {
-    const w = 10 + (i * 37) % 90;
-    const h = 10 + (i * 53) % 70;
+    const w = 10 + ((i * 37) % 90);
+    const h = 10 + ((i * 53) % 70);
     boxes.push(0, 0, w, h);
   }
   const km = searchAnchorsFromBoxes(Float32Array.from(boxes), 'kmeans', { k: 4, seed: 0 });
@@ -116,9 +147,16 @@ test('searchAnchorsFromBoxes: k-means then evolution on boxes in px; the verb pr
       const lib = searchAnchorsFromBoxes(collectInputBoxes(dataset, geometryOf(input, {})).boxes, 'kmeans', { k: 3 });
       assert.deepEqual({ ...printed, seconds: 0 }, { ...lib, seconds: 0, dataset: printed.dataset });
       assert.equal(printed.method, 'kmeans');
-      for (const bad of [['--k', '0'], ['--anchor-t', '1'], ['--pos-iou', '2']]) {
-        await assert.rejects(program().parseAsync(['node', 'metaanchor', 'anchors', 'kmeans', '--data', data, ...bad]),
-          (err: unknown) => err instanceof UserError && typeof err.hint === 'string', bad.join(' '));
+      for (const bad of [
+        ['--k', '0'],
+        ['--anchor-t', '1'],
+        ['--pos-iou', '2'],
+      ]) {
+        await assert.rejects(
+          program().parseAsync(['node', 'metaanchor', 'anchors', 'kmeans', '--data', data, ...bad]),
+          (err: unknown) => err instanceof UserError && typeof err.hint === 'string',
+          bad.join(' '),
+        );
       }
     } finally {
       console.log = log;

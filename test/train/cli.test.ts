@@ -11,7 +11,23 @@ const cli = (...args: string[]) =>
 
 test('CLI: train -> evaluate (other anchors) -> search -> detect --anchors search, and clear errors', () => {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'cli-')), 'meta');
-  const tr = cli('train', '--preset', 'smoke', '--method', 'metaanchor', '--anchors', '3x3', '--iou', '0.6/0.5', '--steps', '3', '--eval-images', '2', '--out', dir);
+  const tr = cli(
+    'train',
+    '--preset',
+    'smoke',
+    '--method',
+    'metaanchor',
+    '--anchors',
+    '3x3',
+    '--iou',
+    '0.6/0.5',
+    '--steps',
+    '3',
+    '--eval-images',
+    '2',
+    '--out',
+    dir,
+  );
   assert.equal(tr.status, 0, tr.stderr);
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   assert.equal(cfg.method, 'metaanchor');

@@ -17,7 +17,14 @@ const silent = { log: () => undefined };
 
 test('digit-classification pretraining writes only backbone weights, deterministically, with a held-out accuracy', async () => {
   const model = modelConfig('smoke', {});
-  const cfg = { ...pretrainConfig(model), steps: 6, batchSize: 4, imageSizePx: 32, testImages: 20, lr: { baseLr: 0.002, warmupSteps: 0, warmupFactor: 1, decaySteps: [], gamma: 0.1 } };
+  const cfg = {
+    ...pretrainConfig(model),
+    steps: 6,
+    batchSize: 4,
+    imageSizePx: 32,
+    testImages: 20,
+    lr: { baseLr: 0.002, warmupSteps: 0, warmupFactor: 1, decaySteps: [], gamma: 0.1 },
+  };
   const a = await pretrainBackbone(cfg, path.join(tmp(), 'a'), { quiet: true });
   const b = await pretrainBackbone(cfg, path.join(tmp(), 'b'), { quiet: true });
   assert.ok(a.accuracy >= 0 && a.accuracy <= 1);
@@ -34,8 +41,14 @@ test('digit-classification pretraining writes only backbone weights, determinist
     assert.equal(n, wa.names().length);
     for (const name of wa.names()) assert.deepEqual(Array.from(det.store.get(name).dataSync()), Array.from(wa.get(name)!.data));
     assert.deepEqual(Array.from(det.store.get('fpn.lateral3.weight').dataSync()), before, 'the FPN keeps its init');
-    assert.throws(() => initWeightsFrom(det, a.dir, ['fpn.']), (e: unknown) => e instanceof UserError && /does not hold/.test(e.message));
-    assert.throws(() => initWeightsFrom(det, a.dir, ['nothing.']), (e: unknown) => e instanceof UserError && /no parameter of this model starts with/.test(e.message));
+    assert.throws(
+      () => initWeightsFrom(det, a.dir, ['fpn.']),
+      (e: unknown) => e instanceof UserError && /does not hold/.test(e.message),
+    );
+    assert.throws(
+      () => initWeightsFrom(det, a.dir, ['nothing.']),
+      (e: unknown) => e instanceof UserError && /no parameter of this model starts with/.test(e.message),
+    );
   } finally {
     det.dispose();
   }
@@ -56,7 +69,17 @@ test('the detection trunk: one square anchor on the six other digits, from the d
   // A two-step trunk of the smoke model: its weights initialise another run's trunk.
   const smoke = modelConfig('smoke', {});
   const dir = path.join(tmp(), 'trunk');
-  const small = { ...trunkTrainConfig(smoke), preset: 'smoke' as const, model: { ...trunkTrainConfig(smoke).model }, steps: 2, evalImages: 2, checkpointEvery: 1, initFrom: undefined, imageSizePx: 64, lr: { baseLr: 0.001, warmupSteps: 0, warmupFactor: 1, decaySteps: [], gamma: 0.1 } };
+  const small = {
+    ...trunkTrainConfig(smoke),
+    preset: 'smoke' as const,
+    model: { ...trunkTrainConfig(smoke).model },
+    steps: 2,
+    evalImages: 2,
+    checkpointEvery: 1,
+    initFrom: undefined,
+    imageSizePx: 64,
+    lr: { baseLr: 0.001, warmupSteps: 0, warmupFactor: 1, decaySteps: [], gamma: 0.1 },
+  };
   await train(small, dir, { quiet: true });
   const file = readWeights(path.join(dir, 'checkpoint'));
   const det = buildDetector(modelConfig('smoke', { numClasses: 4, method: 'metaanchor' }), silent);

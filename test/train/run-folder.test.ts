@@ -16,7 +16,6 @@ import { LOCK_STALE_MS, lockHolder, lockRunFolder, touchRunLock } from '../../li
 import { UserError } from '../../lib/util/errors';
 
 /** node:fs itself (the namespace import is read-only), to inject faults into what lib/ calls. */
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const nodeFs: { renameSync: typeof fs.renameSync; writeFileSync: typeof fs.writeFileSync } = require('node:fs');
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'run-folder-'));
@@ -36,7 +35,12 @@ function snapshot(dir: string): Record<string, string> {
 }
 
 function logSteps(dir: string): number[] {
-  return fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l).step);
+  return fs
+    .readFileSync(path.join(dir, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l).step);
 }
 
 const cfg6 = trainConfig('smoke', { steps: 6, checkpointEvery: 2, evalImages: 1 });
@@ -51,7 +55,10 @@ test('a folder that is not a run is refused and left exactly as it was', async (
   const before = snapshot(dir);
   await assert.rejects(train(cfg6, dir, { quiet: true }), (err: UserError) => {
     assert.ok(err instanceof UserError);
-    assert.match(err.message, /is not a training run \(no config\.json\) and is not empty: it holds checkpoint, log\.jsonl, metrics\.json, notes\.txt; nothing was changed/);
+    assert.match(
+      err.message,
+      /is not a training run \(no config\.json\) and is not empty: it holds checkpoint, log\.jsonl, metrics\.json, notes\.txt; nothing was changed/,
+    );
     assert.equal(err.hint, 'give --out a new or empty folder');
     return true;
   });
@@ -78,7 +85,10 @@ test('a run of another configuration names the settings that differ; a run that 
   const lines: string[] = [];
   const r = await train(cfg, failed, { quiet: true, onLog: (l) => lines.push(l) });
   assert.equal(r.steps, 2);
-  assert.ok(lines.some((l) => /never reached a checkpoint; starting it again with the new settings \(batchSize: 8 -> 2\)/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /never reached a checkpoint; starting it again with the new settings \(batchSize: 8 -> 2\)/.test(l)),
+    lines.join('\n'),
+  );
   assert.equal(JSON.parse(fs.readFileSync(path.join(failed, 'config.json'), 'utf8')).batchSize, 2);
 });
 
@@ -90,7 +100,10 @@ test('a second trainer on the same folder is refused; a lock left by a dead proc
     fs.writeFileSync(path.join(dir, 'training.lock'), String(sleeper.pid));
     await assert.rejects(train(cfg6, dir, { quiet: true }), (err: UserError) => {
       assert.equal(err.message, `${dir} is being trained by process ${sleeper.pid}`);
-      assert.equal(err.hint, `two trainers would overwrite each other's checkpoints: wait for it to finish, or stop it; if no trainer runs, delete ${path.join(dir, 'training.lock')}`);
+      assert.equal(
+        err.hint,
+        `two trainers would overwrite each other's checkpoints: wait for it to finish, or stop it; if no trainer runs, delete ${path.join(dir, 'training.lock')}`,
+      );
       return true;
     });
     assert.equal(fs.existsSync(path.join(dir, 'config.json')), false);
@@ -102,7 +115,10 @@ test('a second trainer on the same folder is refused; a lock left by a dead proc
   const lines: string[] = [];
   const cfg = trainConfig('smoke', { steps: 1, evalImages: 1 });
   await train(cfg, dir, { quiet: true, onLog: (l) => lines.push(l) });
-  assert.ok(lines.some((l) => l.includes(`taking over the lock of process ${dead}, which no longer runs`)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes(`taking over the lock of process ${dead}, which no longer runs`)),
+    lines.join('\n'),
+  );
   assert.equal(fs.existsSync(path.join(dir, 'training.lock')), false, 'the lock is released at the end');
   // A run with a checkpoint that another trainer holds: that is what is said, not "pass --resume".
   const sleeper2 = spawn('sleep', ['60']);
@@ -130,7 +146,10 @@ test('locks: a pid given to another process since, a fresh lock from another hos
     assert.equal(lockHolder(dir), null);
     const lines: string[] = [];
     lockRunFolder(dir, (l) => lines.push(l))();
-    assert.ok(lines.some((l) => l.includes(`taking over the lock of process ${sleeper.pid}, which no longer runs`)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes(`taking over the lock of process ${sleeper.pid}, which no longer runs`)),
+      lines.join('\n'),
+    );
     assert.equal(fs.existsSync(file), false, 'released');
     // Another boot: gone whatever the pid.
     fs.writeFileSync(file, `${sleeper.pid} ${os.hostname()} ${start} another-boot\n`);
@@ -141,13 +160,19 @@ test('locks: a pid given to another process since, a fresh lock from another hos
   // Another host (a shared runs folder): alive while refreshed, taken over once stale.
   fs.writeFileSync(file, `4242 other-host 1 b\n`);
   assert.equal(lockHolder(dir), 4242);
-  assert.throws(() => lockRunFolder(dir), (e: UserError) => /being trained by process 4242 on other-host/.test(e.message));
+  assert.throws(
+    () => lockRunFolder(dir),
+    (e: UserError) => /being trained by process 4242 on other-host/.test(e.message),
+  );
   const old = new Date(Date.now() - LOCK_STALE_MS - 1000);
   fs.utimesSync(file, old, old);
   assert.equal(lockHolder(dir), null);
   const lines: string[] = [];
   const release = lockRunFolder(dir, (l) => lines.push(l));
-  assert.ok(lines.some((l) => /taking over the lock of process 4242 on other-host \(not refreshed for 1[01] min\)/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /taking over the lock of process 4242 on other-host \(not refreshed for 1[01] min\)/.test(l)),
+    lines.join('\n'),
+  );
   // The new lock names this process; touchRunLock refreshes its mtime.
   assert.match(fs.readFileSync(file, 'utf8'), new RegExp(`^${process.pid} ${os.hostname()} \\d+ `));
   fs.utimesSync(file, old, old);
@@ -166,7 +191,10 @@ test('log.jsonl is written as training goes and cut back to the checkpoint on re
   const lines: string[] = [];
   const resumed = await train(cfg6, dir, { quiet: true, resume: true, onLog: (l) => lines.push(l) });
   assert.equal(resumed.resumedFrom, 2);
-  assert.ok(lines.some((l) => /resuming .* at step 2\/6 \(1 log line\(s\) after the checkpoint dropped\)/.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /resuming .* at step 2\/6 \(1 log line\(s\) after the checkpoint dropped\)/.test(l)),
+    lines.join('\n'),
+  );
   assert.deepEqual(logSteps(dir), [1, 2, 3, 4, 5, 6]);
 });
 
@@ -186,7 +214,10 @@ test('a checkpoint swap killed between its two renames: resume and evaluate use 
   } finally {
     nodeFs.renameSync = rename;
   }
-  const hidden = fs.readdirSync(dir).filter((n) => n.startsWith('.checkpoint.')).sort();
+  const hidden = fs
+    .readdirSync(dir)
+    .filter((n) => n.startsWith('.checkpoint.'))
+    .sort();
   assert.equal(fs.existsSync(path.join(dir, 'checkpoint')), false);
   assert.equal(hidden.length, 2, hidden.join(', '));
   assert.ok(hidden[0].endsWith('.tmp') && hidden[1].endsWith('.tmp.old'), hidden.join(', '));
@@ -200,10 +231,22 @@ test('a checkpoint swap killed between its two renames: resume and evaluate use 
   const lines: string[] = [];
   const resumed = await train(cfg6, dir, { quiet: true, resume: true, onLog: (l) => lines.push(l) });
   assert.equal(resumed.resumedFrom, 4);
-  assert.ok(lines.some((l) => /recovered the checkpoint of step 4 that an interrupted checkpoint swap left in \.checkpoint\..*\.tmp$/.test(l)), lines.join('\n'));
-  assert.ok(lines.some((l) => /removed 1 leftover folder\(s\) of interrupted checkpoint swaps/.test(l)), lines.join('\n'));
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.')), []);
-  assert.deepEqual(resumed.history.map((h) => h.loss), full.history.map((h) => h.loss));
+  assert.ok(
+    lines.some((l) => /recovered the checkpoint of step 4 that an interrupted checkpoint swap left in \.checkpoint\..*\.tmp$/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => /removed 1 leftover folder\(s\) of interrupted checkpoint swaps/.test(l)),
+    lines.join('\n'),
+  );
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.startsWith('.')),
+    [],
+  );
+  assert.deepEqual(
+    resumed.history.map((h) => h.loss),
+    full.history.map((h) => h.loss),
+  );
   assert.deepEqual(logSteps(dir), [1, 2, 3, 4, 5, 6]);
 });
 
@@ -245,5 +288,8 @@ test('a full disk while writing a checkpoint: error + hint, the previous checkpo
     nodeFs.writeFileSync = write;
   }
   assert.equal(readTrainState(dir).step, 2);
-  assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('.')), []);
+  assert.deepEqual(
+    fs.readdirSync(dir).filter((n) => n.startsWith('.')),
+    [],
+  );
 });

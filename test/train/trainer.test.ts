@@ -42,7 +42,12 @@ test('tensor count stays flat across training steps', async () => {
 
 test('a diverging loss stops with a clear error and keeps the last good checkpoint', async () => {
   const dir = path.join(tmp(), 'nan');
-  const cfg = trainConfig('smoke', { steps: 8, checkpointEvery: 1, clipNorm: 0, lr: { baseLr: 1e12, warmupSteps: 0, warmupFactor: 1, decaySteps: [], gamma: 0.1 } });
+  const cfg = trainConfig('smoke', {
+    steps: 8,
+    checkpointEvery: 1,
+    clipNorm: 0,
+    lr: { baseLr: 1e12, warmupSteps: 0, warmupFactor: 1, decaySteps: [], gamma: 0.1 },
+  });
   await assert.rejects(train(cfg, dir, { quiet: true }), (err: Error & { hint?: string }) => {
     assert.match(err.message, /loss became (NaN|Infinity|-Infinity) at step \d+ .*the last good checkpoint \(step \d+\) is kept/);
     assert.match(err.hint ?? '', /lower the learning rate/);
@@ -61,5 +66,8 @@ test('a run folder is not overwritten: another config or a finished run needs a 
   const cfg = trainConfig('smoke', { steps: 2, evalImages: 1 });
   await train(cfg, dir, { quiet: true });
   await assert.rejects(train(cfg, dir, { quiet: true }), /already holds a run \(checkpoint at step 2\)/);
-  await assert.rejects(train({ ...cfg, steps: 3 }, dir, { quiet: true, resume: true }), /holds a run with another configuration; it differs in 1 setting\(s\): steps: 2 -> 3/);
+  await assert.rejects(
+    train({ ...cfg, steps: 3 }, dir, { quiet: true, resume: true }),
+    /holds a run with another configuration; it differs in 1 setting\(s\): steps: 2 -> 3/,
+  );
 });

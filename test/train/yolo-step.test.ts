@@ -29,33 +29,48 @@ test('YOLOv2 configs: the detector field only where asked; CLI and yoloTrainConf
   assert.equal(y.anchors, 'yolov2');
   assert.equal(y.imageSizePx, 192);
   assert.deepEqual(trainConfigFromCli({ preset: 'quick', detector: 'yolov2', method: 'metaanchor', generator: 'independent', out: 'x' }), y);
-  assert.throws(() => yoloTrainConfig('quick', { imageSizePx: 250 }), (e: Error & { hint?: string }) => /imageSizePx = 250/.test(e.message) && /multiple of 32/.test(e.hint ?? ''));
+  assert.throws(
+    () => yoloTrainConfig('quick', { imageSizePx: 250 }),
+    (e: Error & { hint?: string }) => /imageSizePx = 250/.test(e.message) && /multiple of 32/.test(e.hint ?? ''),
+  );
   assert.equal(priorTermSteps(50), 10);
-  assert.equal(priorTermSteps(1000), 200, 'paper: 200 steps x 64 images = darknet\'s 12800');
+  assert.equal(priorTermSteps(1000), 200, "paper: 200 steps x 64 images = darknet's 12800");
   // MetaAnchor's step anchors are the jittered b_i, in cells; the baseline's are darknet's.
   const cfg = parseAnchorSpec('yolov2');
   assert.deepEqual(yoloStepAnchors('baseline', cfg, 0, 5, 0.5).anchorsWH, anchorCellsOf(cfg));
   const j = yoloStepAnchors('metaanchor', cfg, 0, 5, 0.5);
   assert.equal(j.b!.length, 10);
   assert.notDeepEqual(j.anchorsWH, anchorCellsOf(cfg));
-  assert.deepEqual(yoloStepAnchors('metaanchor', cfg, 0, 5, 0).anchorsWH.map((v) => +v.toFixed(4)), anchorCellsOf(cfg).map((v) => +v.toFixed(4)));
+  assert.deepEqual(
+    yoloStepAnchors('metaanchor', cfg, 0, 5, 0).anchorsWH.map((v) => +v.toFixed(4)),
+    anchorCellsOf(cfg).map((v) => +v.toFixed(4)),
+  );
 });
 
 test('YOLOv2 MetaAnchor through the public entry points: train, resume, detect, evaluate, search', async () => {
   const cfg = yoloTrainConfig('smoke', { method: 'metaanchor', steps: 4, checkpointEvery: 2, evalImages: 4 });
   const full = await train(cfg, path.join(tmp(), 'a'), { quiet: true });
   assert.equal(full.history.length, 4);
-  assert.ok(full.history.every((h) => Number.isFinite(h.loss) && h.positives > 0 && h.box > 0), JSON.stringify(full.history));
+  assert.ok(
+    full.history.every((h) => Number.isFinite(h.loss) && h.positives > 0 && h.box > 0),
+    JSON.stringify(full.history),
+  );
   // Step 1 creates the optimizers' slots; from then on nothing may accumulate (no checkpoints in between).
   const counts: number[] = [];
-  await train({ ...cfg, steps: 6, checkpointEvery: 100, evalImages: 1 }, path.join(tmp(), 'm'), { quiet: true, onStep: () => counts.push(tf.memory().numTensors) });
+  await train({ ...cfg, steps: 6, checkpointEvery: 100, evalImages: 1 }, path.join(tmp(), 'm'), {
+    quiet: true,
+    onStep: () => counts.push(tf.memory().numTensors),
+  });
   assert.equal(new Set(counts.slice(1)).size, 1, `tensor counts per step: ${counts.join(', ')}`);
   // Exact resume: interrupted after step 3 (checkpoint at 2), resumed -> the same losses.
   const dir = path.join(tmp(), 'b');
   await train(cfg, dir, { quiet: true, stopAfter: 3 });
   assert.equal(readTrainState(dir).step, 2);
   const resumed = await train(cfg, dir, { quiet: true, resume: true });
-  assert.deepEqual(resumed.history.map((h) => h.loss), full.history.map((h) => h.loss));
+  assert.deepEqual(
+    resumed.history.map((h) => h.loss),
+    full.history.map((h) => h.loss),
+  );
   assert.deepEqual(resumed.evals[0].stats, full.evals[0].stats);
 
   const run = loadRun(dir);

@@ -43,10 +43,31 @@ test('COCO_TO_VOC: the 20 VOC classes, each from a distinct COCO class', () => {
   const voc = Object.values(COCO_TO_VOC);
   assert.equal(voc.length, 20);
   assert.equal(new Set(voc).size, 20);
-  assert.deepEqual([...voc].sort(), ['aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor']);
+  assert.deepEqual([...voc].sort(), [
+    'aeroplane',
+    'bicycle',
+    'bird',
+    'boat',
+    'bottle',
+    'bus',
+    'car',
+    'cat',
+    'chair',
+    'cow',
+    'diningtable',
+    'dog',
+    'horse',
+    'motorbike',
+    'person',
+    'pottedplant',
+    'sheep',
+    'sofa',
+    'train',
+    'tvmonitor',
+  ]);
 });
 
-test('alignTargetClasses: VOC ground truth in a COCO detector\'s classes (airplane, couch, tv renamed)', () => {
+test("alignTargetClasses: VOC ground truth in a COCO detector's classes (airplane, couch, tv renamed)", () => {
   const source = coco(['person', 'bicycle', 'airplane', 'couch', 'tv']);
   const a = alignTargetClasses(vocTarget(), source);
   // Detector class i keeps its id; matched classes take the VOC name.
@@ -77,7 +98,10 @@ test('alignTargetClasses: names match ignoring case, spaces, - and _; a left-out
   const target = vocTarget(['Dining_Table', 'person', 'sofa', 'tv-monitor']);
   const source = coco(['person', 'dining table', 'tvmonitor']);
   const a = alignTargetClasses(target, source, ['sofa']);
-  assert.deepEqual(a.matches.map((m) => m.source), ['dining table', 'person', null, 'tvmonitor']);
+  assert.deepEqual(
+    a.matches.map((m) => m.source),
+    ['dining table', 'person', null, 'tvmonitor'],
+  );
   assert.deepEqual(a.classes, ['Dining_Table', 'person', 'tv-monitor']);
   // The sofa box is gone (no class scores it); the others keep their order and attributes.
   assert.equal(a.removedBoxes, 1);
@@ -94,7 +118,10 @@ test('alignTargetClasses: clear errors for an unmatched evaluated class, an unkn
     () => alignTargetClasses(vocTarget(), source),
     (e: unknown) => e instanceof UserError && /no class for 1 of VOC2007\/test's 4 classes: sofa/.test(e.message) && /--leave-out/.test(e.hint ?? ''),
   );
-  assert.throws(() => alignTargetClasses(vocTarget(), source, ['sofa', 'giraffe']), (e: unknown) => e instanceof UserError && /not in VOC2007\/test: giraffe/.test(e.message));
+  assert.throws(
+    () => alignTargetClasses(vocTarget(), source, ['sofa', 'giraffe']),
+    (e: unknown) => e instanceof UserError && /not in VOC2007\/test: giraffe/.test(e.message),
+  );
   assert.throws(
     () => alignTargetClasses(vocTarget(['aeroplane', 'airplane', 'sofa', 'tv']), coco(['airplane', 'couch', 'tv'])),
     (e: unknown) => e instanceof UserError && /aeroplane, airplane match the same detector class/.test(e.message),
@@ -104,7 +131,13 @@ test('alignTargetClasses: clear errors for an unmatched evaluated class, an unkn
 test('resultsInDataIds: detections written for a data file carry its own category ids, matched by name', () => {
   // The model knows 0, 1, 2, 4 (ids 1, 2, 3, 5); the data file has '1' as id 7 and '0' as id 3.
   const model: CategoryInfo[] = ['0', '1', '2', '4'].map((name, i) => ({ index: i, id: [1, 2, 3, 5][i], name }));
-  const data: DetectionDataset = { ...vocTarget(['1', '0']), categories: [{ index: 0, id: 7, name: '1' }, { index: 1, id: 3, name: '0' }] };
+  const data: DetectionDataset = {
+    ...vocTarget(['1', '0']),
+    categories: [
+      { index: 0, id: 7, name: '1' },
+      { index: 1, id: 3, name: '0' },
+    ],
+  };
   const aligned = alignTargetClasses(data, model);
   const dets = [
     { image_id: 1, category_id: 1, bbox: [0, 0, 5, 5], score: 0.9 }, // model '0' -> data id 3
@@ -114,7 +147,19 @@ test('resultsInDataIds: detections written for a data file carry its own categor
     { image_id: 2, category_id: 5, bbox: [1, 1, 5, 5], score: 0.5 },
   ];
   const r = resultsInDataIds(dets, aligned, model, data.categories);
-  assert.deepEqual(r.results.map((d) => [d.score, d.category_id]), [[0.9, 3], [0.8, 7]]);
-  assert.deepEqual([...r.absent], [['2', 1], ['4', 2]]);
+  assert.deepEqual(
+    r.results.map((d) => [d.score, d.category_id]),
+    [
+      [0.9, 3],
+      [0.8, 7],
+    ],
+  );
+  assert.deepEqual(
+    [...r.absent],
+    [
+      ['2', 1],
+      ['4', 2],
+    ],
+  );
   assert.equal(dets[0].category_id, 1, 'the input is not modified');
 });

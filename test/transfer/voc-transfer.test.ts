@@ -5,7 +5,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { evaluateVoc } from '../../lib/eval/voc';
 import { readVocAnnotation } from '../../lib/eval/voc-annotations';
-import { evaluateVocTransfer, scoreVocTransfer, shiftedVocTarget, toVocBox, transferTarget, vocGroundTruth, vocImageKey } from '../../lib/transfer/voc-transfer';
+import {
+  evaluateVocTransfer,
+  scoreVocTransfer,
+  shiftedVocTarget,
+  toVocBox,
+  transferTarget,
+  vocGroundTruth,
+  vocImageKey,
+} from '../../lib/transfer/voc-transfer';
 import { CocoResult } from '../../lib/detect/postprocess';
 import { trainConfig } from '../../lib/train/config';
 import { train } from '../../lib/train/trainer';
@@ -32,15 +40,23 @@ test('Table 5 target: shifted MNIST-Det in VOC layout; GT conversion agrees with
     const target = await shiftedVocTarget();
     assert.equal(target.format, 'voc');
     assert.equal(target.images.length, 500);
-    assert.deepEqual(target.categories.map((c) => c.name), ['0', '1', '2', '4']);
+    assert.deepEqual(
+      target.categories.map((c) => c.name),
+      ['0', '1', '2', '4'],
+    );
     // Our box conversion reproduces the xml's inclusive 1-based coordinates.
     const gt = vocGroundTruth(target);
     const im = target.images[0];
     const xml = readVocAnnotation(path.join(path.dirname(path.dirname(im.filePath)), 'Annotations', `${vocImageKey(im.fileName)}.xml`));
     const ours = gt.filter((g) => g.image === vocImageKey(im.fileName)).map((g) => [...g.bbox]);
-    assert.deepEqual(ours, xml.objects.map((o) => [...o.bbox]));
+    assert.deepEqual(
+      ours,
+      xml.objects.map((o) => [...o.bbox]),
+    );
     // Shifted distribution: boxes larger than the default's median (about 32 px).
-    const sizes = target.images.flatMap((x) => Array.from({ length: x.classIdx.length }, (_, k) => Math.sqrt((x.boxes[4 * k + 2] - x.boxes[4 * k]) * (x.boxes[4 * k + 3] - x.boxes[4 * k + 1]))));
+    const sizes = target.images.flatMap((x) =>
+      Array.from({ length: x.classIdx.length }, (_, k) => Math.sqrt((x.boxes[4 * k + 2] - x.boxes[4 * k]) * (x.boxes[4 * k + 3] - x.boxes[4 * k + 1]))),
+    );
     sizes.sort((a, b) => a - b);
     assert.ok(sizes[Math.floor(sizes.length / 2)] > 36, `median size ${sizes[Math.floor(sizes.length / 2)]}`);
     // The GT itself as detections: every evaluated class has AP 1.
@@ -73,7 +89,10 @@ test('evaluateVocTransfer: a trained detector on the VOC target, one class left 
       leaveOut: ['4'],
       maxImages: 8,
     });
-    assert.deepEqual(r.perClass.map((c) => c.className), ['0', '1', '2']);
+    assert.deepEqual(
+      r.perClass.map((c) => c.className),
+      ['0', '1', '2'],
+    );
     assert.ok(r.mAP >= 0 && r.mAP <= 1);
     await assert.rejects(
       evaluateVocTransfer(run.detector, target, { anchors: run.trainAnchors, input: { maxSizePx: 64 }, leaveOut: ['sofa'] }),
@@ -81,24 +100,53 @@ test('evaluateVocTransfer: a trained detector on the VOC target, one class left 
     );
 
     const opts = { anchors: run.trainAnchors, input: { maxSizePx: 64, pad: 'square' as const, sizeDivisor: 32 }, leaveOut: ['4'], maxImages: 8 };
-    const fewer = { ...target, categories: target.categories.slice(0, 3), images: target.images.map((im) => ({ ...im, classIdx: im.classIdx.map((k) => Math.min(k, 2)) })) };
-    await assert.rejects(evaluateVocTransfer(run.detector, fewer, { ...opts, leaveOut: ['2'] }), (e: unknown) => e instanceof UserError && /the detector has 4 classes and .* has 3/.test(e.message));
+    const fewer = {
+      ...target,
+      categories: target.categories.slice(0, 3),
+      images: target.images.map((im) => ({ ...im, classIdx: im.classIdx.map((k) => Math.min(k, 2)) })),
+    };
+    await assert.rejects(
+      evaluateVocTransfer(run.detector, fewer, { ...opts, leaveOut: ['2'] }),
+      (e: unknown) => e instanceof UserError && /the detector has 4 classes and .* has 3/.test(e.message),
+    );
 
     // The CLI: `evaluate --voc` on the exported VOC folder gives the library's numbers.
     const vocDir = path.join(dataRoot(), 'mnist-det-shifted-voc', 'MNISTDET');
     const cli = spawnSync(
       process.execPath,
-      [path.join(__dirname, '..', '..', 'bin', 'metaanchor.js'), 'evaluate', '--checkpoint', dir, '--voc', vocDir, '--leave-out', '4', '--max-images', '8', '--json'],
+      [
+        path.join(__dirname, '..', '..', 'bin', 'metaanchor.js'),
+        'evaluate',
+        '--checkpoint',
+        dir,
+        '--voc',
+        vocDir,
+        '--leave-out',
+        '4',
+        '--max-images',
+        '8',
+        '--json',
+      ],
       { encoding: 'utf8', env: { ...process.env, METAANCHOR_QUIET: '1' } },
     );
     assert.equal(cli.status, 0, cli.stderr);
-    const out = JSON.parse(cli.stdout) as { images: number; metric: string; leave_out: string[]; mAP: number; per_class: { class: string; ap: number }[]; class_map: unknown[] };
+    const out = JSON.parse(cli.stdout) as {
+      images: number;
+      metric: string;
+      leave_out: string[];
+      mAP: number;
+      per_class: { class: string; ap: number }[];
+      class_map: unknown[];
+    };
     assert.equal(out.images, 8);
     assert.equal(out.metric, 'voc07');
     assert.deepEqual(out.leave_out, ['4']);
     assert.equal(out.class_map.length, 4);
     const viaLib = await evaluateVocTransfer(run.detector, target, { ...opts, sourceCategories: run.categories });
-    assert.deepEqual(out.per_class.map((c) => c.class), viaLib.perClass.map((c) => c.className));
+    assert.deepEqual(
+      out.per_class.map((c) => c.class),
+      viaLib.perClass.map((c) => c.className),
+    );
     assert.ok(Math.abs(out.mAP - viaLib.mAP) < 1e-12, `${out.mAP} vs ${viaLib.mAP}`);
     const bad = spawnSync(
       process.execPath,
@@ -150,18 +198,30 @@ test('transfer target: classes matched by name score a reordered target exactly;
   }
   const reversed = reversedClasses(target);
   const aligned = transferTarget(reversed, 10, { leaveOut: ['5'], sourceCategories: source });
-  assert.deepEqual(aligned.matches, [...names].reverse().map((n) => ({ target: n, source: n })));
+  assert.deepEqual(
+    aligned.matches,
+    [...names].reverse().map((n) => ({ target: n, source: n })),
+  );
   assert.equal(transferTarget(reversed, 10, { leaveOut: ['5'] }).matches, undefined);
   const byName = scoreVocTransfer(aligned, results);
-  assert.deepEqual(byName.perClass.map((c) => c.className), ['9', '8', '7', '6', '4', '3', '2', '1', '0']);
+  assert.deepEqual(
+    byName.perClass.map((c) => c.className),
+    ['9', '8', '7', '6', '4', '3', '2', '1', '0'],
+  );
   for (const c of byName.perClass) {
     assert.equal(c.npos, 6, c.className);
     assert.ok(Math.abs(c.ap - 1) < 1e-12, `${c.className}: ${c.ap}`);
   }
   // Read by position, detector class k is the reversed list's class k (digit 9 - k): nothing matches.
-  const byPosition = scoreVocTransfer(transferTarget({ ...reversed, categories: reversed.categories.map((c, i) => ({ ...c, id: 101 + i })) }, 10, { leaveOut: ['5'] }), results);
+  const byPosition = scoreVocTransfer(
+    transferTarget({ ...reversed, categories: reversed.categories.map((c, i) => ({ ...c, id: 101 + i })) }, 10, { leaveOut: ['5'] }),
+    results,
+  );
   assert.equal(byPosition.mAP, 0);
   // maxImages keeps the first images; a left-out class that the target lacks is an error.
   assert.equal(transferTarget(target, 10, { leaveOut: [], maxImages: 4 }).dataset.images.length, 4);
-  assert.throws(() => transferTarget(target, 10, { leaveOut: ['sofa'] }), (e: unknown) => e instanceof UserError && /class "sofa" to leave out is not a class of digits\/test/.test(e.message));
+  assert.throws(
+    () => transferTarget(target, 10, { leaveOut: ['sofa'] }),
+    (e: unknown) => e instanceof UserError && /class "sofa" to leave out is not a class of digits\/test/.test(e.message),
+  );
 });

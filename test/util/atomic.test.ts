@@ -18,12 +18,14 @@ test('replaceDirAtomicSync keeps the old directory when filling fails', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-'));
   const target = path.join(dir, 'ckpt');
   replaceDirAtomicSync(target, (d) => fs.writeFileSync(path.join(d, 'w.bin'), 'v1'));
-  assert.throws(() =>
-    replaceDirAtomicSync(target, (d) => {
-      fs.writeFileSync(path.join(d, 'w.bin'), 'partial');
-      throw new Error('disk full');
-    }),
-  /disk full/);
+  assert.throws(
+    () =>
+      replaceDirAtomicSync(target, (d) => {
+        fs.writeFileSync(path.join(d, 'w.bin'), 'partial');
+        throw new Error('disk full');
+      }),
+    /disk full/,
+  );
   assert.equal(fs.readFileSync(path.join(target, 'w.bin'), 'utf8'), 'v1');
   replaceDirAtomicSync(target, (d) => fs.writeFileSync(path.join(d, 'w.bin'), 'v2'));
   assert.equal(fs.readFileSync(path.join(target, 'w.bin'), 'utf8'), 'v2');

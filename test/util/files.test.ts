@@ -25,12 +25,15 @@ test('a read-only --out is found before any work and named as such, not as "no s
     return (write as (...a: unknown[]) => void)(file, ...rest);
   }) as typeof fs.writeFileSync;
   try {
-    assert.throws(() => checkWritableDir(dir, '--out'), (err: UserError) => {
-      assert.ok(err instanceof UserError);
-      assert.equal(err.message, `--out cannot be written: ${dir}: is on a read-only file system`);
-      assert.equal(err.hint, 'choose a path on a writable disk');
-      return true;
-    });
+    assert.throws(
+      () => checkWritableDir(dir, '--out'),
+      (err: UserError) => {
+        assert.ok(err instanceof UserError);
+        assert.equal(err.message, `--out cannot be written: ${dir}: is on a read-only file system`);
+        assert.equal(err.hint, 'choose a path on a writable disk');
+        return true;
+      },
+    );
   } finally {
     nodeFs.writeFileSync = write;
   }
@@ -51,12 +54,15 @@ test('a new --out folder under a read-only parent says read-only, although recur
     return (mkdir as (...a: unknown[]) => unknown)(p, opts);
   }) as typeof fs.mkdirSync;
   try {
-    assert.throws(() => checkWritableDir(out, '--out'), (err: UserError) => {
-      assert.ok(err instanceof UserError);
-      assert.equal(err.message, `--out cannot be written: ${path.join(parent, 'runs')}: is on a read-only file system`);
-      assert.equal(err.hint, 'choose a path on a writable disk');
-      return true;
-    });
+    assert.throws(
+      () => checkWritableDir(out, '--out'),
+      (err: UserError) => {
+        assert.ok(err instanceof UserError);
+        assert.equal(err.message, `--out cannot be written: ${path.join(parent, 'runs')}: is on a read-only file system`);
+        assert.equal(err.hint, 'choose a path on a writable disk');
+        return true;
+      },
+    );
   } finally {
     nodeFs.mkdirSync = mkdir;
   }
@@ -71,7 +77,10 @@ test('a real read-only mount: a new --out folder under it is named read-only', (
     return;
   }
   try {
-    assert.throws(() => checkWritableDir(path.join(mnt, 'runs', 'a'), '--out'), (err: UserError) => err instanceof UserError && /is on a read-only file system$/.test(err.message));
+    assert.throws(
+      () => checkWritableDir(path.join(mnt, 'runs', 'a'), '--out'),
+      (err: UserError) => err instanceof UserError && /is on a read-only file system$/.test(err.message),
+    );
   } finally {
     spawnSync('umount', [mnt]);
   }
@@ -89,7 +98,11 @@ test('readable and writable checks name the option, the path and what is wrong',
     [() => checkReadableDir(file, '--images'), `--images ${file} is a file, not a folder`, 'give a folder'],
     [() => checkWritableDir(file, '--out'), `--out ${file} is a file, not a folder`, 'give --out a folder (new or one this command wrote)'],
     [() => checkWritableFile(dir, '--out'), `--out ${dir} is a folder`, `give --out a file name, e.g. ${path.join(dir, 'out.json')}`],
-    [() => checkWritableFile(path.join(file, 'x.json'), '--out'), `--out ${path.join(file, 'x.json')}: a part of the path is a file, not a folder`, 'check the path'],
+    [
+      () => checkWritableFile(path.join(file, 'x.json'), '--out'),
+      `--out ${path.join(file, 'x.json')}: a part of the path is a file, not a folder`,
+      'check the path',
+    ],
   ];
   for (const [fn, message, hint] of cases) {
     assert.throws(fn, (err: UserError) => err instanceof UserError && err.message === message && err.hint === hint, message);
@@ -100,14 +113,18 @@ test('readable and writable checks name the option, the path and what is wrong',
 
 test('a file-system error reaching the CLI prints as error + hint without a stack trace', () => {
   const raw = errnoError('ENOSPC', 'write', '/data/run/log.jsonl', 'no space left on device');
-  assert.equal(formatError(raw), 'error: /data/run/log.jsonl: no space left on the device\n  hint: free space on that disk (or choose another one) and run the command again');
+  assert.equal(
+    formatError(raw),
+    'error: /data/run/log.jsonl: no space left on the device\n  hint: free space on that disk (or choose another one) and run the command again',
+  );
   assert.equal(
     formatError(errnoError('EISDIR', 'read', '/data/coco', 'illegal operation on a directory')),
     'error: /data/coco: is a folder, not a file\n  hint: give a file path',
   );
   assert.throws(
     () => withFsErrors('cannot read the results', () => fs.readFileSync(path.join(tmp(), 'missing.json'))),
-    (err: UserError) => err instanceof UserError && /^cannot read the results: .*missing\.json: does not exist$/.test(err.message) && err.hint === 'check the path',
+    (err: UserError) =>
+      err instanceof UserError && /^cannot read the results: .*missing\.json: does not exist$/.test(err.message) && err.hint === 'check the path',
   );
   // Anything else is a bug and keeps its stack.
   assert.match(formatError(new TypeError('x is undefined')), /^TypeError: x is undefined\n\s+at /);

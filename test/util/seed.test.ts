@@ -23,10 +23,25 @@ test('seedEverything resets the process-wide stream', () => {
 });
 
 test('shuffle is a seeded permutation', () => {
-  const xs = shuffle(Array.from({ length: 20 }, (_, i) => i), makeRng(1));
-  assert.deepEqual([...xs].sort((p, q) => p - q), Array.from({ length: 20 }, (_, i) => i));
-  assert.deepEqual(shuffle(Array.from({ length: 20 }, (_, i) => i), makeRng(1)), xs);
-  assert.notDeepEqual(xs, Array.from({ length: 20 }, (_, i) => i));
+  const xs = shuffle(
+    Array.from({ length: 20 }, (_, i) => i),
+    makeRng(1),
+  );
+  assert.deepEqual(
+    [...xs].sort((p, q) => p - q),
+    Array.from({ length: 20 }, (_, i) => i),
+  );
+  assert.deepEqual(
+    shuffle(
+      Array.from({ length: 20 }, (_, i) => i),
+      makeRng(1),
+    ),
+    xs,
+  );
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
 });
 
 test('normal draws have mean ~0 and variance ~1', () => {

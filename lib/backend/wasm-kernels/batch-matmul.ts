@@ -95,9 +95,15 @@ function matrixAt(backend: BackendWasm, x: TensorInfo, offset: number, rows: num
  */
 function product2d(
   backend: BackendWasm,
-  a: TensorInfo, aOffset: number, tA: boolean,
-  b: TensorInfo, bOffset: number, tB: boolean,
-  m: number, k: number, n: number,
+  a: TensorInfo,
+  aOffset: number,
+  tA: boolean,
+  b: TensorInfo,
+  bOffset: number,
+  tB: boolean,
+  m: number,
+  k: number,
+  n: number,
 ): TensorInfo {
   const direct = (tA ? m * k : 0) + (tB ? k * n : 0);
   const flipped = (tB ? 0 : k * n) + (tA ? 0 : m * k) + m * n;
@@ -118,11 +124,7 @@ function product2d(
   return out;
 }
 
-export function batchMatMulWasm(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs: tf.BatchMatMulAttrs;
-}): TensorInfo {
+export function batchMatMulWasm(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.BatchMatMulAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { a, b } = inputs as { a: TensorInfo; b: TensorInfo };
   const tA = Boolean(attrs.transposeA);
@@ -153,11 +155,7 @@ export function batchMatMulWasm(args: {
   if (macs < MIN_MACS_FOR_XNNPACK || (batchA !== batchB && batchA !== 1 && batchB !== 1)) {
     return stock();
   }
-  const outShape = [
-    ...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)),
-    m,
-    n,
-  ];
+  const outShape = [...tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2)), m, n];
 
   if (batchB === 1 && !tA) {
     // Shared right operand: the batch of a folds into the rows of one GEMM.
@@ -168,12 +166,7 @@ export function batchMatMulWasm(args: {
   }
   const out = allocate(backend, outShape, 'float32');
   for (let i = 0; i < batch; i++) {
-    const part = product2d(
-      backend,
-      a, batchA === 1 ? 0 : i * m * k, tA,
-      b, batchB === 1 ? 0 : i * k * n, tB,
-      m, k, n,
-    );
+    const part = product2d(backend, a, batchA === 1 ? 0 : i * m * k, tA, b, batchB === 1 ? 0 : i * k * n, tB, m, k, n);
     (heapView(backend, out) as Float32Array).set(heapView(backend, part) as Float32Array, i * m * n);
     release(backend, part);
   }

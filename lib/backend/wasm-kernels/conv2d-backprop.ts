@@ -173,11 +173,7 @@ function paddedRowsDy(backend: BackendWasm, dy: TensorInfo, n0: number, count: n
   return out;
 }
 
-export function conv2DBackpropFilterWasm(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs: tf.Conv2DBackpropFilterAttrs;
-}): TensorInfo {
+export function conv2DBackpropFilterWasm(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.Conv2DBackpropFilterAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
@@ -234,11 +230,7 @@ function axisPhases(inSize: number, kernel: number, stride: number, padBefore: n
   return phases;
 }
 
-export function conv2DBackpropInputWasm(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs: tf.Conv2DBackpropInputAttrs;
-}): TensorInfo {
+export function conv2DBackpropInputWasm(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.Conv2DBackpropInputAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs;
@@ -252,7 +244,13 @@ export function conv2DBackpropInputWasm(args: {
   // Copied out of the heap: allocations below may replace the heap's buffer.
   const w = (heapView(backend, filter) as Float32Array).slice();
 
-  interface PhaseResult { rows: AxisPhase; cols: AxisPhase; out: TensorInfo; rowOffset: number; colOffset: number }
+  interface PhaseResult {
+    rows: AxisPhase;
+    cols: AxisPhase;
+    out: TensorInfo;
+    rowOffset: number;
+    colOffset: number;
+  }
   const results: PhaseResult[] = [];
   let complete = true;
   for (const rows of axisPhases(inHeight, kh, sh, info.padInfo.top)) {
@@ -284,7 +282,17 @@ export function conv2DBackpropInputWasm(args: {
         backend,
         'Conv2D',
         { x: dy, filter: gInfo },
-        { strides: 1, pad: [[0, 0], [padTop, padBottom], [padLeft, padRight], [0, 0]], dataFormat: 'NHWC', dilations: 1 },
+        {
+          strides: 1,
+          pad: [
+            [0, 0],
+            [padTop, padBottom],
+            [padLeft, padRight],
+            [0, 0],
+          ],
+          dataFormat: 'NHWC',
+          dilations: 1,
+        },
       );
       release(backend, gInfo);
       results.push({

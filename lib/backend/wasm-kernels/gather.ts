@@ -30,12 +30,7 @@ export function gatherV2Wasm(args: { inputs: tf.NamedTensorInfoMap; backend: Bac
     return stockGatherV2(args as unknown as Parameters<tf.KernelFunc>[0]) as TensorInfo;
   }
   const axis = tf.util.parseAxisParam(attrs.axis, x.shape)[0];
-  const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
-    x as unknown as tf.Tensor,
-    indices as unknown as tf.Tensor,
-    axis,
-    batchDims,
-  );
+  const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(x as unknown as tf.Tensor, indices as unknown as tf.Tensor, axis, batchDims);
   const { batchSize, outerSize, dimSize, sliceSize } = info;
   const idx = heapView(backend, indices);
   // Same check and message as wasm's own kernel.

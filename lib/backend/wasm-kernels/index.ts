@@ -59,7 +59,6 @@ const KERNELS: Replacement[] = [
  * overwrite ours when the package is loaded later) are already in place.
  */
 export function registerWasmTrainingKernels(): string[] {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   require('@tensorflow/tfjs-backend-wasm');
   guardWasmAllocations();
   for (const { name, kernelFunc, keepStock } of KERNELS) {

@@ -65,7 +65,6 @@ function guardModule(module: WasmModuleWithMalloc): void {
  * wasm backends created before or after the call. Needs @tensorflow/tfjs-backend-wasm loaded.
  */
 export function guardWasmAllocations(): void {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
   const { BackendWasm } = require('@tensorflow/tfjs-backend-wasm') as typeof import('@tensorflow/tfjs-backend-wasm');
   const proto = BackendWasm.prototype as unknown as {
     move: (...args: unknown[]) => void;
@@ -121,9 +120,7 @@ export function explainWasmOom(err: unknown, context: WasmOomContext = {}): unkn
   const reduce: string[] = [];
   if (context.batchSize !== undefined) {
     reduce.push(
-      context.batchSize > 1
-        ? `reduce the batch size (now ${context.batchSize}, e.g. to ${Math.floor(context.batchSize / 2)})`
-        : 'reduce the batch size',
+      context.batchSize > 1 ? `reduce the batch size (now ${context.batchSize}, e.g. to ${Math.floor(context.batchSize / 2)})` : 'reduce the batch size',
     );
   }
   if (context.imageSizePx !== undefined) {

@@ -79,15 +79,15 @@ function sumOverAxes(x: Float32Array, shape: number[], axes: number[]): Float64A
   return out;
 }
 
-function reduce(
-  args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.SumAttrs },
-  mean: boolean,
-): TensorInfo {
+function reduce(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.SumAttrs }, mean: boolean): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x } = inputs as { x: TensorInfo };
   const stock = mean ? stockMean : stockSum;
   if (!stock) throw new Error(`${mean ? 'Mean' : 'Sum'} on wasm: the stock kernel was not recorded at registration`);
-  const axes = tf.util.parseAxisParam(attrs.axis, x.shape).slice().sort((a, b) => a - b);
+  const axes = tf.util
+    .parseAxisParam(attrs.axis, x.shape)
+    .slice()
+    .sort((a, b) => a - b);
   const needsTranspose = tf.backend_util.getAxesPermutation(axes, x.shape.length) != null;
   const size = tf.util.sizeFromShape(x.shape);
   if (!needsTranspose || x.dtype !== 'float32' || size === 0) {
@@ -98,9 +98,7 @@ function reduce(
     const n = axes.reduce((a, i) => a * x.shape[i], 1);
     for (let i = 0; i < sums.length; i++) sums[i] /= n;
   }
-  const outShape = attrs.keepDims
-    ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d))
-    : x.shape.filter((_, i) => !axes.includes(i));
+  const outShape = attrs.keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
   return allocate(backend, outShape, 'float32', Float32Array.from(sums));
 }
 

@@ -11,11 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { allocate, heapView, TensorInfo } from './wasm-ops';
 
-export function unsortedSegmentSumWasm(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: BackendWasm;
-  attrs: tf.UnsortedSegmentSumAttrs;
-}): TensorInfo {
+export function unsortedSegmentSumWasm(args: { inputs: tf.NamedTensorInfoMap; backend: BackendWasm; attrs: tf.UnsortedSegmentSumAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
   const { numSegments } = attrs;
@@ -25,9 +21,7 @@ export function unsortedSegmentSumWasm(args: {
   const idRank = segmentIds.shape.length;
   for (let d = 0; d < idRank; d++) {
     if (segmentIds.shape[d] !== x.shape[d]) {
-      throw new Error(
-        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`,
-      );
+      throw new Error(`UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
     }
   }
   const rows = tf.util.sizeFromShape(segmentIds.shape);

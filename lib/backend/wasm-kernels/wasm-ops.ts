@@ -15,12 +15,7 @@ export type TensorInfo = tf.TensorInfo;
 export type Shape = number[];
 
 /** Runs the wasm backend's kernel `name` and returns its (single) output. */
-export function runWasm(
-  backend: BackendWasm,
-  name: string,
-  inputs: Record<string, TensorInfo>,
-  attrs: Record<string, unknown> = {},
-): TensorInfo {
+export function runWasm(backend: BackendWasm, name: string, inputs: Record<string, TensorInfo>, attrs: Record<string, unknown> = {}): TensorInfo {
   const kernel = tf.getKernel(name, 'wasm');
   if (!kernel) throw new Error(`wasm kernel ${name} is not registered`);
   const out = kernel.kernelFunc({ inputs, backend, attrs: attrs as tf.NamedAttrMap });

@@ -19,7 +19,8 @@ import { GeometryOpts, SourceOpts, addGeometryOptions, addSourceOptions, geometr
 function whole(name: string, min: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new UserError(`${name} must be a whole number >= ${min}, got "${v}"`, `e.g. ${name} ${name === '--k' ? 9 : name === '--generations' ? 1000 : 0}`);
+    if (!Number.isInteger(n) || n < min)
+      throw new UserError(`${name} must be a whole number >= ${min}, got "${v}"`, `e.g. ${name} ${name === '--k' ? 9 : name === '--generations' ? 1000 : 0}`);
     return n;
   };
 }
@@ -51,7 +52,11 @@ async function run(method: AnchorSearchMethod, o: AnchorsCliOptions): Promise<vo
   const lines = [
     `${method} on ${dataset.name}: ${result.boxes} boxes in ${geometryNote(full)}, k ${result.k}, seed ${result.seed}, ${result.seconds.toFixed(1)} s`,
     `  k-means (1 - IoU, boxes folded to P3): mean IoU with the centroid ${result.kmeansMeanIou.toFixed(3)} after ${result.kmeansIterations} iterations; YOLOv5 fitness ${result.kmeansFitness.toFixed(4)}`,
-    ...(method === 'evolve' ? [`  evolution: ${result.generations} generations, ${result.accepted} accepted, fitness ${result.kmeansFitness.toFixed(4)} -> ${result.fitness.toFixed(4)}`] : []),
+    ...(method === 'evolve'
+      ? [
+          `  evolution: ${result.generations} generations, ${result.accepted} accepted, fitness ${result.kmeansFitness.toFixed(4)} -> ${result.fitness.toFixed(4)}`,
+        ]
+      : []),
     `  anchors (h, w at P3; one shape per position on every level P3-P7): ${result.anchors}`,
     ...formatCoverageReports(coverage),
     `  train a baseline:      npx metaanchor train --method baseline --anchors "${result.anchors}" --out runs/<name>`,
@@ -62,15 +67,25 @@ async function run(method: AnchorSearchMethod, o: AnchorsCliOptions): Promise<vo
 }
 
 export function register(program: Command): void {
-  const anchors = program.command('anchors').description('data-driven anchor sets (baselines of the greedy search): YOLOv2 k-means, YOLOv5 k-means + evolution');
+  const anchors = program
+    .command('anchors')
+    .description('data-driven anchor sets (baselines of the greedy search): YOLOv2 k-means, YOLOv5 k-means + evolution');
   for (const method of ['kmeans', 'evolve'] as const) {
-    const cmd = addGeometryOptions(addSourceOptions(anchors.command(method).description(method === 'kmeans'
-      ? 'k-means on box (w, h) with distance 1 - IoU (YOLOv2), boxes folded to P3 sizes; prints an anchor spec'
-      : 'k-means, then YOLOv5\'s genetic evolution of the ratio-metric fitness (p 0.9, sigma 0.1); prints an anchor spec')))
+    const cmd = addGeometryOptions(
+      addSourceOptions(
+        anchors
+          .command(method)
+          .description(
+            method === 'kmeans'
+              ? 'k-means on box (w, h) with distance 1 - IoU (YOLOv2), boxes folded to P3 sizes; prints an anchor spec'
+              : "k-means, then YOLOv5's genetic evolution of the ratio-metric fitness (p 0.9, sigma 0.1); prints an anchor spec",
+          ),
+      ),
+    )
       .option('--k <n>', 'anchor shapes per position (Table 1: 3x3 = 9)', whole('--k', 1), 9)
       .option('--seed <n>', 'seed of the k-means initialisation and the mutations', whole('--seed', 0), 0)
-      .option('--anchor-t <t>', 'YOLOv5\'s anchor_t (fitness and ratio BPR)', Number, 4)
-      .option('--pos-iou <iou>', 'the matcher\'s positive IoU for the printed coverage', Number, 0.5)
+      .option('--anchor-t <t>', "YOLOv5's anchor_t (fitness and ratio BPR)", Number, 4)
+      .option('--pos-iou <iou>', "the matcher's positive IoU for the printed coverage", Number, 0.5)
       .option('--json', 'print the result file as JSON')
       .option('--out <file.json>', 'write the result file ({"method", "anchors", ...})');
     if (method === 'evolve') cmd.option('--generations <n>', 'generations of evolution', whole('--generations', 1), 1000);

@@ -21,7 +21,8 @@ import { UserError } from '../../util/errors';
 
 function parseCount(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new UserError(`expected a whole number >= 0, got "${value}"`, 'e.g. --eval-images 200 (0 = all)');
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new UserError(`expected a whole number >= 0, got "${value}"`, 'e.g. --eval-images 200 (0 = all)');
   return n;
 }
 
@@ -42,7 +43,11 @@ export function formatConvergence(rows: ConvergenceRow[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const n = rows.filter((r) => r.converged).length;
-  return [line(head), ...body.map(line), `${n} of ${rows.length} configurations converged (|change| < ${CONVERGED_DELTA} point when the steps double; seeds ${rows[0]?.seeds.join(',') ?? '-'})`].join('\n');
+  return [
+    line(head),
+    ...body.map(line),
+    `${n} of ${rows.length} configurations converged (|change| < ${CONVERGED_DELTA} point when the steps double; seeds ${rows[0]?.seeds.join(',') ?? '-'})`,
+  ].join('\n');
 }
 
 export function register(program: Command): void {
@@ -61,50 +66,89 @@ export function register(program: Command): void {
         console.error(`wrote ${o.html}`);
       }
       if (o.json) {
-        console.log(JSON.stringify(curves.map((c) => ({ run: c.name, steps: c.steps, points: c.points })), null, 1));
+        console.log(
+          JSON.stringify(
+            curves.map((c) => ({ run: c.name, steps: c.steps, points: c.points })),
+            null,
+            1,
+          ),
+        );
         return;
       }
       for (const c of curves) {
         console.log(`${c.name} (${c.steps} steps, anchors ${c.anchors})`);
         console.log('   step   mmAP   AP50   AP75');
-        for (const p of c.points) console.log(`${String(p.step).padStart(7)} ${pct(p.stats[0]).padStart(6)} ${pct(p.stats[1]).padStart(6)} ${pct(p.stats[2]).padStart(6)}`);
+        for (const p of c.points)
+          console.log(`${String(p.step).padStart(7)} ${pct(p.stats[0]).padStart(6)} ${pct(p.stats[1]).padStart(6)} ${pct(p.stats[2]).padStart(6)}`);
       }
     });
 
   program
     .command('converge')
-    .description(`train each configuration of the given tables for twice its steps and report whether mmAP moves by less than ${CONVERGED_DELTA} point (converged)`)
+    .description(
+      `train each configuration of the given tables for twice its steps and report whether mmAP moves by less than ${CONVERGED_DELTA} point (converged)`,
+    )
     .argument('<id...>', `table numbers: ${TABLE_IDS.join(' | ')}, or all`)
     .addOption(new Option('--profile <p>', 'run size (default: env METAANCHOR_PROFILE or quick)').choices([...PROFILES]))
     .option('--rows <list>', 'only these rows, comma-separated')
     .option('--seeds <list>', 'seeds to compare over (default 0)', parseSeeds)
     .option('--jobs <n>', 'training worker processes', parseJobs)
     .option('--runs-dir <dir>', 'results cache (default: runs/tables, env METAANCHOR_RUNS_DIR)')
-    .option('--beside-tables', "train only the doubled runs; wait for a `table` job running beside to finish the others")
+    .option('--beside-tables', 'train only the doubled runs; wait for a `table` job running beside to finish the others')
     .option('--json', 'print the rows as JSON')
     .option('--html <file>', "write a page with the doubled runs' learning curves")
-    .action(async (given: string[], o: { profile?: string; rows?: string; seeds?: number[]; jobs?: number; runsDir?: string; json?: boolean; html?: string; besideTables?: boolean }) => {
-      const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : [...new Set(given)];
-      const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
-      const rows = o.rows ? o.rows.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
-      const cfgs = new Map<string, TrainConfig>();
-      for (const id of ids) {
-        let t = tableSpec(id, settings);
-        if (rows) t = selectCells(t, { rows: rows.filter((r) => t.rows.includes(r)) });
-        for (const c of t.cells) for (const cfg of cellTrainConfigs(c)) cfgs.set(configHash({ ...cfg, seed: 0 }), { ...cfg, seed: 0 });
-      }
-      if (cfgs.size === 0) throw new UserError(`no configuration matches rows ${o.rows}`, 'check the row names with `metaanchor table <id>`');
-      const runsDir = path.resolve(o.runsDir ?? defaultRunsDir());
-      await ensurePretrainedFor([...cfgs.values()], (line) => console.error(line));
-      // Beside a running main job: runs it trains are waited for, not trained twice.
-      const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, { jobs: o.jobs, waitForLock: true, baseFromTables: o.besideTables, log: (line) => console.error(line) });
-      if (o.html) {
-        const curves = [];
-        for (const r of result) for (const d of [...r.runDirs, ...r.doubledRunDirs]) curves.push(await learningCurve(d));
-        writeFileAtomicSync(path.resolve(o.html), htmlPage('Convergence: runs and their doubled runs', [{ table: result.map((r) => ({ configuration: r.label, steps: r.steps, mmAP: formatMeanSd(r.atSteps), 'mmAP at 2x steps': formatMeanSd(r.atDouble), change: r.deltaPoints.toFixed(1), verdict: r.converged ? 'converged' : 'not converged' })) }, { figure: learningCurveFigure(curves), heightPx: 600 }]));
-        console.error(`wrote ${o.html}`);
-      }
-      if (o.json) console.log(JSON.stringify(result, null, 1));
-      else console.log(formatConvergence(result));
-    });
+    .action(
+      async (
+        given: string[],
+        o: { profile?: string; rows?: string; seeds?: number[]; jobs?: number; runsDir?: string; json?: boolean; html?: string; besideTables?: boolean },
+      ) => {
+        const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : [...new Set(given)];
+        const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
+        const rows = o.rows
+          ? o.rows
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined;
+        const cfgs = new Map<string, TrainConfig>();
+        for (const id of ids) {
+          let t = tableSpec(id, settings);
+          if (rows) t = selectCells(t, { rows: rows.filter((r) => t.rows.includes(r)) });
+          for (const c of t.cells) for (const cfg of cellTrainConfigs(c)) cfgs.set(configHash({ ...cfg, seed: 0 }), { ...cfg, seed: 0 });
+        }
+        if (cfgs.size === 0) throw new UserError(`no configuration matches rows ${o.rows}`, 'check the row names with `metaanchor table <id>`');
+        const runsDir = path.resolve(o.runsDir ?? defaultRunsDir());
+        await ensurePretrainedFor([...cfgs.values()], (line) => console.error(line));
+        // Beside a running main job: runs it trains are waited for, not trained twice.
+        const result = await convergence([...cfgs.values()], o.seeds ?? [0], runsDir, {
+          jobs: o.jobs,
+          waitForLock: true,
+          baseFromTables: o.besideTables,
+          log: (line) => console.error(line),
+        });
+        if (o.html) {
+          const curves = [];
+          for (const r of result) for (const d of [...r.runDirs, ...r.doubledRunDirs]) curves.push(await learningCurve(d));
+          writeFileAtomicSync(
+            path.resolve(o.html),
+            htmlPage('Convergence: runs and their doubled runs', [
+              {
+                table: result.map((r) => ({
+                  configuration: r.label,
+                  steps: r.steps,
+                  mmAP: formatMeanSd(r.atSteps),
+                  'mmAP at 2x steps': formatMeanSd(r.atDouble),
+                  change: r.deltaPoints.toFixed(1),
+                  verdict: r.converged ? 'converged' : 'not converged',
+                })),
+              },
+              { figure: learningCurveFigure(curves), heightPx: 600 },
+            ]),
+          );
+          console.error(`wrote ${o.html}`);
+        }
+        if (o.json) console.log(JSON.stringify(result, null, 1));
+        else console.log(formatConvergence(result));
+      },
+    );
 }

@@ -63,7 +63,11 @@ export interface GeometryOpts {
 
 export function addGeometryOptions(cmd: Command): Command {
   return cmd
-    .option('--input-size <S>', 'input long side (or square side) in px; default: the dataset\'s (MNIST-Det) or the paper\'s 600/1000', intOption('--input-size', 16))
+    .option(
+      '--input-size <S>',
+      "input long side (or square side) in px; default: the dataset's (MNIST-Det) or the paper's 600/1000",
+      intOption('--input-size', 16),
+    )
     .option('--min-size <S>', 'input short side in px (paper: 600)', intOption('--min-size', 16))
     .option('--pad <mode>', 'square | batch')
     .option('--divisor <D>', 'pad sides to a multiple of D', intOption('--divisor', 1));
@@ -135,14 +139,19 @@ export function register(program: Command): void {
       );
     });
 
-  addGeometryOptions(addSourceOptions(
-    data
-      .command('stats')
-      .description('box statistics: objects per image, size and ratio quantiles, anchor coverage per Table 1 config, Table 4 dropped fraction'),
-  ))
-    .option('--anchors <specs>', 'anchor sets separated by "|": specs or anchor-search result files (search.json, anchors kmeans|evolve --out); default 3x3|5x5|7x7|9x9')
-    .option('--pos-iou <iou>', 'the matcher\'s positive IoU threshold for BPR and positives per box', numberOption('--pos-iou'), 0.5)
-    .option('--anchor-t <t>', 'YOLOv5\'s anchor_t for the ratio-metric BPR and AAT', numberOption('--anchor-t'), 4)
+  addGeometryOptions(
+    addSourceOptions(
+      data
+        .command('stats')
+        .description('box statistics: objects per image, size and ratio quantiles, anchor coverage per Table 1 config, Table 4 dropped fraction'),
+    ),
+  )
+    .option(
+      '--anchors <specs>',
+      'anchor sets separated by "|": specs or anchor-search result files (search.json, anchors kmeans|evolve --out); default 3x3|5x5|7x7|9x9',
+    )
+    .option('--pos-iou <iou>', "the matcher's positive IoU threshold for BPR and positives per box", numberOption('--pos-iou'), 0.5)
+    .option('--anchor-t <t>', "YOLOv5's anchor_t for the ratio-metric BPR and AAT", numberOption('--anchor-t'), 4)
     .option('--html <file>', 'also write a self-contained HTML page: box histograms and the anchor coverage figure')
     .option('--drop <range>', 'Table 4 range "sqrtMin,sqrtMax,logMin,logMax" in input px (default: paper range scaled to the input)')
     .option('--json', 'print the statistics as JSON')
@@ -163,11 +172,15 @@ export function register(program: Command): void {
         const figs = boxFigures(dataset, full);
         const out = path.resolve(o.html);
         fs.mkdirSync(path.dirname(out), { recursive: true });
-        fs.writeFileSync(out, htmlPage(`${dataset.name}: boxes and anchor coverage`, [
-          { text: formatStats(stats).split('\n')[0] },
-          { figure: figs.size }, { figure: figs.ratio },
-          ...(stats.anchorCoverage ? [{ figure: coverageFigure(stats.anchorCoverage, { title: `${dataset.name}: anchor coverage` }), heightPx: 760 }] : []),
-        ]));
+        fs.writeFileSync(
+          out,
+          htmlPage(`${dataset.name}: boxes and anchor coverage`, [
+            { text: formatStats(stats).split('\n')[0] },
+            { figure: figs.size },
+            { figure: figs.ratio },
+            ...(stats.anchorCoverage ? [{ figure: coverageFigure(stats.anchorCoverage, { title: `${dataset.name}: anchor coverage` }), heightPx: 760 }] : []),
+          ]),
+        );
       }
       if (o.json) {
         console.log(JSON.stringify(stats, null, 1));
@@ -197,7 +210,9 @@ export function register(program: Command): void {
       console.log(`${o.out}: ${im.fileName} (id ${im.id}) with ${im.classIdx.length} boxes`);
     });
 
-  addSourceOptions(data.command('export-voc').description('write a dataset in VOCdevkit layout (Annotations/, JPEGImages/, ImageSets/Main/<set>.txt, classes.txt)'))
+  addSourceOptions(
+    data.command('export-voc').description('write a dataset in VOCdevkit layout (Annotations/, JPEGImages/, ImageSets/Main/<set>.txt, classes.txt)'),
+  )
     .requiredOption('--out <dir>', 'year folder to write, e.g. out/VOCdevkit/MNISTDET')
     .option('--out-set <name>', 'image set name to write', 'trainval')
     .option('--jpeg', 're-encode non-JPEG images as JPEG (default: copy files as they are, PNG stays PNG)')

@@ -22,12 +22,18 @@ export function register(program: Command): void {
     .action((opts: { gt: string; dt: string; json?: boolean }) => {
       const result = evaluateCoco(checkReadableFile(opts.gt, '--gt'), checkReadableFile(opts.dt, '--dt'));
       if (opts.json) {
-        console.log(JSON.stringify({
-          stats: result.stats,
-          per_category: result.perCategory.map((c) => ({
-            category_id: c.categoryId, ap: c.ap, ap50: c.ap50, ap75: c.ap75, ar100: c.ar100,
-          })),
-        }));
+        console.log(
+          JSON.stringify({
+            stats: result.stats,
+            per_category: result.perCategory.map((c) => ({
+              category_id: c.categoryId,
+              ap: c.ap,
+              ap50: c.ap50,
+              ap75: c.ap75,
+              ar100: c.ar100,
+            })),
+          }),
+        );
       } else {
         console.log(formatCocoSummary(result.stats).join('\n'));
       }
@@ -43,18 +49,25 @@ export function register(program: Command): void {
     .option('--json', 'print {"per_class": [{class, ap (null without ground truth)}], "mAP": number, "classes_without_ground_truth": [...]}')
     .option('--all-point', 'VOC2010+ all-point AP instead of the VOC2007 11-point AP')
     .action((opts: { annotations: string; imageset: string; dets: string; classes?: string; json?: boolean; allPoint?: boolean }) => {
-      const classes = opts.classes ? opts.classes.split(',').map((c) => c.trim()).filter((c) => c.length > 0) : undefined;
+      const classes = opts.classes
+        ? opts.classes
+            .split(',')
+            .map((c) => c.trim())
+            .filter((c) => c.length > 0)
+        : undefined;
       const result = evaluateVocDevkit(
         { annotationsDir: opts.annotations, imageSetFile: opts.imageset, detectionsDir: opts.dets, classes },
         { metric: opts.allPoint ? 'all-point' : 'voc07' },
       );
       if (opts.json) {
-        console.log(JSON.stringify({
-          // A class without ground truth has no AP (null), not 0: it is not in the mean either.
-          per_class: result.perClass.map((c) => ({ class: c.className, ap: c.npos > 0 ? c.ap : null })),
-          mAP: result.mAP,
-          classes_without_ground_truth: result.classesWithoutGroundTruth,
-        }));
+        console.log(
+          JSON.stringify({
+            // A class without ground truth has no AP (null), not 0: it is not in the mean either.
+            per_class: result.perClass.map((c) => ({ class: c.className, ap: c.npos > 0 ? c.ap : null })),
+            mAP: result.mAP,
+            classes_without_ground_truth: result.classesWithoutGroundTruth,
+          }),
+        );
       } else {
         console.log(formatVocReport(result).join('\n'));
       }

@@ -12,7 +12,20 @@ import { UserError } from '../../util/errors';
 import { NotebookQueue, TABLE_NOTEBOOKS, allNotebooks } from '../../experiments/main-job';
 import { statusStream } from '../../util/log';
 import { queueUrlFrom } from '../../experiments/parallel';
-import { describeResult, experimentSettings, formatTextTable, paperCommands, paperSettings, parseJobs, parseSeeds, runTables, selectCells, tableRows, tableSpec, TABLE_IDS } from '../../experiments';
+import {
+  describeResult,
+  experimentSettings,
+  formatTextTable,
+  paperCommands,
+  paperSettings,
+  parseJobs,
+  parseSeeds,
+  runTables,
+  selectCells,
+  tableRows,
+  tableSpec,
+  TABLE_IDS,
+} from '../../experiments';
 
 interface TableOpts {
   profile?: string;
@@ -35,11 +48,21 @@ export function register(program: Command): void {
     .option('--runs-dir <dir>', 'results cache (default: runs/tables, env METAANCHOR_RUNS_DIR)')
     .option('--rows <list>', 'only these rows, comma-separated (e.g. "0.5/0.4 3x3,0.5/0.4 5x5")')
     .option('--jobs <n>', 'training worker processes (default: CPU cores on wasm/cpu, 1 on a native backend)', parseJobs)
-    .option('--seeds <list>', "seeds per cell, comma-separated (default: env METAANCHOR_SEEDS or the profile's: quick 0, full 0,1,2); with 2 or more, differences get a within/beyond-noise verdict", parseSeeds)
-    .option('--queue <url>', 'train the missing runs as jobs on this Redis (redis://host:port) for `metaanchor worker` processes on any machine, sharing the runs folder (default: env METAANCHOR_QUEUE; README "Many machines")')
+    .option(
+      '--seeds <list>',
+      "seeds per cell, comma-separated (default: env METAANCHOR_SEEDS or the profile's: quick 0, full 0,1,2); with 2 or more, differences get a within/beyond-noise verdict",
+      parseSeeds,
+    )
+    .option(
+      '--queue <url>',
+      'train the missing runs as jobs on this Redis (redis://host:port) for `metaanchor worker` processes on any machine, sharing the runs folder (default: env METAANCHOR_QUEUE; README "Many machines")',
+    )
     .option('--json', 'print the per-seed results as JSON')
     .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
-    .option('--notebooks', "the main job (npm start): train table by table, write each table's notebooks to outputs/ as soon as its runs are done, then the other notebooks")
+    .option(
+      '--notebooks',
+      "the main job (npm start): train table by table, write each table's notebooks to outputs/ as soon as its runs are done, then the other notebooks",
+    )
     .action(async (given: string[], o: TableOpts) => {
       const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : given;
       if (o.paperCommands) {
@@ -47,14 +70,22 @@ export function register(program: Command): void {
         return;
       }
       const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick', { seeds: o.seeds });
-      const rows = o.rows ? o.rows.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+      const rows = o.rows
+        ? o.rows
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined;
       let tables = [...new Set(ids)].map((id) => tableSpec(id, settings));
       if (rows) {
         // Tables name their rows differently ("0.5/0.4 3x3" in Table 2, "3x3" in Table 3): each
         // table keeps the rows it has; a row no table has is an error.
         const unknown = rows.filter((r) => !tables.some((t) => t.rows.includes(r)));
         if (unknown.length > 0) {
-          throw new UserError(`no row ${unknown.map((r) => `"${r}"`).join(', ')} in Table ${tables.map((t) => t.id).join(', ')}`, tables.map((t) => `Table ${t.id} rows: ${t.rows.join(', ')}`).join('; '));
+          throw new UserError(
+            `no row ${unknown.map((r) => `"${r}"`).join(', ')} in Table ${tables.map((t) => t.id).join(', ')}`,
+            tables.map((t) => `Table ${t.id} rows: ${t.rows.join(', ')}`).join('; '),
+          );
         }
         tables = tables.map((t) => selectCells(t, { rows: rows.filter((r) => t.rows.includes(r)) })).filter((t) => t.cells.length > 0);
       }
@@ -89,7 +120,11 @@ export function register(program: Command): void {
         await queue.idle();
         const failed = queue.outcomes.filter((n) => !n.ok);
         say(`notebooks: ${queue.outcomes.length - failed.length} of ${queue.outcomes.length} written to outputs/ (executed .ipynb and .html)`);
-        if (failed.length) throw new UserError(`${failed.length} notebook(s) failed: ${failed.map((n) => n.notebook).join(', ')}`, 'rerun one with `npm run notebooks -- <name>` to see the failing cell');
+        if (failed.length)
+          throw new UserError(
+            `${failed.length} notebook(s) failed: ${failed.map((n) => n.notebook).join(', ')}`,
+            'rerun one with `npm run notebooks -- <name>` to see the failing cell',
+          );
       }
     });
 }

@@ -34,7 +34,11 @@ import { intOption, numberOption } from '../options';
 /** A COCO dataset from --data/--images (or --val-data/--val-images); paths as given, resolved. */
 function datasetFrom(data: string | undefined, images: string | undefined, flags: [string, string], skipInvalidBoxes?: boolean): DatasetSpec | undefined {
   if (!data && !images) return undefined;
-  if (!data || !images) throw new UserError(`give both ${flags[0]} (COCO json) and ${flags[1]} (image folder)`, `e.g. ${flags[0]} annotations/instances_train.json ${flags[1]} train/`);
+  if (!data || !images)
+    throw new UserError(
+      `give both ${flags[0]} (COCO json) and ${flags[1]} (image folder)`,
+      `e.g. ${flags[0]} annotations/instances_train.json ${flags[1]} train/`,
+    );
   return { kind: 'coco', annotations: path.resolve(data), images: path.resolve(images), ...(skipInvalidBoxes ? { skipInvalidBoxes: true } : {}) };
 }
 
@@ -81,7 +85,8 @@ function vocSpecs(o: TrainOpts): { train: DatasetSpec; val: DatasetSpec } | unde
     if (o.set || o.valSet) throw new UserError('--set and --val-set name image sets of a --voc folder', 'add --voc <VOCdevkit year folder>');
     return undefined;
   }
-  if (o.data || o.images || o.valData || o.valImages) throw new UserError('--voc trains on a VOC folder; --data / --images / --val-data / --val-images name a COCO set', 'give one of them');
+  if (o.data || o.images || o.valData || o.valImages)
+    throw new UserError('--voc trains on a VOC folder; --data / --images / --val-data / --val-images name a COCO set', 'give one of them');
   const root = path.resolve(o.voc);
   const skip = o.skipInvalidBoxes ? { skipInvalidBoxes: true } : {};
   const set = o.set ?? 'trainval';
@@ -196,7 +201,10 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
   await initBackend();
   const run = loadRun(o.checkpoint);
   const target = loadVoc({ root: checkReadableDir(o.voc!, '--voc'), imageSet: o.imageSet, skipInvalidBoxes: o.skipInvalidBoxes });
-  const leaveOut = (o.leaveOut ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  const leaveOut = (o.leaveOut ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   const anchors = inferenceAnchors(run, o.anchors);
   const t = transferTarget(target, run.detector.config.numClasses, { leaveOut, sourceCategories: run.categories, maxImages: o.maxImages });
   const matches = t.matches ?? [];
@@ -205,14 +213,25 @@ async function evaluateVocCli(o: DetectCliOptions & VocCliOptions & { json?: boo
   const results = await detectDataset(run.detector, t.dataset, { anchors, input: inputOf(run), progressLabel: 'detect' });
   const r = scoreVocTransfer(t, results, o.allPoint ? 'all-point' : 'voc07');
   if (o.json) {
-    console.log(JSON.stringify({ anchors: anchors.name, images: n, target: target.name, metric: r.metric, leave_out: leaveOut, mAP: r.mAP, classes_without_ground_truth: r.classesWithoutGroundTruth, per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })), class_map: matches }));
+    console.log(
+      JSON.stringify({
+        anchors: anchors.name,
+        images: n,
+        target: target.name,
+        metric: r.metric,
+        leave_out: leaveOut,
+        mAP: r.mAP,
+        classes_without_ground_truth: r.classesWithoutGroundTruth,
+        per_class: r.perClass.map((c) => ({ class: c.className, ap: c.ap })),
+        class_map: matches,
+      }),
+    );
     return;
   }
   console.log(`${run.detector.config.method} ${run.trainAnchors.name} -> inference anchors ${anchors.name}, ${target.name}, ${n} images`);
   if (renamed.length) console.log(`classes matched under other names (detector -> target): ${renamed.map((m) => `${m.source} -> ${m.target}`).join(', ')}`);
   if (leaveOut.length) console.log(`left out of the mean: ${leaveOut.join(', ')}`);
   console.log(formatVocReport(r).join('\n'));
-
 }
 
 /** Shared by `detect` and `evaluate`: load the run, pick data and anchors, detect. */
@@ -223,7 +242,10 @@ async function detectForCli(o: DetectCliOptions, needBoxes: boolean) {
   const n = Math.min(o.maxImages ?? Infinity, ds.images.length);
   if (n === 0) throw new UserError(`${ds.name} has no images`, 'pass a dataset with images (--data, --images)');
   if (needBoxes && !ds.images.slice(0, n).some((im) => im.classIdx.length > 0)) {
-    throw new UserError(`${ds.name} has no boxes${n < ds.images.length ? ` in its first ${n} images` : ''}: there is nothing to score against`, 'evaluate on an annotated dataset (--data, --images)');
+    throw new UserError(
+      `${ds.name} has no boxes${n < ds.images.length ? ` in its first ${n} images` : ''}: there is nothing to score against`,
+      'evaluate on an annotated dataset (--data, --images)',
+    );
   }
   const anchors = inferenceAnchors(run, o.anchors);
   const results = await detectDataset(run.detector, ds, {
@@ -240,7 +262,11 @@ export function register(program: Command): void {
     .command('train')
     .description('train RetinaNet (baseline) or MetaAnchor; checkpoints, metrics and logs go to --out')
     .addOption(new Option('--preset <p>', 'size and schedule').choices(['smoke', 'quick', 'full', 'paper']).default('quick'))
-    .addOption(new Option('--detector <d>', 'detector family (yolov2: Table 7, darknet anchors, 256 px on the CPU presets)').choices(['retinanet', 'yolov2']).default('retinanet'))
+    .addOption(
+      new Option('--detector <d>', 'detector family (yolov2: Table 7, darknet anchors, 256 px on the CPU presets)')
+        .choices(['retinanet', 'yolov2'])
+        .default('retinanet'),
+    )
     .addOption(new Option('--method <m>', 'anchor functions').choices(['baseline', 'metaanchor']).default('baseline'))
     .addOption(new Option('--generator <g>', 'MetaAnchor generator: Eq. 4 or Eq. 6').choices(['independent', 'dependent']).default('independent'))
     .option('--anchors <spec>', `anchor configuration (default 3x3); ${ANCHOR_SPEC_HELP[0] ?? ''}`)
@@ -254,7 +280,7 @@ export function register(program: Command): void {
     .option('--eval-images <n>', 'validation images (0: all)', intOption('--eval-images'))
     .option('--data <json>', 'training COCO instances json (default: MNIST-Det)')
     .option('--images <dir>', 'training image folder')
-    .option('--val-data <json>', 'validation COCO instances json (default: the training set\'s val split / itself)')
+    .option('--val-data <json>', "validation COCO instances json (default: the training set's val split / itself)")
     .option('--val-images <dir>', 'validation image folder')
     .option('--voc <dir>', 'train on a VOCdevkit year folder (Annotations/, JPEGImages/, ImageSets/Main/) instead')
     .option('--set <name>', 'with --voc: training image set, ImageSets/Main/<name>.txt (default trainval)')
@@ -278,7 +304,7 @@ export function register(program: Command): void {
     .command('detect')
     .description('run a trained detector over a dataset and write COCO results json')
     .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train`')
-    .option('--data <json>', 'COCO instances json (default: the run\'s validation set)')
+    .option('--data <json>', "COCO instances json (default: the run's validation set)")
     .option('--images <dir>', 'image folder of --data')
     .option('--anchors <spec>', 'MetaAnchor: inference anchors (3x3..9x9, a list, or "search"); default: the training anchors')
     .option('--max-images <n>', 'only the first n images', intOption('--max-images', 1))
@@ -307,9 +333,9 @@ export function register(program: Command): void {
     .command('evaluate')
     .description('COCO metrics of a trained detector on its validation set (or --data); with --voc, the VOC metric on a VOCdevkit set (Table 5 transfer)')
     .requiredOption('--checkpoint <dir>', 'run folder of `metaanchor train`')
-    .option('--data <json>', 'COCO instances json (default: the run\'s validation set)')
+    .option('--data <json>', "COCO instances json (default: the run's validation set)")
     .option('--images <dir>', 'image folder of --data')
-    .option('--voc <dir>', 'evaluate on this VOC year folder (e.g. VOCdevkit/VOC2007) instead; classes match the run\'s by name, COCO names map to VOC names')
+    .option('--voc <dir>', "evaluate on this VOC year folder (e.g. VOCdevkit/VOC2007) instead; classes match the run's by name, COCO names map to VOC names")
     .option('--image-set <name>', 'with --voc: ImageSets/Main/<name>.txt', 'test')
     .option('--leave-out <classes>', 'with --voc: comma-separated classes left out of the mean (Table 5: sofa)')
     .option('--all-point', 'with --voc: all-point AP instead of VOC07 11-point')

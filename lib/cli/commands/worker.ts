@@ -12,7 +12,11 @@ import { UserError } from '../../util/errors';
 
 function parseConcurrency(value: unknown): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--concurrency expects a whole number >= 1, got "${String(value)}"`, 'e.g. --concurrency 2 (one training process per CPU core on the wasm backend)');
+  if (!Number.isInteger(n) || n < 1)
+    throw new UserError(
+      `--concurrency expects a whole number >= 1, got "${String(value)}"`,
+      'e.g. --concurrency 2 (one training process per CPU core on the wasm backend)',
+    );
   return n;
 }
 

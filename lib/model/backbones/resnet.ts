@@ -45,7 +45,10 @@ export function buildResNet(store: ParamStore, prefix: string, o: ResNetOptions)
   const expansion = bottleneck ? 4 : 1;
   const makeNorm = (name: string, ch: number, zeroGamma = false): NormLayer | undefined => {
     if (o.norm === 'frozen-bn') return createFrozenBatchNorm(store, name, ch);
-    if (o.norm === 'gn') return createGroupNorm(store, name.replace(/bn(\d)$/, 'gn$1').replace(/downsample\.1$/, 'downsample.gn'), ch, o.gnGroups, { gammaInit: zeroGamma ? 0 : 1 });
+    if (o.norm === 'gn')
+      return createGroupNorm(store, name.replace(/bn(\d)$/, 'gn$1').replace(/downsample\.1$/, 'downsample.gn'), ch, o.gnGroups, {
+        gammaInit: zeroGamma ? 0 : 1,
+      });
     return undefined;
   };
   // torchvision: kaiming_normal_(mode='fan_out', nonlinearity='relu'), no conv bias.

@@ -280,7 +280,11 @@ export class AnchorFunctionGenerator {
       const directIdx = xs.map((_, i) => i).filter((i) => !useBasis[i]);
       const basisIdx = xs.map((_, i) => i).filter((i) => useBasis[i]);
       const out = new Array<tf.Tensor4D>(xs.length);
-      if (directIdx.length) this.applyDirectLevels(directIdx.map((i) => xs[i]), b).forEach((t, j) => (out[directIdx[j]] = t));
+      if (directIdx.length)
+        this.applyDirectLevels(
+          directIdx.map((i) => xs[i]),
+          b,
+        ).forEach((t, j) => (out[directIdx[j]] = t));
       if (basisIdx.length) this.basis(basisIdx.map((i) => xs[i])).forEach((c, j) => (out[basisIdx[j]] = this.mix(c, b)));
       return out;
     });
@@ -321,7 +325,10 @@ export function buildMetaAnchorFunction(store: ParamStore, prefix: string, o: Me
   const boxGenerator = new AnchorFunctionGenerator(store, `${prefix}.boxGenerator`, { ...common, outPerAnchor: 4, thetaStarBias: 0 });
   const numAnchors = (anchorB?: tf.Tensor2D): number => {
     if (!anchorB) {
-      throw new UserError('MetaAnchor needs the anchor boxes b [A, 2] to generate its anchor functions', 'pass anchorB (Eq. 7 encodings from lib/anchors/metaanchor.ts) to forward');
+      throw new UserError(
+        'MetaAnchor needs the anchor boxes b [A, 2] to generate its anchor functions',
+        'pass anchorB (Eq. 7 encodings from lib/anchors/metaanchor.ts) to forward',
+      );
     }
     if (anchorB.rank !== 2 || anchorB.shape[1] !== 2 || anchorB.shape[0] < 1) {
       throw new UserError(`anchor boxes b must have shape [A, 2] with A >= 1, got [${anchorB.shape}]`, 'build them with lib/anchors/metaanchor.ts');

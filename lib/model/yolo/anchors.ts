@@ -62,6 +62,15 @@ export function yoloSearchCandidateShapes(std: { heightCells: number; widthCells
   const scales: number[] = [];
   for (let k = -14; k <= 5; k++) scales.push((side * Math.pow(2, k / 5)) / 4);
   const ts = Array.from({ length: 10 }, (_, i) => (11 + i) / 10);
-  const ratios = [1 / 3, ...ts.slice().reverse().map((t) => 1 / t), 1, ...ts, 3];
+  const ratios = [
+    1 / 3,
+    ...ts
+      .slice()
+      .reverse()
+      .map((t) => 1 / t),
+    1,
+    ...ts,
+    3,
+  ];
   return scaleRatioProduct(scales, ratios);
 }

@@ -110,7 +110,8 @@ export function validateYoloNetConfig(cfg: YoloNetConfig): void {
     throw new UserError(`model config: yolo.${field} = ${JSON.stringify(value)} is invalid`, want);
   };
   if (!cfg || typeof cfg !== 'object') bad('', cfg, 'give the YOLO network sizes (lib/model/yolo/config.ts YOLO_NET_PRESETS)');
-  if (!Array.isArray(cfg.widths) || cfg.widths.length !== 6 || !cfg.widths.every(isPosInt)) bad('widths', cfg.widths, '6 positive integers: channels at strides 1, 2, 4, 8, 16, 32');
+  if (!Array.isArray(cfg.widths) || cfg.widths.length !== 6 || !cfg.widths.every(isPosInt))
+    bad('widths', cfg.widths, '6 positive integers: channels at strides 1, 2, 4, 8, 16, 32');
   if (!Array.isArray(cfg.depths) || cfg.depths.length !== 6 || !cfg.depths.every((d) => isPosInt(d) && d % 2 === 1)) {
     bad('depths', cfg.depths, '6 odd positive integers (convs per stage; darknet-19: 1, 1, 3, 3, 5, 5)');
   }

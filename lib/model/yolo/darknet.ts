@@ -125,7 +125,10 @@ export function buildDarknetTrunk(store: ParamStore, prefix: string, o: DarknetO
     forward(x: tf.Tensor4D): tf.Tensor4D {
       const [, hPx, wPx] = x.shape;
       if (hPx % 32 !== 0 || wPx % 32 !== 0) {
-        throw new UserError(`YOLOv2 needs input sides that are multiples of 32, got ${hPx}x${wPx}`, 'pad images to a multiple of 32 (loader option sizeDivisor: 32)');
+        throw new UserError(
+          `YOLOv2 needs input sides that are multiples of 32, got ${hPx}x${wPx}`,
+          'pad images to a multiple of 32 (loader option sizeDivisor: 32)',
+        );
       }
       return tf.tidy(() => {
         let y = x;

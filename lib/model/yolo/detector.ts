@@ -66,7 +66,10 @@ export class YoloDetector {
   anchorsPerCell(anchorB?: tf.Tensor2D): number {
     if (this.generator) {
       if (!anchorB) {
-        throw new UserError('MetaAnchor needs the anchor boxes b [A, 2] to generate its region conv', 'pass anchorB (Eq. 7 codes, lib/anchors configB) to forward');
+        throw new UserError(
+          'MetaAnchor needs the anchor boxes b [A, 2] to generate its region conv',
+          'pass anchorB (Eq. 7 codes, lib/anchors configB) to forward',
+        );
       }
       if (anchorB.rank !== 2 || anchorB.shape[1] !== 2 || anchorB.shape[0] < 1) {
         throw new UserError(`anchor boxes b must have shape [A, 2] with A >= 1, got [${anchorB.shape}]`, 'build them with lib/anchors configB');
@@ -90,7 +93,10 @@ export class YoloDetector {
   /** The feature the region conv reads: images [N, H, W, 3] RGB 0..255 -> [N, H/32, W/32, C]. */
   headFeatures(images: tf.Tensor4D): tf.Tensor4D {
     if (images.rank !== 4 || images.shape[3] !== 3 || images.dtype !== 'float32') {
-      throw new UserError(`images must be float32 [N, H, W, 3] RGB in 0..255, got ${images.dtype} [${images.shape}]`, 'decode to RGB, batch on axis 0, cast to float32');
+      throw new UserError(
+        `images must be float32 [N, H, W, 3] RGB in 0..255, got ${images.dtype} [${images.shape}]`,
+        'decode to RGB, batch on axis 0, cast to float32',
+      );
     }
     return tf.tidy(() => this.trunk.forward(tf.mul(tf.sub(images, this.pixelMean), this.pixelInvStd) as tf.Tensor4D));
   }
@@ -145,7 +151,8 @@ export function buildYoloDetector(config: ModelConfig, opts: { seed?: number; lo
     if (norm === 'frozen-bn') {
       throw new UserError('YOLOv2 trains its darknet trunk from scratch here (no darknet ImageNet weights)', "use backboneNorm 'gn' (or 'auto') or 'none'");
     }
-    if (config.backboneWeights) throw new UserError('backboneWeights are ResNet ImageNet files; the darknet trunk has none', 'leave backboneWeights null for YOLOv2');
+    if (config.backboneWeights)
+      throw new UserError('backboneWeights are ResNet ImageNet files; the darknet trunk has none', 'leave backboneWeights null for YOLOv2');
     const trunk = buildDarknetTrunk(store, 'backbone', { net, norm, gnGroups: config.gnGroups });
     const K = config.numClasses;
     const head =
@@ -172,8 +179,15 @@ export function buildYoloDetector(config: ModelConfig, opts: { seed?: number; lo
               kernelSize: 1,
             }),
           };
-    (opts.log ?? logStatus)(`yolov2: darknet trunk (${net.widths.join('-')}, head ${net.headWidth}) from scratch with ${norm === 'gn' ? 'GroupNorm' : 'no norm'}`);
-    return new YoloDetector({ ...config, smallWidths: [...config.smallWidths], yolo: { ...net, widths: [...net.widths], depths: [...net.depths] } }, store, trunk, head);
+    (opts.log ?? logStatus)(
+      `yolov2: darknet trunk (${net.widths.join('-')}, head ${net.headWidth}) from scratch with ${norm === 'gn' ? 'GroupNorm' : 'no norm'}`,
+    );
+    return new YoloDetector(
+      { ...config, smallWidths: [...config.smallWidths], yolo: { ...net, widths: [...net.widths], depths: [...net.depths] } },
+      store,
+      trunk,
+      head,
+    );
   } catch (err) {
     store.dispose();
     throw err;

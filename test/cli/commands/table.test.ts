@@ -7,7 +7,11 @@ import * as path from 'node:path';
 
 const REPO = path.join(__dirname, '..', '..', '..');
 const cli = (args: string[]) =>
-  spawnSync(process.execPath, [path.join(REPO, 'bin', 'metaanchor.js'), ...args], { cwd: REPO, encoding: 'utf8', env: { ...process.env, METAANCHOR_QUIET: '1' } });
+  spawnSync(process.execPath, [path.join(REPO, 'bin', 'metaanchor.js'), ...args], {
+    cwd: REPO,
+    encoding: 'utf8',
+    env: { ...process.env, METAANCHOR_QUIET: '1' },
+  });
 
 test('`metaanchor table 5 8 --profile smoke`: both tables beside the paper; a rerun trains and evaluates nothing', () => {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'table58-cli-'));
@@ -21,7 +25,13 @@ test('`metaanchor table 5 8 --profile smoke`: both tables beside the paper; a re
   assert.match(out, /Table 8: .* — Sec\. 4\.2, Table 8/);
   // 11 runs, 2 of them Table 5's; 8 training-subset scores + 5 validation evaluations, one shared.
   assert.match(out, /runs: 11 trained, 0 resumed, 0 reused; evaluations: 12 computed, 1 cached/);
-  for (const [row, paper] of [['RetinaNet 3x3/3x3', '35.8'], ['RetinaNet\\* search/search', '36.9'], ['MetaAnchor 3x3/3x3', '36.8'], ['MetaAnchor 9x9/search', '37.5'], ['MetaAnchor data-dependent 9x9/search', '37.9']]) {
+  for (const [row, paper] of [
+    ['RetinaNet 3x3/3x3', '35.8'],
+    ['RetinaNet\\* search/search', '36.9'],
+    ['MetaAnchor 3x3/3x3', '36.8'],
+    ['MetaAnchor 9x9/search', '37.5'],
+    ['MetaAnchor data-dependent 9x9/search', '37.9'],
+  ]) {
     assert.match(out, new RegExp(`^${row} .*\\[${paper.replace('.', '\\.')}\\]`, 'm'), row);
   }
   assert.match(out, /^RetinaNet\* search\/search +picked +0\.[56]\/0\.[45] [3579]x[3579] /m);
@@ -29,7 +39,11 @@ test('`metaanchor table 5 8 --profile smoke`: both tables beside the paper; a re
 
   const again = cli([...args, '--json']);
   assert.equal(again.status, 0, again.stderr);
-  const [t5, t8] = JSON.parse(again.stdout) as { table: string; counts: Record<string, number>; cells: { row: string; seeds: { selection?: { picked: string; candidates: unknown[] }; eval: { voc?: { perClass: unknown[] } } }[] }[] }[];
+  const [t5, t8] = JSON.parse(again.stdout) as {
+    table: string;
+    counts: Record<string, number>;
+    cells: { row: string; seeds: { selection?: { picked: string; candidates: unknown[] }; eval: { voc?: { perClass: unknown[] } } }[] }[];
+  }[];
   assert.equal(t5.table, '5');
   assert.deepEqual(t5.counts, { trained: 0, resumed: 0, reused: 2, evaluated: 0, evalReused: 3 });
   assert.equal(t5.cells[0].seeds[0].eval.voc!.perClass.length, 3);
@@ -43,7 +57,11 @@ test('`metaanchor table 8 --paper-commands` prints the paper-scale commands with
   const lines = res.stdout.split('\n');
   assert.equal(lines.filter((l) => l.startsWith('npx metaanchor train --preset paper ')).length, 11);
   assert.equal(lines.filter((l) => l.startsWith('npx metaanchor search ')).length, 2);
-  assert.ok(lines.every((l) => !l.startsWith('npx metaanchor train') || l.includes('--data data/coco/annotations/instances_train2017.json --images data/coco/train2017')));
+  assert.ok(
+    lines.every(
+      (l) => !l.startsWith('npx metaanchor train') || l.includes('--data data/coco/annotations/instances_train2017.json --images data/coco/train2017'),
+    ),
+  );
   const bad = cli(['table', '9']);
   assert.notEqual(bad.status, 0);
   assert.match(bad.stderr, /no table "9"/);
@@ -58,13 +76,26 @@ test('`metaanchor table 7 --profile smoke`: YOLOv2 baseline, MetaAnchor and sear
   assert.match(res.stdout, /the paper's COCO-full, minival \(YOLOv2, darknet-19, 416 px\)/);
   assert.match(res.stdout, /runs: 2 trained, 0 resumed, 0 reused; evaluations: 3 computed, 0 cached/);
   assert.match(res.stdout, /^YOLOv2 .*\[18\.9\].*\[35\.2\].*\[21\.2\].*\[39\.4\].*\[21\.2\].*\[39\.5\].*\(single seed\) \[\+2\.3\]$/m);
-  assert.deepEqual(fs.readdirSync(runsDir).map((d) => d.replace(/-[0-9a-f]{12}$/, '')).sort(), ['yolov2-baseline-smoke-seed0', 'yolov2-metaanchor-smoke-seed0']);
+  assert.deepEqual(
+    fs
+      .readdirSync(runsDir)
+      .map((d) => d.replace(/-[0-9a-f]{12}$/, ''))
+      .sort(),
+    ['yolov2-baseline-smoke-seed0', 'yolov2-metaanchor-smoke-seed0'],
+  );
   const again = cli([...args, '--json']);
   assert.equal(again.status, 0, again.stderr);
-  const r = JSON.parse(again.stdout) as { table: string; counts: Record<string, number>; cells: { group: string; seeds: { eval: { stats: number[]; searchFile?: string } }[] }[] };
+  const r = JSON.parse(again.stdout) as {
+    table: string;
+    counts: Record<string, number>;
+    cells: { group: string; seeds: { eval: { stats: number[]; searchFile?: string } }[] }[];
+  };
   assert.equal(r.table, '7');
   assert.deepEqual(r.counts, { trained: 0, resumed: 0, reused: 2, evaluated: 0, evalReused: 3 });
-  assert.deepEqual(r.cells.map((c) => c.group), ['Baseline', 'MetaAnchor', 'MetaAnchor + search']);
+  assert.deepEqual(
+    r.cells.map((c) => c.group),
+    ['Baseline', 'MetaAnchor', 'MetaAnchor + search'],
+  );
   assert.ok(r.cells[2].seeds[0].eval.searchFile);
   const paper = cli(['table', '7', '--paper-commands']);
   assert.equal(paper.status, 0, paper.stderr);

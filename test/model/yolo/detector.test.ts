@@ -30,7 +30,7 @@ function tinyYolo(method: 'baseline' | 'metaanchor', generator: 'independent' | 
   });
 }
 
-test('yolov2 anchor spec: darknet\'s COCO anchors in cells, Eq. 7 with the (4.18, 4.69) standard box', () => {
+test("yolov2 anchor spec: darknet's COCO anchors in cells, Eq. 7 with the (4.18, 4.69) standard box", () => {
   const cfg = parseAnchorSpec('yolov2');
   assert.equal(cfg.shapes.length, 5);
   const cells = anchorCellsOf(cfg);
@@ -74,13 +74,33 @@ test('maxPool2x2: the exact gradient on cpu and wasm, tied maxima share it', asy
   require('@tensorflow/tfjs-backend-wasm');
   // One image, 2x4, 2 channels; window 1 of channel 0 has a tie (-1, -1), window 2 of channel 1 a triple tie.
   const xv = [
-    [[-3, 5], [-1, 2], [0.5, 7], [0.25, 7]],
-    [[-1, 1], [-2, 0], [0.1, 7], [0.4, -9]],
+    [
+      [-3, 5],
+      [-1, 2],
+      [0.5, 7],
+      [0.25, 7],
+    ],
+    [
+      [-1, 1],
+      [-2, 0],
+      [0.1, 7],
+      [0.4, -9],
+    ],
   ].flat(2);
   // dy for windows (0, 0) and (0, 1): channel 0: 2, 3; channel 1: 5, 6.
   const want = [
-    [[0, 5], [1, 0], [3, 2], [0, 2]],
-    [[1, 0], [0, 0], [0, 2], [0, 0]],
+    [
+      [0, 5],
+      [1, 0],
+      [3, 2],
+      [0, 2],
+    ],
+    [
+      [1, 0],
+      [0, 0],
+      [0, 2],
+      [0, 0],
+    ],
   ].flat(2);
   // window (0,0) ch0: max -1 at (0,1) and (1,0) -> 1 each; ch1: max 5 at (0,0) -> 5.
   // window (0,1) ch0: max 0.5 at (0,2) -> 3; ch1: max 7 at (0,2), (0,3), (1,2) -> 2 each.

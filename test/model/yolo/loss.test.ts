@@ -19,7 +19,13 @@ test('region loss of a one-prediction case, by hand', async () => {
     assigned: 1,
     meanIou: 0.8,
   };
-  const zero: RegionTargets = { ...t, coordWeight: new Float32Array([0]), objWeight: new Float32Array([0]), classIdx: new Int32Array([-1]), classWeight: new Float32Array([0]) };
+  const zero: RegionTargets = {
+    ...t,
+    coordWeight: new Float32Array([0]),
+    objWeight: new Float32Array([0]),
+    classIdx: new Int32Array([-1]),
+    classWeight: new Float32Array([0]),
+  };
   const row = [0, 0, 0.5, -0.5, 0, Math.log(3), 0];
   const raw = tf.tensor4d([...row, ...row], [2, 1, 1, 7]);
   const l = regionLoss(raw, [t, zero], 1, 2);
@@ -38,7 +44,16 @@ test('region loss of a one-prediction case, by hand', async () => {
  * gradient of the project's loss must equal minus these deltas (darknet's delta is d loss /
  * d activation times the logistic gradient for x, y and objectness).
  */
-function darknetDeltas(raw: Float32Array, H: number, W: number, A: number, K: number, anchors: number[], truths: { cx: number; cy: number; w: number; h: number; cls: number }[], prior: boolean): Float32Array {
+function darknetDeltas(
+  raw: Float32Array,
+  H: number,
+  W: number,
+  A: number,
+  K: number,
+  anchors: number[],
+  truths: { cx: number; cy: number; w: number; h: number; cls: number }[],
+  prior: boolean,
+): Float32Array {
   const E = 5 + K;
   const p = YOLOV2_REGION;
   const delta = new Float32Array(raw.length);
@@ -83,7 +98,7 @@ function darknetDeltas(raw: Float32Array, H: number, W: number, A: number, K: nu
   return delta;
 }
 
-test('loss gradient = minus darknet\'s region deltas; finite differences agree', async () => {
+test("loss gradient = minus darknet's region deltas; finite differences agree", async () => {
   await useCpu();
   const H = 3;
   const W = 4;
@@ -97,7 +112,9 @@ test('loss gradient = minus darknet\'s region deltas; finite differences agree',
     { cx: 2.7, cy: 2.2, w: 2.2, h: 1.4, cls: 0 },
   ];
   const gt = {
-    boxes: new Float32Array(truths.flatMap((t) => [(t.cx - t.w / 2) * stride, (t.cy - t.h / 2) * stride, (t.cx + t.w / 2) * stride, (t.cy + t.h / 2) * stride])),
+    boxes: new Float32Array(
+      truths.flatMap((t) => [(t.cx - t.w / 2) * stride, (t.cy - t.h / 2) * stride, (t.cx + t.w / 2) * stride, (t.cy + t.h / 2) * stride]),
+    ),
     classIdx: new Int32Array(truths.map((t) => t.cls)),
   };
   for (const prior of [false, true]) {

@@ -70,7 +70,10 @@ test('targets: the assigned prediction, the 0.6 no-object rule, ignored boxes, t
   // The assigned prediction (cell 1, 1): coords (0.1, 0.5, log(2/2), log(2/2)), weight 2 - (2/4)(2/4).
   const k = m(1, 1);
   assert.equal(near.assigned, 1);
-  assert.deepEqual(Array.from(near.coord.subarray(4 * k, 4 * k + 4)).map((v) => Math.round(v * 1e6) / 1e6 + 0), [0.1, 0.5, 0, 0]);
+  assert.deepEqual(
+    Array.from(near.coord.subarray(4 * k, 4 * k + 4)).map((v) => Math.round(v * 1e6) / 1e6 + 0),
+    [0.1, 0.5, 0, 0],
+  );
   assert.ok(Math.abs(near.coordWeight[k] - 1.75) < 1e-7);
   assert.equal(near.objWeight[k], 5);
   // Rescore: the objectness target is the IoU of the current prediction (centre (1.5, 1.5), 2x2) = 1.6 / 2.4.
@@ -78,7 +81,10 @@ test('targets: the assigned prediction, the 0.6 no-object rule, ignored boxes, t
   assert.equal(near.classIdx[k], 1);
   assert.equal(near.classWeight[k], 1);
   // Everything else: no coordinate loss without the prior term; no class loss.
-  assert.equal(near.coordWeight.reduce((s, v) => s + v, 0), near.coordWeight[k]);
+  assert.equal(
+    near.coordWeight.reduce((s, v) => s + v, 0),
+    near.coordWeight[k],
+  );
   assert.equal(near.classIdx.filter((c) => c >= 0).length, 1);
   // The prior term: every other prediction pulled to its anchor with weight 0.01.
   const prior = run(0.2, true);
