@@ -1,5 +1,7 @@
 // Lint (npm run lint): what the type checker does not catch. Formatting is prettier's
 // (.prettierrc.json); these rules are about behaviour.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -8,7 +10,7 @@ export default tseslint.config(
     files: ['lib/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     languageOptions: {
       parser: tseslint.parser,
-      parserOptions: { project: './tsconfig.json', tsconfigRootDir: import.meta.dirname },
+      parserOptions: { project: './tsconfig.json', tsconfigRootDir: path.dirname(fileURLToPath(import.meta.url)) },
     },
     plugins: { '@typescript-eslint': tseslint.plugin },
     rules: {
