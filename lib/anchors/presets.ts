@@ -73,6 +73,11 @@ export const FIGURE2_SHAPES: readonly AnchorShape[] = [
 export function table8CandidateShapes(): AnchorShape[] {
   const scales: number[] = [];
   for (let k = -1; k <= 5; k++) scales.push(Math.pow(2, k / 5));
+  return scaleRatioProduct(scales, table8Ratios());
+}
+
+/** Table 8's 23 ratios h/w, ascending: 1/3, 1/2.0 .. 1/1.1, 1, 1.1 .. 2.0, 3 (shared by the YOLOv2 search grid). */
+export function table8Ratios(): number[] {
   const ts = Array.from({ length: 10 }, (_, i) => (11 + i) / 10);
   const ratios = [
     1 / 3,
@@ -84,7 +89,7 @@ export function table8CandidateShapes(): AnchorShape[] {
     ...ts,
     3,
   ];
-  return scaleRatioProduct(scales, ratios);
+  return ratios;
 }
 
 /**

@@ -32,3 +32,11 @@ export function numberOption(name: string, { positive = false, min, max }: { pos
     return n;
   };
 }
+
+/** A comma-separated option as its trimmed, non-empty items (undefined when not given). */
+export function listOption(v: string | undefined): string[] | undefined {
+  return v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

@@ -184,21 +184,23 @@ export async function train(cfg: TrainConfig, dir: string, opts: TrainOptions = 
   const created = !fs.existsSync(dir);
   checkWritableDir(dir, '--out');
   const unlock = lockRunFolder(dir, log);
+  let ok = false;
   try {
-    return await trainLocked(cfg, dir, opts, folder, log, quiet);
-  } catch (err) {
-    unlock();
-    // A run refused before it wrote anything (bad data, ...) leaves no empty folder behind.
-    if (created) {
-      try {
-        fs.rmdirSync(dir); // only when empty: anything written there stays
-      } catch {
-        // not empty, or already gone
-      }
-    }
-    throw err;
+    const result = await trainLocked(cfg, dir, opts, folder, log, quiet);
+    ok = true;
+    return result;
   } finally {
     unlock();
+    // A run refused before it wrote anything (bad data, ...) leaves no empty folder behind.
+    if (!ok && created) removeIfEmpty(dir);
+  }
+}
+
+function removeIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir); // fails unless empty: anything written there stays
+  } catch {
+    // not empty, or already gone
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { Command, Option } from 'commander';
+import { listOption } from '../options';
 import { PROFILES } from '../../profile';
 import { CONVERGED_DELTA, ConvergenceRow, convergence, learningCurve, learningCurveFigure } from '../../experiments/curve';
 import { configHash } from '../../experiments/key';
@@ -104,12 +105,7 @@ export function register(program: Command): void {
       ) => {
         const ids = given.some((id) => id.trim().toLowerCase() === 'all') ? [...TABLE_IDS] : [...new Set(given)];
         const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick');
-        const rows = o.rows
-          ? o.rows
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : undefined;
+        const rows = listOption(o.rows);
         const cfgs = new Map<string, TrainConfig>();
         for (const id of ids) {
           let t = tableSpec(id, settings);

@@ -7,6 +7,7 @@
  * paper, COCO, a GPU; lib/experiments/paper-commands.ts).
  */
 import { Command, Option } from 'commander';
+import { listOption } from '../options';
 import { PROFILES } from '../../profile';
 import { UserError } from '../../util/errors';
 import { NotebookQueue, TABLE_NOTEBOOKS, allNotebooks } from '../../experiments/main-job';
@@ -70,12 +71,7 @@ export function register(program: Command): void {
         return;
       }
       const settings = experimentSettings(o.profile ?? process.env.METAANCHOR_PROFILE ?? 'quick', { seeds: o.seeds });
-      const rows = o.rows
-        ? o.rows
-            .split(',')
-            .map((s) => s.trim())
-            .filter(Boolean)
-        : undefined;
+      const rows = listOption(o.rows);
       let tables = [...new Set(ids)].map((id) => tableSpec(id, settings));
       if (rows) {
         // Tables name their rows differently ("0.5/0.4 3x3" in Table 2, "3x3" in Table 3): each

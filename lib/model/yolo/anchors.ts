@@ -7,7 +7,7 @@
  * per cell, so `configB` (Eq. 7) yields b = (log(h / AH), log(w / AW)) with (AH, AW) in cells.
  */
 import { AnchorConfig, AnchorShape, StandardBox, YOLO_GRID_STRIDE, anchorSizePx, scaleRatioProduct } from '../../anchors';
-import { YOLOV2_STANDARD_BOX_CELLS } from '../../anchors/presets';
+import { YOLOV2_STANDARD_BOX_CELLS, table8Ratios } from '../../anchors/presets';
 
 /** Pixels at P3 per YOLO cell (standard boxes are stored at P3). */
 const P3_PX_PER_CELL = YOLO_GRID_STRIDE / 4;
@@ -61,16 +61,5 @@ export function yoloSearchCandidateShapes(std: { heightCells: number; widthCells
   const side = Math.sqrt(std.heightCells * std.widthCells);
   const scales: number[] = [];
   for (let k = -14; k <= 5; k++) scales.push((side * Math.pow(2, k / 5)) / 4);
-  const ts = Array.from({ length: 10 }, (_, i) => (11 + i) / 10);
-  const ratios = [
-    1 / 3,
-    ...ts
-      .slice()
-      .reverse()
-      .map((t) => 1 / t),
-    1,
-    ...ts,
-    3,
-  ];
-  return scaleRatioProduct(scales, ratios);
+  return scaleRatioProduct(scales, table8Ratios());
 }
