@@ -72,7 +72,7 @@ export interface YoloSettings {
 /** Candidates in the YOLOv2 search grid (460). */
 export const YOLO_GRID_CANDIDATES = yoloSearchCandidateShapes().length;
 
-/** A schedule of `base.steps` stretched to `steps`: warm-up and decay points scale. */
+/** A schedule of `base.steps` stretched to `steps`: decay points scale; the warm-up shortens with a shorter run, never lengthens. */
 export function scaledSchedule(base: TrainConfig, steps: number): LrScheduleConfig {
   const f = steps / base.steps;
   return {
