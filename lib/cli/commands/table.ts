@@ -98,6 +98,11 @@ export function register(program: Command): void {
         return;
       }
       const say = (line: string) => statusStream().write(`${line}\n`);
+      if (o.notebooks && !queueUrlFrom(o.queue)) {
+        // The main job says up front what it will cost and when each table is due.
+        const plan = planTables(tables, settings, path.resolve(o.runsDir ?? defaultRunsDir()), o.jobs ?? (await defaultJobs()), true);
+        say(`plan (estimated; \`metaanchor table all --plan\` prints it without training):\n${formatPlan(plan)}`);
+      }
       const queue = o.notebooks ? new NotebookQueue({ profile: settings.profile, runsDir: o.runsDir, seeds: o.seeds, log: say }) : undefined;
       const queueUrl = queueUrlFrom(o.queue);
       if (queueUrl) {
