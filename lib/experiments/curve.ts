@@ -30,6 +30,7 @@ import { trainRuns } from './parallel';
 import { isRunComplete, runDirOf, seededConfig } from './run-cache';
 import { scaledSchedule } from './settings';
 import { MeanSd, meanSd } from './stats';
+import type { TableResult } from './runner';
 
 /** Doubling the steps must move mmAP by less than this (percentage points) for a run to count as converged. */
 export const CONVERGED_DELTA = 1;
@@ -228,4 +229,51 @@ export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir:
       doubledRunDirs,
     };
   });
+}
+
+/** A table run whose doubled run (stretchedConfig(cfg, 2)) is finished in the same cache. */
+export interface DoublingCheck {
+  runDir: string;
+  doubledRunDir: string;
+  /** Final mmAP of the doubled run minus the run's, in percentage points. */
+  deltaPoints: number;
+  converged: boolean;
+}
+
+/**
+ * What the cache says about the convergence of a table's runs: for each distinct run, the doubling
+ * test if `metaanchor converge` (or anyone) trained its doubled run into the same cache. Runs
+ * without one are counted, not guessed.
+ */
+export function doublingChecks(result: Pick<TableResult, 'cells'>): { runs: number; checks: DoublingCheck[] } {
+  const dirs = new Set<string>();
+  for (const cell of result.cells) for (const s of cell.seeds) dirs.add(s.runDir);
+  const checks: DoublingCheck[] = [];
+  for (const runDir of dirs) {
+    let cfg: TrainConfig;
+    try {
+      cfg = readRunConfig(runDir);
+    } catch {
+      continue;
+    }
+    const doubled = stretchedConfig(cfg, 2);
+    const doubledRunDir = runDirOf(path.dirname(runDir), doubled);
+    if (!isRunComplete(doubledRunDir, doubled) || !isRunComplete(runDir, cfg)) continue;
+    const deltaPoints = 100 * (finalMmap(doubledRunDir) - finalMmap(runDir));
+    checks.push({ runDir, doubledRunDir, deltaPoints, converged: Math.abs(deltaPoints) < CONVERGED_DELTA });
+  }
+  return { runs: dirs.size, checks };
+}
+
+/** One line for a table's heading: how many of its runs passed the doubling test, and the changes measured. */
+export function convergenceLine(result: Pick<TableResult, 'cells'>): string {
+  const { runs, checks } = doublingChecks(result);
+  const rule = `doubling the steps moves mmAP by < ${CONVERGED_DELTA} point`;
+  if (checks.length === 0)
+    return `converged (${rule}): not measured for ${runs === 1 ? 'its run' : `these ${runs} runs`} (\`metaanchor converge <table>\` measures it)`;
+  const ok = checks.filter((c) => c.converged).length;
+  const changes = checks
+    .map((c) => `${labelOf(readRunConfig(c.runDir))} seed ${readRunConfig(c.runDir).seed} ${c.deltaPoints >= 0 ? '+' : ''}${c.deltaPoints.toFixed(2)}`)
+    .join(', ');
+  return `converged (${rule}): ${ok} of ${checks.length} measured runs (of ${runs}): ${changes}`;
 }

@@ -8,6 +8,7 @@ import { MeanSd, compareCells, formatDifference, formatMeanSd, meanSd } from './
 import { MetricName, TableSpec, cellTrainConfigs } from './tables';
 import { runFolderName } from './key';
 import { CellResult, TableResult, metricValue } from './runner';
+import { convergenceLine } from './curve';
 
 /** Per-seed values of one metric in a cell (fractions). */
 export function cellValues(cell: CellResult, metric: MetricName): number[] {
@@ -152,6 +153,7 @@ export function describeResult(result: TableResult): string {
     `${t.title} — ${t.source}`,
     `profile ${result.profile}, ${seeds}, ${images}; our numbers are ${ours}, the paper's ${t.paperData ?? 'COCO-mini'} (percent)`,
     `runs: ${c.trained} trained, ${c.resumed} resumed, ${c.reused} reused; evaluations: ${c.evaluated} computed, ${c.evalReused} cached; ${result.seconds.toFixed(1)} s`,
+    convergenceLine(result),
   ].join('\n');
 }
 

@@ -4,6 +4,7 @@ export * from './key';
 export * from './settings';
 export * from './tables';
 export * from './runner';
+export * from './plan';
 export * from './parallel';
 export * from './format';
 export { PAPER } from './paper';

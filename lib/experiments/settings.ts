@@ -7,9 +7,9 @@
  *   quick  the quick proxy (docs/quick-proxy.md): MNIST-Det's default dataset (96 px canvases, four
  *          digit classes, box shapes spread like COCO's, so that anchors matter), the small
  *          GroupNorm detector started from the detection trunk pretrained on six other digits,
- *          batch 8, QUICK_STEPS steps, scored on all 500 validation images. Runs are trained to
- *          the edge of convergence (doubling the steps changes mmAP by about a point: measured
- *          +1.0 for RetinaNet 3x3 and +1.6 for MetaAnchor 3x3, BENCHMARKS.md; `metaanchor converge`). One seed per cell, three (0, 1, 2) for the headline cells —
+ *          batch 8, QUICK_STEPS steps, scored on all 500 validation images. Runs are converged:
+ *          doubling the steps changes mmAP by less than a point (8000 → 16000: +0.3 RetinaNet 3x3,
+ *          -0.1 MetaAnchor 3x3; 4000 steps were 1.0 and 1.6 short; docs/quick-proxy.md section 4). One seed per cell, three (0, 1, 2) for the headline cells —
  *          Table 2's 3x3 and 9x9 rows at both thresholds, wherever other tables reuse them — so
  *          that the paper's main claim gets a mean ± sd and a noise verdict. A 40-candidate search
  *          on 100 training images.
@@ -72,7 +72,7 @@ export interface YoloSettings {
 /** Candidates in the YOLOv2 search grid (460). */
 export const YOLO_GRID_CANDIDATES = yoloSearchCandidateShapes().length;
 
-/** A schedule of `base.steps` stretched to `steps`: warm-up and decay points scale. */
+/** A schedule of `base.steps` stretched to `steps`: decay points scale; the warm-up shortens with a shorter run, never lengthens. */
 export function scaledSchedule(base: TrainConfig, steps: number): LrScheduleConfig {
   const f = steps / base.steps;
   return {

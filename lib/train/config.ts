@@ -102,7 +102,7 @@ const MNIST: DatasetSpec = { kind: 'mnist-det' };
  * run's mmAP by less than a point (docs/quick-proxy.md has the learning curves; `metaanchor
  * converge` measures it for any table).
  */
-export const QUICK_STEPS = 4000;
+export const QUICK_STEPS = 8000;
 
 /** Where the quick runs start: the detection trunk pretrained on other digits (lib/train/pretrain-trunk.ts). */
 export const QUICK_INIT: NonNullable<TrainConfig['initFrom']> = {

@@ -10,7 +10,16 @@ import { loadRunAt } from '../../lib/train/run-dir';
 import { cocoScore } from '../../lib/detect/score';
 import { inputGeometry } from '../../lib/train/config';
 import { loadDatasetSpec } from '../../lib/train/datasets';
-import { CONVERGED_DELTA, convergence, learningCurve, learningCurveFigure, stretchedConfig } from '../../lib/experiments/curve';
+import type { SeedResult } from '../../lib/experiments/runner';
+import {
+  CONVERGED_DELTA,
+  convergence,
+  convergenceLine,
+  doublingChecks,
+  learningCurve,
+  learningCurveFigure,
+  stretchedConfig,
+} from '../../lib/experiments/curve';
 import { formatConvergence } from '../../lib/cli/commands/curve';
 import { ensureRun, isRunComplete, runDirOf } from '../../lib/experiments/run-cache';
 import { spawn } from 'node:child_process';
@@ -98,6 +107,22 @@ test('convergence trains each configuration at 1x and 2x steps and reports the c
   const before = fs.statSync(path.join(r.doubledRunDirs[0], 'checkpoint', 'train-state.json')).mtimeMs;
   await convergence([cfg], [0], runsDir, { jobs: 1, quiet: true });
   assert.equal(fs.statSync(path.join(r.doubledRunDirs[0], 'checkpoint', 'train-state.json')).mtimeMs, before);
+  // A table result over this run finds its doubled run in the cache; another run has none.
+  const other = runDirOf(runsDir, { ...cfg, seed: 1 });
+  await ensureRun({ ...cfg, seed: 1 }, runsDir, true);
+  const seedOf = (runDir: string) => ({ runDir }) as SeedResult;
+  const result = { cells: [{ row: 'r', group: 'g', inference: 'train' as const, seeds: [seedOf(r.runDirs[0]), seedOf(other)] }] };
+  const { runs, checks } = doublingChecks(result);
+  assert.equal(runs, 2);
+  assert.equal(checks.length, 1);
+  assert.equal(checks[0].runDir, r.runDirs[0]);
+  assert.equal(checks[0].doubledRunDir, r.doubledRunDirs[0]);
+  assert.ok(Math.abs(checks[0].deltaPoints - r.deltaPoints) < 1e-9);
+  assert.match(
+    convergenceLine(result),
+    new RegExp(`${r.converged ? 1 : 0} of 1 measured runs \\(of 2\\): baseline-3x3-iou0.5-0.4-smoke seed 0 [+-]\\d+\\.\\d\\d`),
+  );
+  assert.match(convergenceLine({ cells: [{ ...result.cells[0], seeds: [seedOf(other)] }] }), /not measured for its run/);
 });
 
 test('a run another process is training is waited for, then reused or trained, not refused (converge beside the main job)', async () => {

@@ -12,15 +12,19 @@ import { PROFILES } from '../../profile';
 import { UserError } from '../../util/errors';
 import { NotebookQueue, TABLE_NOTEBOOKS, allNotebooks } from '../../experiments/main-job';
 import { statusStream } from '../../util/log';
-import { queueUrlFrom } from '../../experiments/parallel';
+import { defaultJobs, queueUrlFrom } from '../../experiments/parallel';
+import { defaultRunsDir } from '../../experiments/runner';
+import * as path from 'node:path';
 import {
   describeResult,
   experimentSettings,
+  formatPlan,
   formatTextTable,
   paperCommands,
   paperSettings,
   parseJobs,
   parseSeeds,
+  planTables,
   runTables,
   selectCells,
   tableRows,
@@ -38,6 +42,7 @@ interface TableOpts {
   paperCommands?: boolean;
   notebooks?: boolean;
   queue?: string;
+  plan?: boolean;
 }
 
 export function register(program: Command): void {
@@ -58,7 +63,8 @@ export function register(program: Command): void {
       '--queue <url>',
       'train the missing runs as jobs on this Redis (redis://host:port) for `metaanchor worker` processes on any machine, sharing the runs folder (default: env METAANCHOR_QUEUE; README "Many machines")',
     )
-    .option('--json', 'print the per-seed results as JSON')
+    .option('--plan', "train nothing: say which runs the cache holds, how much training is left and when each table's runs would be trained on --jobs workers")
+    .option('--json', 'print the per-seed results as JSON (with --plan: the plan)')
     .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
     .option(
       '--notebooks',
@@ -85,7 +91,18 @@ export function register(program: Command): void {
         }
         tables = tables.map((t) => selectCells(t, { rows: rows.filter((r) => t.rows.includes(r)) })).filter((t) => t.cells.length > 0);
       }
+      if (o.plan) {
+        const jobs = o.jobs ?? (await defaultJobs());
+        const plan = planTables(tables, settings, path.resolve(o.runsDir ?? defaultRunsDir()), jobs, o.notebooks === true);
+        console.log(o.json ? JSON.stringify(plan, null, 1) : formatPlan(plan));
+        return;
+      }
       const say = (line: string) => statusStream().write(`${line}\n`);
+      if (o.notebooks && !queueUrlFrom(o.queue)) {
+        // The main job says up front what it will cost and when each table is due.
+        const plan = planTables(tables, settings, path.resolve(o.runsDir ?? defaultRunsDir()), o.jobs ?? (await defaultJobs()), true);
+        say(`plan (estimated; \`metaanchor table all --plan\` prints it without training):\n${formatPlan(plan)}`);
+      }
       const queue = o.notebooks ? new NotebookQueue({ profile: settings.profile, runsDir: o.runsDir, seeds: o.seeds, log: say }) : undefined;
       const queueUrl = queueUrlFrom(o.queue);
       if (queueUrl) {

@@ -16,6 +16,13 @@ const cli = (args: string[]) =>
 test('`metaanchor table 5 8 --profile smoke`: both tables beside the paper; a rerun trains and evaluates nothing', () => {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'table58-cli-'));
   const args = ['table', '5', '8', '--profile', 'smoke', '--runs-dir', runsDir, '--jobs', '1'];
+  // --plan before anything is trained: what is missing, and nothing trained.
+  const before = cli([...args, '--plan']);
+  assert.equal(before.status, 0, before.stderr);
+  assert.match(before.stdout, /^Table 5: 2 runs, 0 finished, 2 to train; trained after /m);
+  assert.match(before.stdout, /^Table 8: 11 runs, 0 finished, 11 to train; trained after /m);
+  assert.match(before.stdout, /in all: 11 runs: 0 finished, 0 partly trained, 11 not started; [\d,]+ s of single-process training left, .* on 1 worker/);
+  assert.deepEqual(fs.readdirSync(runsDir), []);
   const res = cli(args);
   assert.equal(res.status, 0, res.stderr);
   const out = res.stdout;
@@ -49,6 +56,12 @@ test('`metaanchor table 5 8 --profile smoke`: both tables beside the paper; a re
   assert.equal(t5.cells[0].seeds[0].eval.voc!.perClass.length, 3);
   assert.deepEqual(t8.counts, { trained: 0, resumed: 0, reused: 11, evaluated: 0, evalReused: 13 });
   assert.equal(t8.cells[1].seeds[0].selection!.candidates.length, 8);
+  // --plan after: everything finished, and the finished runs' logged step times against the fit.
+  const after = cli([...args, '--plan']);
+  assert.equal(after.status, 0, after.stderr);
+  assert.match(after.stdout, /^Table 5: 2 runs, 2 finished, 0 to train; ready now/m);
+  assert.match(after.stdout, /in all: 11 runs: 11 finished, 0 partly trained, 0 not started; 0 s of single-process training left/);
+  assert.match(after.stdout, /the 11 finished run\(s\) of this cache took \d+\.\d\dx it \(median\)/);
 });
 
 test('`metaanchor table 8 --paper-commands` prints the paper-scale commands without running', () => {
