@@ -32,6 +32,7 @@ import { derivedRng } from './seeds';
 import { DIGIT_SIDE_PX, MnistDigits, digitSplit, loadMnistDigits } from './mnist-digits';
 import { DetectionDataset } from './types';
 import { loadCoco } from './coco';
+import { projectRoot } from '../util/package-dir';
 
 /** Bump when the generator's output changes for an unchanged config: cached datasets are then rebuilt. */
 export const MNIST_DET_VERSION = 2;
@@ -723,17 +724,6 @@ export async function generateMnistDet(outDir: string, cfg: MnistDetConfig, opti
 
 // ------------------------------------------------------------------------------------------------
 // Default dataset on first use
-
-/** The project root (folder of package.json above this file). */
-export function projectRoot(): string {
-  let dir = __dirname;
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir) return process.cwd();
-    dir = up;
-  }
-}
 
 /** data/ in the project, or METAANCHOR_DATA_DIR. */
 export function dataRoot(): string {

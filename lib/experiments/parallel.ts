@@ -13,7 +13,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { currentBackend, initBackend } from '../backend';
-import { projectRoot } from '../data/mnist-det';
+import { projectRoot } from '../util/package-dir';
 import { TrainConfig } from '../train/config';
 import { parseAnchorSpec } from '../anchors';
 import { UserError } from '../util/errors';

@@ -19,7 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AnchorConfig, parseAnchorSpec } from '../anchors';
 import { initBackend } from '../backend';
-import { projectRoot } from '../data/mnist-det';
+import { projectRoot } from '../util/package-dir';
 import { DetectionDataset } from '../data/types';
 import { cocoScore } from '../detect/score';
 import { PreparedCocoGroundTruth, prepareCocoGroundTruth } from '../eval/coco';
