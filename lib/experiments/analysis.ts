@@ -26,7 +26,9 @@ import { loadRun } from '../train/run-dir';
 import { writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
 import { configHash } from './key';
-import { CellResult, EVALS_DIR, TableResult, metricValue } from './runner';
+import { CellResult, TableResult } from './runner';
+import { EVALS_DIR } from './run-cache';
+import { metricValue } from './run-eval';
 
 interface CellRun {
   cell: CellResult;
