@@ -13,7 +13,8 @@ import { AnchorConfig, AnchorCoverageReport, anchorCoverageReport, parseAnchorSp
 import { initBackend } from '../backend';
 import { CocoResultJson } from '../eval/coco';
 import { DetectionAnalysis, RangeAp, analysisInputs, analyzeInputs, apByBoxBins } from '../analysis';
-import { DropRange, collectInputBoxes } from '../data/stats';
+import { collectInputBoxes } from '../data/stats';
+import { DropRange } from '../data/box-drop';
 import { resizedSize } from '../data/pipeline';
 import { DetectionDataset } from '../data/types';
 import { detectDataset } from '../detect/detect';

@@ -25,7 +25,7 @@ import { initBackend } from '../backend';
 import { explainWasmOom } from '../backend/wasm-kernels/memory';
 import { DetectionLoader } from '../data/pipeline';
 import { batchToTensor } from '../data/tensor';
-import { ignoreDroppedBoxes } from '../data/stats';
+import { ignoreDroppedBoxes } from '../data/box-drop';
 import { DetectionDataset } from '../data/types';
 import { RAW_PIXELS, detectDataset } from '../detect/detect';
 import { prepareCocoGroundTruth } from '../eval/coco';

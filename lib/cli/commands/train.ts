@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { parseAnchorSpec, ANCHOR_SPEC_HELP, AnchorConfig } from '../../anchors';
 import { initBackend } from '../../backend';
-import { table4DropRange } from '../../data/stats';
+import { table4DropRange } from '../../data/box-drop';
 import { toCocoJson } from '../../data/coco';
 import { drawDetections } from '../../data/draw';
 import { DetectionDataset } from '../../data/types';
