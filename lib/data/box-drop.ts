@@ -2,6 +2,7 @@
  * Table 4's "dropped" boxes (Sec. 4.1.3): the size/shape range, the paper's and the tables' version
  * of it, and the training set with the boxes in it flagged ignore (used by train()).
  */
+import { GT_DROPPED } from '../box/matcher';
 import { InputConfig, resizedSize } from './pipeline';
 import { DetectionDataset } from './types';
 
@@ -89,7 +90,7 @@ export function ignoreDroppedBoxes(
       if (ignore[k]) continue;
       total++;
       if (mask[k]) {
-        ignore[k] = 2; // GT_DROPPED (lib/box/matcher.ts): matched, then its anchors ignored
+        ignore[k] = GT_DROPPED; // matched, then its anchors ignored
         dropped++;
       }
     }
