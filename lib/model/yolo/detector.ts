@@ -18,6 +18,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../util/errors';
 import { ModelConfig, resolvedBackboneNorm, validateModelConfig } from '../config';
 import { ParamStore } from '../params';
+import { PixelNormalizer } from '../pixels';
 import { ConvLayer, conv, createConv, tidy } from '../layers';
 import { AnchorFunctionGenerator } from '../heads/metaanchor';
 import { AnchorFunction, AnchorFunctionCallOptions } from '../heads/anchor-function';
@@ -108,16 +109,14 @@ export class YoloDetector {
   readonly anchorFunction: RegionFunction;
   /** Input pixels per grid cell. */
   readonly stridePx = YOLO_STRIDE;
-  private readonly pixelMean: tf.Tensor1D;
-  private readonly pixelInvStd: tf.Tensor1D;
+  private readonly pixels: PixelNormalizer;
 
   constructor(config: ModelConfig, store: ParamStore, trunk: YoloTrunk, anchorFunction: RegionFunction) {
     this.config = config;
     this.store = store;
     this.trunk = trunk;
     this.anchorFunction = anchorFunction;
-    this.pixelMean = tf.keep(tf.tensor1d(config.pixelMeanRGB));
-    this.pixelInvStd = tf.keep(tf.tensor1d(config.pixelStdRGB.map((s) => 1 / s)));
+    this.pixels = new PixelNormalizer(config.pixelMeanRGB, config.pixelStdRGB);
   }
 
   get numClasses(): number {
@@ -147,7 +146,7 @@ export class YoloDetector {
         'decode to RGB, batch on axis 0, cast to float32',
       );
     }
-    return tf.tidy(() => this.trunk.forward(tf.mul(tf.sub(images, this.pixelMean), this.pixelInvStd) as tf.Tensor4D));
+    return tf.tidy(() => this.trunk.forward(this.pixels.apply(images)));
   }
 
   /** The region conv on head features: [N, h, w, A * (5 + K)], channel a * (5 + K) + e. */
@@ -176,13 +175,12 @@ export class YoloDetector {
 
   /** True once `dispose()` was called: the weights are gone and the detector cannot run. */
   get isDisposed(): boolean {
-    return this.pixelMean.isDisposed;
+    return this.pixels.isDisposed;
   }
 
   dispose(): void {
     this.store.dispose();
-    this.pixelMean.dispose();
-    this.pixelInvStd.dispose();
+    this.pixels.dispose();
   }
 }
 
