@@ -20,7 +20,7 @@ import { ModelConfig, resolvedBackboneNorm, validateModelConfig } from '../confi
 import { ParamStore } from '../params';
 import { PixelNormalizer } from '../pixels';
 import { ConvLayer, conv, createConv, tidy } from '../layers';
-import { AnchorFunctionGenerator } from '../heads/metaanchor';
+import { AnchorFunctionGenerator, generatedAnchorCount } from '../heads/metaanchor';
 import { AnchorFunction, AnchorFunctionCallOptions } from '../heads/anchor-function';
 import { logStatus } from '../../util/log';
 import { YOLO_STRIDE, YoloNetConfig } from './config';
@@ -76,18 +76,7 @@ function buildMetaAnchorRegionFunction(store: ParamStore, config: ModelConfig, i
     w2InitStd: config.w2InitStd,
     kernelSize: 1,
   });
-  const numAnchors = (anchorB?: tf.Tensor2D): number => {
-    if (!anchorB) {
-      throw new UserError(
-        'MetaAnchor needs the anchor boxes b [A, 2] to generate its region conv',
-        'pass anchorB (Eq. 7 codes, lib/anchors configB) to forward',
-      );
-    }
-    if (anchorB.rank !== 2 || anchorB.shape[1] !== 2 || anchorB.shape[0] < 1) {
-      throw new UserError(`anchor boxes b must have shape [A, 2] with A >= 1, got [${anchorB.shape}]`, 'build them with lib/anchors configB');
-    }
-    return anchorB.shape[0];
-  };
+  const numAnchors = (anchorB?: tf.Tensor2D): number => generatedAnchorCount(anchorB, 'region conv');
   return {
     kind: 'metaanchor',
     numClasses: config.numClasses,
