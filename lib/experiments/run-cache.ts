@@ -23,7 +23,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
 import { METRICS_FILE, StepRecord, hasCheckpoint, readTrainState, train } from '../train/trainer';
-import { configHash, previousRunFolderNames, runFolderName } from './key';
+import { configHash, fileNameLabel, previousRunFolderNames, runFolderName } from './key';
 import { lockHolder } from '../train/run-folder';
 import { projectRoot } from '../util/package-dir';
 import type { ExperimentSettings, SearchSettings } from './settings';
@@ -122,11 +122,7 @@ export function evalFileOf(
   evaluation: TableEvaluation = { kind: 'coco' },
 ): string {
   const setting = evalSetting(cfg, inference, settings, evaluation);
-  const label =
-    (evaluation.kind === 'coco' ? '' : 'voc-') +
-    String(setting.inference)
-      .replace(/[^A-Za-z0-9.]+/g, '_')
-      .slice(0, 40);
+  const label = (evaluation.kind === 'coco' ? '' : 'voc-') + fileNameLabel(String(setting.inference));
   return path.join(dir, EVALS_DIR, `${label}-${configHash(setting)}.json`);
 }
 
