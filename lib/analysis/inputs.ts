@@ -14,7 +14,8 @@ import {
   readCocoGroundTruth,
   readCocoResults,
 } from '../eval/coco';
-import { CocoGroundTruthColumns, readJsonFile } from '../eval/coco-input';
+import { CocoGroundTruthColumns } from '../eval/coco-input';
+import { readJsonFile } from '../util/files';
 import { COCO_IOU_THRESHOLDS } from '../eval/coco-params';
 
 export interface AnalysisInputs {

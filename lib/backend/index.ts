@@ -23,6 +23,7 @@ import { UserError } from '../util/errors';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 import { requestedWasmThreads, useThreadedWasm, wasmThreadsInUse } from './wasm-threads';
 import { statusStream } from '../util/log';
+import { packageDirAbove } from '../util/package-dir';
 import { activateWebGPU, AdapterReport, formatAdapter, softwareAdapterAllowed } from './webgpu';
 
 export type BackendKind = 'gpu' | 'webgpu' | 'node' | 'wasm' | 'cpu';
@@ -236,7 +237,9 @@ async function tryNative(pkg: string, gpu: boolean, details: string[]): Promise<
   }
   // danfojs' alias: the folder holds plain @tensorflow/tfjs under the native package's name.
   try {
-    const pj = JSON.parse(fs.readFileSync(findPackageJson(resolved), 'utf8')) as { name?: string };
+    const dir = packageDirAbove(path.dirname(resolved));
+    if (!dir) throw new Error('package.json not found');
+    const pj = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string };
     if (pj.name !== pkg) {
       return { ok: false, moduleFound: false, reason: `not installed (${pkg} is an alias of ${pj.name})` };
     }
@@ -265,17 +268,6 @@ async function tryNative(pkg: string, gpu: boolean, details: string[]): Promise<
     }
   }
   return { ok: true, moduleFound: true, reason: '' };
-}
-
-function findPackageJson(resolvedMain: string): string {
-  let dir = path.dirname(resolvedMain);
-  for (;;) {
-    const p = path.join(dir, 'package.json');
-    if (fs.existsSync(p)) return p;
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error('package.json not found');
-    dir = up;
-  }
 }
 
 /** The CUDA 11 / cuDNN 8 shared libraries libtensorflow 2.9.1 opens, minus those the loader can find. */

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Detector, ParamStore, detectionLoss } from '../model';
 import { ArchSpec, addArchParams, archForward } from './arch';
 import { makeRng, normal } from '../util/seed';
+import { LABEL_BACKGROUND, LABEL_IGNORE } from '../box/labels';
 
 /**
  * Labels for `n` images of `anchors` anchors (flat index i over the batch): positive of class
@@ -15,12 +16,12 @@ import { makeRng, normal } from '../util/seed';
  */
 export function syntheticLabels(n: number, anchors: number, numClasses: number, every: number): Int32Array {
   if (!(Number.isInteger(every) && every >= 2)) throw new Error(`positiveEvery must be an integer >= 2, got ${every}`);
-  const labels = new Int32Array(n * anchors).fill(-1);
+  const labels = new Int32Array(n * anchors).fill(LABEL_BACKGROUND);
   const half = Math.floor(every / 2);
   for (let i = 0; i < labels.length; i++) {
     const r = i % every;
     if (r === 0) labels[i] = Math.floor(i / every) % numClasses;
-    else if (r === half) labels[i] = -2;
+    else if (r === half) labels[i] = LABEL_IGNORE;
   }
   return labels;
 }

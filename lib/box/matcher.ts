@@ -32,6 +32,7 @@
  */
 import { UserError } from '../util/errors';
 import { boxCount, boxHeight, boxWidth, intersectionArea, isDegenerate } from './iou';
+import { LABEL_BACKGROUND, LABEL_IGNORE } from './labels';
 
 /** Per-GT flag values (Uint8Array). */
 export const GT_NORMAL = 0;
@@ -39,11 +40,6 @@ export const GT_NORMAL = 0;
 export const GT_CROWD = 1;
 /** Table 4 "dropped" box: anchors matched to it are ignored. */
 export const GT_DROPPED = 2;
-
-/** Match value of a background anchor. */
-export const MATCH_BACKGROUND = -1;
-/** Match value of an ignored anchor (no loss). */
-export const MATCH_IGNORE = -2;
 
 export interface MatcherOptions {
   /** IoU at or above which an anchor is positive. */
@@ -156,8 +152,8 @@ export function matchAnchors(anchors: Float32Array, gtBoxes: Float32Array, opts:
     argmax[a] = bestK;
     maxIou[a] = best;
     if (bestK >= 0 && best >= opts.posIou) matches[a] = matchable[bestK];
-    else if (best < opts.negIou) matches[a] = MATCH_BACKGROUND;
-    else matches[a] = MATCH_IGNORE;
+    else if (best < opts.negIou) matches[a] = LABEL_BACKGROUND;
+    else matches[a] = LABEL_IGNORE;
   }
 
   if (allowLowQuality) {
@@ -170,16 +166,16 @@ export function matchAnchors(anchors: Float32Array, gtBoxes: Float32Array, opts:
   if (gtFlags) {
     for (let a = 0; a < numAnchors; a++) {
       const g = matches[a];
-      if (g >= 0 && gtFlags[g] === GT_DROPPED) matches[a] = MATCH_IGNORE;
+      if (g >= 0 && gtFlags[g] === GT_DROPPED) matches[a] = LABEL_IGNORE;
     }
     if (crowd.length > 0) {
       for (let a = 0; a < numAnchors; a++) {
-        if (matches[a] !== MATCH_BACKGROUND) continue;
+        if (matches[a] !== LABEL_BACKGROUND) continue;
         const aArea = boxWidth(anchors, a) * boxHeight(anchors, a);
         if (aArea === 0) continue;
         for (const g of crowd) {
           if (intersectionArea(anchors, a, gtBoxes, g) / aArea > crowdIoa) {
-            matches[a] = MATCH_IGNORE;
+            matches[a] = LABEL_IGNORE;
             break;
           }
         }
@@ -191,7 +187,7 @@ export function matchAnchors(anchors: Float32Array, gtBoxes: Float32Array, opts:
   let numIgnored = 0;
   for (let a = 0; a < numAnchors; a++) {
     if (matches[a] >= 0) numPositive++;
-    else if (matches[a] === MATCH_IGNORE) numIgnored++;
+    else if (matches[a] === LABEL_IGNORE) numIgnored++;
   }
   return { matches, maxIou, numPositive, numIgnored };
 }

@@ -1,7 +1,7 @@
 /**
  * Per-image training targets for a dense detector (RetinaNet; detectron2 `RetinaNet.label_anchors`).
  *
- * labels (Int32Array, one per anchor):
+ * labels (Int32Array, one per anchor; the negative values are lib/box/labels.ts's):
  *   0..K-1  positive: class index of the matched GT box
  *   -1      background: focal loss pushes every class towards 0
  *   -2      ignored: no loss at all (IoU ignore band, Table 4 dropped boxes, crowd regions)
@@ -12,10 +12,7 @@
 import { UserError } from '../util/errors';
 import { BoxCoderWeights, RETINANET_BOX_WEIGHTS, encodeOneInto } from './coder';
 import { boxCount } from './iou';
-import { MATCH_BACKGROUND, MATCH_IGNORE, MatcherOptions, RETINANET_MATCHER, matchAnchors } from './matcher';
-
-export const LABEL_BACKGROUND = MATCH_BACKGROUND;
-export const LABEL_IGNORE = MATCH_IGNORE;
+import { MatcherOptions, RETINANET_MATCHER, matchAnchors } from './matcher';
 
 export interface GtInstances {
   /** 4G boxes (x1, y1, x2, y2) in input pixels. */

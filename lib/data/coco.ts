@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
 import { writeFileAtomicSync } from '../util/atomic';
-import { withFsErrors } from '../util/files';
+import { readJsonFile } from '../util/files';
 import { invalidBoxesError } from './validate-boxes';
 import { CategoryInfo, DetectionDataset, ImageEntry, LoadReport, emptyReport } from './types';
 
@@ -70,21 +70,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function readJson(file: string): unknown {
-  if (!fs.existsSync(file)) {
-    throw new UserError(`annotation file not found: ${file}`, 'pass the path of a COCO instances json (e.g. annotations/instances_val2017.json)');
-  }
-  if (fs.statSync(file).isDirectory()) {
-    throw new UserError(`annotation file ${file} is a folder`, 'pass the COCO instances json inside it (e.g. annotations/instances_val2017.json)');
-  }
-  const text = withFsErrors(`cannot read the annotation file ${file}`, () => fs.readFileSync(file, 'utf8'));
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UserError(`${file} is not valid JSON: ${(err as Error).message}`, 'the file may be truncated; download or export it again');
-  }
-}
-
 function guessImageDir(annotationFile: string, firstFile: string | undefined): { dir: string; tried: string[] } {
   const dir = path.dirname(path.resolve(annotationFile));
   const split = /instances_(.+)\.json$/.exec(path.basename(annotationFile))?.[1];
@@ -107,7 +92,7 @@ export function loadCoco(options: CocoLoadOptions): DetectionDataset {
     warn(line);
   };
   const name = options.name ?? path.basename(file, '.json');
-  const root = readJson(file);
+  const root = readJsonFile(file, 'annotation', 'pass the path of a COCO instances json (e.g. annotations/instances_val2017.json)');
   const where = path.basename(file);
 
   // --- top level -----------------------------------------------------------------------------

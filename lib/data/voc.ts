@@ -20,6 +20,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { XMLBuilder } from 'fast-xml-parser';
 import { parseVocAnnotation } from '../eval/voc-annotations';
+import { GT_DROPPED, GT_NORMAL } from '../box/matcher';
 import { UserError } from '../util/errors';
 import { writeFileAtomicSync } from '../util/atomic';
 import { defaultWarn } from './coco';
@@ -148,7 +149,7 @@ export function loadVoc(options: VocLoadOptions): DetectionDataset {
       if (x1 !== x || y1 !== y || x2 !== x2r || y2 !== y2r) clipped++;
       boxes.push(x1, y1, x2, y2);
       classIdx.push(indexOf.get(o.name)!);
-      ignore.push(o.difficult ? 2 : 0); // GT_DROPPED semantics: difficult objects neither help nor hurt
+      ignore.push(o.difficult ? GT_DROPPED : GT_NORMAL); // difficult objects neither help nor hurt
       ids.push(annId);
       areas.push((x2 - x1) * (y2 - y1));
     });

@@ -4,8 +4,8 @@
  * offending entry (index and content) and what to do, instead of the KeyError / assertion pycocotools
  * would raise deep inside evaluation.
  */
-import * as fs from 'node:fs';
 import { UserError } from '../util/errors';
+import { readJsonFile } from '../util/files';
 
 /** An image of the instances json; only `id` is used. */
 export interface CocoImageJson {
@@ -94,22 +94,6 @@ export function describeEntry(entry: unknown): string {
     text = String(entry);
   }
   return text.length > MAX_SHOWN_CHARS ? text.slice(0, MAX_SHOWN_CHARS) + '...' : text;
-}
-
-/** Reads and parses a JSON file, with the file name in every error. */
-export function readJsonFile(filePath: string, what: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(filePath, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read ${what} file ${filePath}` + (code ? ` (${code})` : ''), code === 'ENOENT' ? 'check the path' : undefined);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UserError(`${what} file ${filePath} is not valid JSON: ${(err as Error).message}`, `fix or regenerate the file`);
-  }
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

@@ -13,7 +13,8 @@ import { AnchorConfig, AnchorCoverageReport, anchorCoverageReport, parseAnchorSp
 import { initBackend } from '../backend';
 import { CocoResultJson } from '../eval/coco';
 import { DetectionAnalysis, RangeAp, analysisInputs, analyzeInputs, apByBoxBins } from '../analysis';
-import { DropRange, collectInputBoxes } from '../data/stats';
+import { collectInputBoxes } from '../data/stats';
+import { DropRange } from '../data/box-drop';
 import { resizedSize } from '../data/pipeline';
 import { DetectionDataset } from '../data/types';
 import { detectDataset } from '../detect/detect';
@@ -25,8 +26,10 @@ import { groundTruthOf, loadDatasetSpec } from '../train/datasets';
 import { loadRun } from '../train/run-dir';
 import { writeJsonAtomicSync } from '../util/atomic';
 import { UserError } from '../util/errors';
-import { configHash } from './key';
-import { CellResult, EVALS_DIR, TableResult, metricValue } from './runner';
+import { configHash, fileNameLabel } from './key';
+import { CellResult, TableResult } from './runner';
+import { EVALS_DIR } from './run-cache';
+import { metricValue } from './run-eval';
 
 interface CellRun {
   cell: CellResult;
@@ -72,10 +75,7 @@ export async function cellDetections(cell: CellResult): Promise<{ detections: Co
   const dataset = await valSet(run.cfg);
   const imageIds = dataset.images.slice(0, run.images).map((im) => im.id);
   const setting = { inference: cell.inference, images: run.images, searchFile: cell.seeds[0].eval.searchFile ?? null };
-  const label = String(cell.inference)
-    .replace(/[^A-Za-z0-9.]+/g, '_')
-    .slice(0, 40);
-  const file = path.join(run.runDir, EVALS_DIR, `detections-${label}-${configHash(setting)}.json`);
+  const file = path.join(run.runDir, EVALS_DIR, `detections-${fileNameLabel(String(cell.inference))}-${configHash(setting)}.json`);
   if (fs.existsSync(file)) return { detections: JSON.parse(fs.readFileSync(file, 'utf8')) as CocoResultJson[], dataset, imageIds, run };
   await initBackend();
   const loaded = loadRun(run.runDir);

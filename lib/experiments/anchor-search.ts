@@ -8,7 +8,7 @@
  * - mmAP of a RetinaNet baseline trained with each set (same matcher, schedule and seed);
  * - cost: seconds to find the set and what it needs (boxes only, or a trained MetaAnchor model).
  *
- * Runs, evaluations and searches go through the table cache (runner.ts), so they are shared with
+ * Runs, evaluations and searches go through the table cache (run-cache.ts), so they are shared with
  * Tables 2 and 3 and a rerun trains nothing. The training data is MNIST-Det by default or any
  * COCO-format dataset (instances json + image folder).
  */
@@ -24,7 +24,8 @@ import { describeDatasetSpec, loadDatasetSpec } from '../train/datasets';
 import { UserError } from '../util/errors';
 import { statusStream } from '../util/log';
 import { searchResultsOf } from './figures';
-import { RunTableOptions, TableResult, metricValue, runTable } from './runner';
+import { RunTableOptions, TableResult, runTable } from './runner';
+import { metricValue } from './run-eval';
 import { ExperimentSettings } from './settings';
 import { CellSpec, TableSpec } from './tables';
 

@@ -28,7 +28,7 @@ import { configHash } from './key';
 import { runFolderName } from './key';
 import { trainRuns } from './parallel';
 import { isRunComplete, runDirOf, seededConfig } from './run-cache';
-import { scaledSchedule } from './settings';
+import { scaledSchedule } from '../train/schedule';
 import { MeanSd, meanSd } from './stats';
 import type { TableResult } from './runner';
 

@@ -7,7 +7,8 @@ import { ExperimentSettings } from './settings';
 import { MeanSd, compareCells, formatDifference, formatMeanSd, meanSd } from './stats';
 import { MetricName, TableSpec, cellTrainConfigs } from './tables';
 import { runFolderName } from './key';
-import { CellResult, TableResult, metricValue } from './runner';
+import { CellResult, TableResult } from './runner';
+import { metricValue } from './run-eval';
 import { convergenceLine } from './curve';
 
 /** Per-seed values of one metric in a cell (fractions). */

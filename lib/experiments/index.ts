@@ -1,8 +1,11 @@
-/** The paper's tables as experiment grids with a results cache (see runner.ts for the layout). */
+/** The paper's tables as experiment grids with a results cache (see run-cache.ts for the layout). */
 export * from './stats';
 export * from './key';
 export * from './settings';
 export * from './tables';
+export * from './run-cache';
+export * from './run-eval';
+export * from './run-selection';
 export * from './runner';
 export * from './plan';
 export * from './parallel';

@@ -39,7 +39,7 @@ export function runFolderName(cfg: TrainConfig): string {
   if (cfg.detector !== 'yolov2') return retinaNetStyleName(cfg);
   const parts: string[] = ['yolov2', cfg.method];
   if (cfg.method === 'metaanchor' && cfg.generator === 'dependent') parts.push('dependent');
-  if (cfg.anchors !== 'yolov2') parts.push(anchorsLabel(cfg.anchors));
+  if (cfg.anchors !== 'yolov2') parts.push(fileNameLabel(cfg.anchors));
   if (cfg.dropBoxes) parts.push('drop');
   parts.push(`${cfg.preset}`, `seed${cfg.seed}`);
   return `${parts.join('-')}-${configHash(cfg)}`;
@@ -56,13 +56,14 @@ export function previousRunFolderNames(cfg: TrainConfig): string[] {
 function retinaNetStyleName(cfg: TrainConfig): string {
   const parts: string[] = [cfg.method];
   if (cfg.method === 'metaanchor' && cfg.generator === 'dependent') parts.push('dependent');
-  parts.push(anchorsLabel(cfg.anchors));
+  parts.push(fileNameLabel(cfg.anchors));
   parts.push(`iou${cfg.posIou}-${cfg.negIou}`);
   if (cfg.dropBoxes) parts.push('drop');
   parts.push(`${cfg.preset}`, `seed${cfg.seed}`);
   return `${parts.join('-')}-${configHash(cfg)}`;
 }
 
-function anchorsLabel(anchors: string): string {
-  return anchors.replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40);
+/** `text` as part of a file name: every run of characters other than letters, digits and '.' becomes '_'; at most 40 characters. */
+export function fileNameLabel(text: string): string {
+  return text.replace(/[^A-Za-z0-9.]+/g, '_').slice(0, 40);
 }

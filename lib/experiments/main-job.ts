@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { projectRoot } from '../data/mnist-det';
+import { projectRoot } from '../util/package-dir';
 import { TableId } from './tables';
 
 /** Notebooks (file names without .ipynb, in notebooks/) that show each table. */

@@ -13,7 +13,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { currentBackend, initBackend } from '../backend';
-import { projectRoot } from '../data/mnist-det';
+import { projectRoot } from '../util/package-dir';
 import { TrainConfig } from '../train/config';
 import { parseAnchorSpec } from '../anchors';
 import { UserError } from '../util/errors';
@@ -90,6 +90,14 @@ export function estimatedStepSeconds(cfg: TrainConfig): number {
   }
   if (cfg.method !== 'metaanchor') return scale * (0.12 + 0.0019 * A);
   return scale * (cfg.generator === 'dependent' ? 0.3 + 0.0042 * A : 0.19 + 0.0019 * A);
+}
+
+/**
+ * The progress line of runs being trained, here or by queue workers (queue-submit.ts):
+ * "training: 3/8 runs done, running <run> <step>/<steps>, ...", then `tail`.
+ */
+export function trainingStatusLine(done: number, total: number, running: readonly string[], tail: string): string {
+  return `training: ${done}/${total} runs done` + (running.length ? `, running ${running.join(', ')}` : '') + tail;
 }
 
 /** The run queue to use (parallel.ts TrainRunsOptions.queue): the option, else env METAANCHOR_QUEUE; undefined trains on this machine. */
@@ -221,8 +229,8 @@ function trainInWorkers(
     const elapsed = (now - t0) / 1000;
     const rate = steps / Math.max(elapsed, 1e-3);
     const eta = trained > 0 ? formatDuration(((costTotal - covered) * elapsed) / trained) : '?';
-    const busy = [...running].map((r) => `${path.basename(r.dir)} ${r.step}/${r.cfg.steps}`).join(', ');
-    say(`training: ${status.size}/${total} runs done` + (busy ? `, running ${busy}` : '') + `; ${rate.toFixed(2)} steps/s in all, ETA ${eta}`);
+    const busy = [...running].map((r) => `${path.basename(r.dir)} ${r.step}/${r.cfg.steps}`);
+    say(trainingStatusLine(status.size, total, busy, `; ${rate.toFixed(2)} steps/s in all, ETA ${eta}`));
   };
 
   return new Promise((resolve, reject) => {

@@ -13,7 +13,9 @@ import { Job, Queue } from 'bullmq';
 import { TrainConfig } from '../train/config';
 import { ensureDefaultDataset } from '../data/mnist-det';
 import { UserError } from '../util/errors';
-import { JOB_ATTEMPTS, QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, formatSeconds, redactUrl, jobIdOf, parseQueueUrl } from './queue';
+import { formatDuration } from '../util/progress';
+import { trainingStatusLine } from './parallel';
+import { JOB_ATTEMPTS, QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, redactUrl, jobIdOf, parseQueueUrl } from './queue';
 import { isRunComplete, runDirOf, RunStatus } from './run-cache';
 
 export interface QueueRunsOptions {
@@ -101,14 +103,16 @@ export async function trainRunsOnQueue(
       const busy = [...progress.entries()]
         .filter(([id]) => pending.has(id))
         .map(
-          ([id, p]) => `${id} ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${p.stepsPerSec.toFixed(2)} steps/s ETA ${formatSeconds(p.etaSec)} on ${p.host}`,
+          ([id, p]) => `${id} ${p.step}/${p.steps} loss ${p.loss.toFixed(3)} ${p.stepsPerSec.toFixed(2)} steps/s ETA ${formatDuration(p.etaSec)} on ${p.host}`,
         );
       const waiting = pending.size - busy.length;
       say(
-        `training: ${status.size}/${total} runs done` +
-          (busy.length ? `, running ${busy.join(', ')}` : '') +
-          (waiting > 0 ? `; ${waiting} waiting for a worker` : '') +
-          `; ${formatSeconds((Date.now() - t0) / 1000)} so far`,
+        trainingStatusLine(
+          status.size,
+          total,
+          busy,
+          (waiting > 0 ? `; ${waiting} waiting for a worker` : '') + `; ${formatDuration((Date.now() - t0) / 1000)} so far`,
+        ),
       );
     };
     while (pending.size > 0) {
@@ -119,7 +123,7 @@ export async function trainRunsOnQueue(
           pending.delete(id);
           status.set(dir, st);
           seconds.set(dir, sec);
-          say(`training: ${st} ${id} in ${formatSeconds(sec)} on ${host}`);
+          say(`training: ${st} ${id} in ${formatDuration(sec)} on ${host}`);
           line();
           lastLine = Date.now();
           options.onRunDone?.(dir, st);

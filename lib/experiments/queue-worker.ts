@@ -18,7 +18,8 @@ import { checkWritableDir } from '../util/files';
 import { UserError } from '../util/errors';
 import { TrainConfig } from '../train/config';
 import { startTrainWorker, workerError } from './parallel';
-import { QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, formatSeconds, redactUrl, lockMs, parseQueueUrl, workerName } from './queue';
+import { formatDuration } from '../util/progress';
+import { QUEUE_NAME, RunJobData, RunJobResult, RunProgress, checkRedis, redactUrl, lockMs, parseQueueUrl, workerName } from './queue';
 import type { WorkerMessage } from './train-worker';
 
 export interface QueueWorkerOptions {
@@ -127,7 +128,7 @@ export async function startQueueWorker(url: string, options: QueueWorkerOptions)
         children.delete(child);
         if (done?.type === 'done' && code === 0) {
           const seconds = (Date.now() - t0) / 1000;
-          log(`worker ${host}: ${done.status} ${name} in ${formatSeconds(seconds)}`);
+          log(`worker ${host}: ${done.status} ${name} in ${formatDuration(seconds)}`);
           resolve({ status: done.status, host, seconds });
           return;
         }

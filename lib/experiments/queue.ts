@@ -129,12 +129,3 @@ export async function checkRedis(url: string, timeoutMs = 5000): Promise<void> {
     client.disconnect();
   }
 }
-
-/** Human duration for progress lines. */
-export function formatSeconds(sec: number): string {
-  if (!Number.isFinite(sec) || sec < 0) return '?';
-  const s = Math.round(sec);
-  if (s < 60) return `${s} s`;
-  const m = Math.round(s / 60);
-  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}

@@ -1,6 +1,21 @@
 /**
- * One table run's folder in the results cache: its name, whether it is finished, and training it
- * (train() holds the folder's lock file). Used by the table runner (runner.ts) and by the training workers
+ * The results cache of the tables: where a run's folder and its cached evaluations and searches
+ * live (names and hashes), whether a run is finished, and training it (train() holds the folder's
+ * lock file).
+ *
+ * Layout (shared by all tables, so that cells with the same training configuration share runs):
+ *   <runsDir>/<readable-name>-<hash>/          one training run (lib/train/trainer.ts layout)
+ *     config.json checkpoint/ metrics.json log.jsonl
+ *     table-evals/<inference>-<hash>.json      COCO stats of one inference setting
+ *     table-evals/voc-<inference>-<hash>.json  VOC transfer AP of one inference setting (Table 5)
+ *     table-evals/train-subset-<hash>.json     COCO stats on the search's training subset (Table 8's
+ *                                              RetinaNet* selection)
+ *     search-<hash>.json                       a greedy search result (Sec. 4.1.2)
+ * The hashes cover the full TrainConfig and the full evaluation setting (lib/experiments/key.ts):
+ * rerunning a table trains only runs that are missing, resumes interrupted ones from their last
+ * checkpoint, and evaluates only settings not evaluated before.
+ *
+ * Used by the table runner (runner.ts), its evaluations (run-eval.ts) and the training workers
  * (train-worker.ts, started by parallel.ts); kept apart from runner.ts so that neither imports the
  * other in a cycle (tslab, which runs the notebooks, cannot load circular imports).
  */
@@ -8,10 +23,20 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TrainConfig } from '../train/config';
 import { METRICS_FILE, StepRecord, hasCheckpoint, readTrainState, train } from '../train/trainer';
-import { previousRunFolderNames, runFolderName } from './key';
+import { configHash, fileNameLabel, previousRunFolderNames, runFolderName } from './key';
 import { lockHolder } from '../train/run-folder';
+import { projectRoot } from '../util/package-dir';
+import type { ExperimentSettings, SearchSettings } from './settings';
+import type { Inference, TableEvaluation } from './tables';
 
 export type RunStatus = 'reused' | 'resumed' | 'trained';
+
+export const EVALS_DIR = 'table-evals';
+
+/** Where table runs live: <project>/runs/tables, or env METAANCHOR_RUNS_DIR. */
+export function defaultRunsDir(): string {
+  return process.env.METAANCHOR_RUNS_DIR ? path.resolve(process.env.METAANCHOR_RUNS_DIR) : path.join(projectRoot(), 'runs', 'tables');
+}
 
 /** The seed-s variant of a cell's configuration. */
 export function seededConfig(cfg: TrainConfig, seed: number): TrainConfig {
@@ -69,3 +94,45 @@ export async function ensureRun(
 
 /** How often a run waiting for another process's lock looks again. */
 const LOCK_POLL_MS = 10_000;
+
+/**
+ * Everything that decides an evaluation's numbers besides the run itself. COCO settings keep the
+ * shape they always had (their cached files stay valid); other evaluations add their own fields.
+ */
+function evalSetting(
+  cfg: TrainConfig,
+  inference: Inference,
+  settings: ExperimentSettings,
+  evaluation: TableEvaluation = { kind: 'coco' },
+): Record<string, unknown> {
+  const anchors = inference === 'train' ? cfg.anchors : inference;
+  const coco =
+    inference === 'search'
+      ? { inference, evalImages: settings.evalImages, search: settings.search }
+      : { inference: anchors === cfg.anchors ? 'train' : anchors, evalImages: settings.evalImages };
+  return evaluation.kind === 'coco' ? coco : { ...coco, evaluation };
+}
+
+/** The cache file of a run's evaluation with `inference` anchors (COCO, or VOC for a transfer evaluation). */
+export function evalFileOf(
+  dir: string,
+  cfg: TrainConfig,
+  inference: Inference,
+  settings: ExperimentSettings,
+  evaluation: TableEvaluation = { kind: 'coco' },
+): string {
+  const setting = evalSetting(cfg, inference, settings, evaluation);
+  const label = (evaluation.kind === 'coco' ? '' : 'voc-') + fileNameLabel(String(setting.inference));
+  return path.join(dir, EVALS_DIR, `${label}-${configHash(setting)}.json`);
+}
+
+/** The cache file of a run's COCO evaluation on the search subset of its training images. */
+export function trainSubsetEvalFileOf(dir: string, search: SearchSettings): string {
+  const setting = { split: 'train-subset', inference: 'train', subset: search.subset, seed: search.seed };
+  return path.join(dir, EVALS_DIR, `train-subset-${configHash(setting)}.json`);
+}
+
+/** The cache file of a run's greedy anchor search. */
+export function searchFileOf(dir: string, search: SearchSettings): string {
+  return path.join(dir, `search-${configHash(search)}.json`);
+}

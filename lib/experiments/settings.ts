@@ -32,8 +32,8 @@
 import { getProfile, Profile, parseProfile } from '../profile';
 import { UserError } from '../util/errors';
 import { yoloSearchCandidateShapes } from '../model/yolo/anchors';
-import { LrScheduleConfig } from '../train/schedule';
 import { TrainConfig, trainConfig, yoloTrainConfig } from '../train/config';
+import { scaledSchedule } from '../train/schedule';
 
 export interface SearchSettings {
   /** Candidates of the grid tried (Table 8's grid: 161 = all; YOLOv2's grid: 460 = all). */
@@ -71,16 +71,6 @@ export interface YoloSettings {
 
 /** Candidates in the YOLOv2 search grid (460). */
 export const YOLO_GRID_CANDIDATES = yoloSearchCandidateShapes().length;
-
-/** A schedule of `base.steps` stretched to `steps`: decay points scale; the warm-up shortens with a shorter run, never lengthens. */
-export function scaledSchedule(base: TrainConfig, steps: number): LrScheduleConfig {
-  const f = steps / base.steps;
-  return {
-    ...base.lr,
-    warmupSteps: Math.round(base.lr.warmupSteps * Math.min(1, f)),
-    decaySteps: base.lr.decaySteps.map((s) => Math.max(1, Math.round(s * f))),
-  };
-}
 
 function quickBase(): TrainConfig {
   return trainConfig('quick');

@@ -13,7 +13,7 @@
  * 2-4, 6, 8) or the PASCAL VOC 2007 metric on a transfer target (Table 5).
  */
 import { TABLE1_NAMES } from '../anchors';
-import { table4DropRange } from '../data/stats';
+import { table4DropRange } from '../data/box-drop';
 import { TrainConfig, trainConfig, validateTrainConfig } from '../train/config';
 import { UserError } from '../util/errors';
 import { ExperimentSettings, SearchSettings } from './settings';

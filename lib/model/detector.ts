@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors';
 import { GeneratedConvMode, ModelConfig, modelConfig, resolvedBackboneNorm, resolvedFreezeAt, validateModelConfig } from './config';
 import { ParamStore } from './params';
+import { PixelNormalizer } from './pixels';
 import { Backbone } from './backbones/backbone';
 import { buildSmallBackbone } from './backbones/small';
 import { buildResNet } from './backbones/resnet';
@@ -82,8 +83,7 @@ export class Detector {
   readonly fpn: Fpn;
   readonly towers: Towers;
   readonly anchorFunction: AnchorFunction;
-  private readonly pixelMean: tf.Tensor1D;
-  private readonly pixelInvStd: tf.Tensor1D;
+  private readonly pixels: PixelNormalizer;
 
   constructor(parts: DetectorParts) {
     this.config = parts.config;
@@ -92,8 +92,7 @@ export class Detector {
     this.fpn = parts.fpn;
     this.towers = parts.towers;
     this.anchorFunction = parts.anchorFunction;
-    this.pixelMean = tf.keep(tf.tensor1d(this.config.pixelMeanRGB));
-    this.pixelInvStd = tf.keep(tf.tensor1d(this.config.pixelStdRGB.map((s) => 1 / s)));
+    this.pixels = new PixelNormalizer(this.config.pixelMeanRGB, this.config.pixelStdRGB);
   }
 
   get numClasses(): number {
@@ -113,7 +112,7 @@ export class Detector {
   headFeatures(images: tf.Tensor4D): { features: HeadFeatures; levels: LevelShape[] } {
     this.checkImages(images);
     return tidy(() => {
-      const x = tf.mul(tf.sub(images, this.pixelMean), this.pixelInvStd) as tf.Tensor4D;
+      const x = this.pixels.apply(images);
       const c = this.backbone.forward(x);
       const p = this.fpn.forward(c);
       const features = this.towers.forward(p);
@@ -167,13 +166,12 @@ export class Detector {
 
   /** True once `dispose()` was called: the weights are gone and the detector cannot run. */
   get isDisposed(): boolean {
-    return this.pixelMean.isDisposed;
+    return this.pixels.isDisposed;
   }
 
   dispose(): void {
     this.store.dispose();
-    this.pixelMean.dispose();
-    this.pixelInvStd.dispose();
+    this.pixels.dispose();
   }
 
   private checkImages(images: tf.Tensor4D): void {

@@ -5,16 +5,14 @@
  * both summed and divided by the number of positive anchors in the batch (at least 1), or by a
  * caller-given normaliser (detectron2 divides by an exponential moving average of that count).
  *
- * Labels (lib/box/targets.ts): class index 0..K-1 = positive, -1 = background, -2 = ignored.
+ * Labels (lib/box/targets.ts, values lib/box/labels.ts): class index 0..K-1 = positive, -1 = background, -2 = ignored.
  *
  * Only ops with gradients on every backend appear on the differentiated path (sigmoid, relu, abs,
  * exp, log1p, square, sub, mul/add); masks come from the labels, which are not differentiated.
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../util/errors';
-
-export const LABEL_BACKGROUND = -1;
-export const LABEL_IGNORE = -2;
+import { LABEL_IGNORE } from '../box/labels';
 
 export interface FocalLossOptions {
   /** Weight of positives; (1 - alpha) weighs negatives; < 0 disables weighting. Default 0.25. */

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { AnchorConfig, parseAnchorSpec } from '../anchors';
-import { readJsonFile } from '../eval/coco-input';
+import { readJsonFile } from '../util/files';
 import { UserError } from '../util/errors';
 
 /** Longest spec kept as a display name; longer lists are named by their size. */

@@ -11,7 +11,7 @@
 import { ModelConfig, ModelPresetName, isPresetName } from '../model';
 import { LrScheduleConfig } from './schedule';
 import { UserError } from '../util/errors';
-import { DropRange } from '../data/stats';
+import { DropRange } from '../data/box-drop';
 import type { MnistDetPreset } from '../data/mnist-det';
 
 export type DatasetSpec =
@@ -21,7 +21,7 @@ export type DatasetSpec =
 
 /**
  * Table 4: ground-truth boxes with sqrtMinPx < sqrt(wh) < sqrtMaxPx and logRatioMin < ln(w/h) <
- * logRatioMax, in input pixels, get no loss in training (lib/data/stats.ts DropRange).
+ * logRatioMax, in input pixels, get no loss in training (lib/data/box-drop.ts DropRange).
  */
 export type DropBoxesConfig = DropRange;
 

@@ -1,6 +1,7 @@
 /**
  * Learning-rate schedule of RetinaNet (Lin et al. 2017, detectron2 defaults): linear warm-up from
- * `warmupFactor * baseLr` over `warmupSteps`, then the base rate divided by 10 at each decay step.
+ * `warmupFactor * baseLr` over `warmupSteps`, then the base rate divided by 10 at each decay step;
+ * and the one way a schedule is stretched to another step count (scaledSchedule).
  */
 export interface LrScheduleConfig {
   baseLr: number;
@@ -23,4 +24,17 @@ export function learningRateAt(cfg: LrScheduleConfig, step: number): number {
     lr *= cfg.warmupFactor * (1 - alpha) + alpha;
   }
   return lr;
+}
+
+/**
+ * A schedule of `base.steps` stretched to `steps`: decay points scale with the step count, warm-up
+ * shrinks with it but never grows beyond the base's.
+ */
+export function scaledSchedule(base: { lr: LrScheduleConfig; steps: number }, steps: number): LrScheduleConfig {
+  const f = steps / base.steps;
+  return {
+    ...base.lr,
+    warmupSteps: Math.round(base.lr.warmupSteps * Math.min(1, f)),
+    decaySteps: base.lr.decaySteps.map((s) => Math.max(1, Math.round(s * f))),
+  };
 }

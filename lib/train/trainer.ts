@@ -25,9 +25,10 @@ import { initBackend } from '../backend';
 import { explainWasmOom } from '../backend/wasm-kernels/memory';
 import { DetectionLoader } from '../data/pipeline';
 import { batchToTensor } from '../data/tensor';
-import { ignoreDroppedBoxes } from '../data/stats';
+import { ignoreDroppedBoxes } from '../data/box-drop';
 import { DetectionDataset } from '../data/types';
-import { RAW_PIXELS, detectDataset } from '../detect/detect';
+import { RAW_PIXELS } from '../detect/detect';
+import { cocoScore } from '../detect/score';
 import { prepareCocoGroundTruth } from '../eval/coco';
 import { initWeightsFrom, modelConfig } from '../model';
 import { AnyDetector, buildAnyDetector, isYoloDetector } from '../model/yolo';
@@ -260,16 +261,14 @@ async function trainLocked(
 
   const evaluate = async (): Promise<EvalRecord> => {
     const t0 = Date.now();
-    const maxImages = cfg.evalImages > 0 ? Math.min(cfg.evalImages, parts.val.images.length) : parts.val.images.length;
-    const results = await detectDataset(detector, parts.val, {
+    const r = await cocoScore(detector, parts.val, {
       anchors,
       input: inputGeometry(cfg),
-      maxImages,
+      maxImages: cfg.evalImages,
       batchSize: Math.max(1, Math.min(8, cfg.batchSize)),
+      gt,
     });
-    const imageIds = parts.val.images.slice(0, maxImages).map((im) => im.id);
-    const r = gt.evaluate(results, { imageIds });
-    return { step: state.step, stats: r.stats, images: maxImages, anchors: cfg.anchors, sec: (Date.now() - t0) / 1000 };
+    return { step: state.step, stats: r.stats, images: r.images, anchors: cfg.anchors, sec: (Date.now() - t0) / 1000 };
   };
 
   try {

@@ -4,7 +4,8 @@
  * A command checks every path it reads (exists, right kind) and every path it writes (can be
  * created and written, probed with a real file so that a read-only mount or a permission problem
  * shows up before an hour of training, not after it). Node's own errors ("EROFS: read-only file
- * system, open '...'") become one sentence saying what could not be done, plus a hint.
+ * system, open '...'") become one sentence saying what could not be done, plus a hint. JSON input
+ * files (COCO annotations and results, anchor sets) are read by one function, readJsonFile.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,6 +18,30 @@ export function withFsErrors<T>(what: string, fn: () => T, hint?: string): T {
   } catch (err) {
     if (isFsError(err)) throw fsUserError(err, what, hint);
     throw err;
+  }
+}
+
+/**
+ * Reads and parses a JSON file holding `what` (e.g. "annotation", "detection results"), with the
+ * file name in every error: missing (`missingHint`, default "check the path"), a folder, unreadable,
+ * or not valid JSON.
+ */
+export function readJsonFile(file: string, what: string, missingHint = 'check the path'): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') throw new UserError(`${what} file ${file} is a folder`, 'give the JSON file inside it');
+    throw new UserError(`cannot read ${what} file ${file}` + (code ? ` (${code})` : ''), code === 'ENOENT' ? missingHint : undefined);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UserError(
+      `${what} file ${file} is not valid JSON: ${(err as Error).message}`,
+      'the file may be truncated or damaged: fix it, or export or download it again',
+    );
   }
 }
 

@@ -1,19 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tableOneConfig } from '../../lib/anchors';
-import {
-  collectInputBoxes,
-  coverageTable,
-  datasetStats,
-  formatStats,
-  ignoreDroppedBoxes,
-  logRatioHistogramFigure,
-  paperDropRange,
-  quantiles,
-  selectDroppedBoxes,
-  sizeHistogramFigure,
-  boxFigures,
-} from '../../lib/data/stats';
+import { collectInputBoxes, datasetStats, quantiles } from '../../lib/data/stats';
+import { coverageTable } from '../../lib/data/anchor-coverage';
+import { ignoreDroppedBoxes, paperDropRange, selectDroppedBoxes } from '../../lib/data/box-drop';
+import { formatStats } from '../../lib/data/stats-report';
+import { boxFigures, logRatioHistogramFigure, sizeHistogramFigure } from '../../lib/data/stats-figures';
 import { DetectionDataset, ImageEntry, emptyReport } from '../../lib/data/types';
 
 function entry(id: number, w: number, h: number, boxes: number[], classIdx: number[], ignore?: number[]): ImageEntry {

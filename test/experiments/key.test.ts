@@ -8,7 +8,7 @@ import { runDirOf } from '../../lib/experiments/run-cache';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { TABLE_IDS, tableSpec } from '../../lib/experiments/tables';
 import { distinctRuns } from '../../lib/experiments/runner';
-import { paperDropRange } from '../../lib/data/stats';
+import { paperDropRange } from '../../lib/data/box-drop';
 import { TrainConfig, trainConfig, yoloTrainConfig } from '../../lib/train/config';
 
 test('canonical JSON ignores key order at every depth', () => {

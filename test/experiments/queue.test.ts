@@ -195,7 +195,7 @@ test('a smoke table on 2 queue workers prints exactly the one-process table, wit
     assert.match(queued.stdout, /runs: 4 trained, 0 resumed, 0 reused; evaluations: 4 computed, 0 cached/);
     assert.equal(strip(queued.stdout), strip(one.stdout));
     assert.match(queued.stderr, /^queue: 4 of 4 runs submitted to redis:\/\/127\.0\.0\.1:\d+; waiting for workers$/m);
-    assert.equal(queued.stderr.split('\n').filter((l) => /^training: trained \S+ in \d+ s on w[12]$/.test(l)).length, 4, queued.stderr);
+    assert.equal(queued.stderr.split('\n').filter((l) => /^training: trained \S+ in [0-9hms]+ on w[12]$/.test(l)).length, 4, queued.stderr);
     // Both workers trained; each run once.
     const taken = workers.flatMap(took);
     assert.equal(taken.length, 4, taken.join('\n'));

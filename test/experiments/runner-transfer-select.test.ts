@@ -10,16 +10,9 @@ import * as path from 'node:path';
 import { configHash } from '../../lib/experiments/key';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { selectCells, tableSpec } from '../../lib/experiments/tables';
-import {
-  EVALS_DIR,
-  EvalRecordFile,
-  ensureSearch,
-  evaluateOnTrainSubset,
-  evaluateRun,
-  runTable,
-  searchFileOf,
-  trainSubsetEvalFileOf,
-} from '../../lib/experiments/runner';
+import { runTable } from '../../lib/experiments/runner';
+import { EVALS_DIR, searchFileOf, trainSubsetEvalFileOf } from '../../lib/experiments/run-cache';
+import { EvalRecordFile, ensureSearch, evaluateOnTrainSubset, evaluateRun } from '../../lib/experiments/run-eval';
 import { trainConfig } from '../../lib/train/config';
 import { readTrainState, train } from '../../lib/train/trainer';
 import { loadRun } from '../../lib/train/run-dir';

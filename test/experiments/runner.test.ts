@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { selectCells, tableSpec } from '../../lib/experiments/tables';
-import { isRunComplete, runDirOf, runTable, searchFileOf } from '../../lib/experiments/runner';
+import { runTable } from '../../lib/experiments/runner';
+import { isRunComplete, runDirOf, searchFileOf } from '../../lib/experiments/run-cache';
 import { readTrainState, train } from '../../lib/train/trainer';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'tables-'));

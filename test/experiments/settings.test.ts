@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { experimentSettings, isHeadlineConfig, parseSeeds, scaledSchedule, seedsFor } from '../../lib/experiments/settings';
+import { experimentSettings, isHeadlineConfig, parseSeeds, seedsFor } from '../../lib/experiments/settings';
+import { scaledSchedule } from '../../lib/train/schedule';
 import { QUICK_STEPS, trainConfig } from '../../lib/train/config';
 
 test('profile sizes of table cells', () => {

@@ -14,7 +14,8 @@ import { loadRun } from '../../lib/train/run-dir';
 import { loadDatasetSpec } from '../../lib/train/datasets';
 import sharp from 'sharp';
 import { paperCommands, paperSettings } from '../../lib/experiments/paper-commands';
-import { runTable, searchFileOf } from '../../lib/experiments/runner';
+import { runTable } from '../../lib/experiments/runner';
+import { searchFileOf } from '../../lib/experiments/run-cache';
 import { trainConfigFromCli } from '../../lib/cli/commands/train';
 import { yoloTrainConfig } from '../../lib/train/config';
 

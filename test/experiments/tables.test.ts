@@ -4,7 +4,8 @@ import { configHash } from '../../lib/experiments/key';
 import { experimentSettings } from '../../lib/experiments/settings';
 import { PAPER } from '../../lib/experiments/paper';
 import { TABLE5_LEAVE_OUT, TABLE8_ROWS, TableSpec, cellTrainConfigs, parseTableId, tableSpec } from '../../lib/experiments/tables';
-import { distinctRuns, pickBest } from '../../lib/experiments/runner';
+import { distinctRuns } from '../../lib/experiments/runner';
+import { pickBest } from '../../lib/experiments/run-selection';
 
 const hashOf = (t: TableSpec, row: string, group: string) => {
   const c = t.cells.find((x) => x.row === row && x.group === group);

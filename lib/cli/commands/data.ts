@@ -19,7 +19,9 @@ import { anchorSetFromArg } from '../../search/anchor-set';
 import { htmlPage } from '../../notebook/page';
 import { BOX_DISTRIBUTIONS, BoxDistribution, MnistDetPreset, generateMnistDet, mnistDetConfig } from '../../data/mnist-det';
 import { DatasetSpec, InputGeometry, openDataset } from '../../data/open';
-import { boxFigures, datasetStats, formatStats } from '../../data/stats';
+import { datasetStats } from '../../data/stats';
+import { formatStats } from '../../data/stats-report';
+import { boxFigures } from '../../data/stats-figures';
 import { drawDatasetImage } from '../../data/draw';
 import { writeVoc } from '../../data/voc';
 

@@ -1,7 +1,7 @@
 /**
  * `metaanchor table <2|3|4|5|6|7|8 ...> [--profile smoke|quick|full] [--seeds 0,1,2] [--jobs N]`: run (or resume)
  * tables of the paper on MNIST-Det and print them beside the paper's numbers. Finished runs and
- * evaluations are reused from the results cache (lib/experiments/runner.ts); missing runs of all
+ * evaluations are reused from the results cache (lib/experiments/run-cache.ts); missing runs of all
  * the given tables are trained by N worker processes (lib/experiments/parallel.ts).
  * `--paper-commands` prints instead the commands that run the tables at the paper's scale (preset
  * paper, COCO, a GPU; lib/experiments/paper-commands.ts).
@@ -13,7 +13,7 @@ import { UserError } from '../../util/errors';
 import { NotebookQueue, TABLE_NOTEBOOKS, allNotebooks } from '../../experiments/main-job';
 import { statusStream } from '../../util/log';
 import { defaultJobs, queueUrlFrom } from '../../experiments/parallel';
-import { defaultRunsDir } from '../../experiments/runner';
+import { defaultRunsDir } from '../../experiments/run-cache';
 import * as path from 'node:path';
 import {
   describeResult,

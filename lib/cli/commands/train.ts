@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { parseAnchorSpec, ANCHOR_SPEC_HELP, AnchorConfig } from '../../anchors';
 import { initBackend } from '../../backend';
-import { table4DropRange } from '../../data/stats';
+import { table4DropRange } from '../../data/box-drop';
 import { toCocoJson } from '../../data/coco';
 import { drawDetections } from '../../data/draw';
 import { DetectionDataset } from '../../data/types';
@@ -23,6 +23,7 @@ import { scoreVocTransfer, transferTarget } from '../../transfer/voc-transfer';
 import { DatasetSpec, TrainConfig, YOLOV2_TRAIN_OVERRIDES, parseIouPair, trainConfig } from '../../train/config';
 import { groundTruthOf, loadDatasetSpec } from '../../train/datasets';
 import { LoadedRun, loadRun } from '../../train/run-dir';
+import { scaledSchedule } from '../../train/schedule';
 import { train } from '../../train/trainer';
 import { writeJsonAtomicSync } from '../../util/atomic';
 import { greedyAnchorSearch } from '../../search/greedy';
@@ -106,12 +107,7 @@ export function trainConfigFromCli(o: TrainOpts): TrainConfig {
   if (o.steps !== undefined) {
     overrides.steps = o.steps;
     // Keep the schedule's shape: warm-up and decay points scale with the step count.
-    const f = o.steps / base.steps;
-    overrides.lr = {
-      ...base.lr,
-      warmupSteps: Math.round(base.lr.warmupSteps * Math.min(1, f)),
-      decaySteps: base.lr.decaySteps.map((s) => Math.max(1, Math.round(s * f))),
-    };
+    overrides.lr = scaledSchedule(base, o.steps);
   }
   if (o.batch !== undefined) overrides.batchSize = o.batch;
   if (o.lr !== undefined) overrides.lr = { ...(overrides.lr ?? base.lr), baseLr: o.lr };

@@ -6,7 +6,7 @@
  * takes again and resumes from their last checkpoint.
  */
 import { Command } from 'commander';
-import { defaultRunsDir } from '../../experiments/runner';
+import { defaultRunsDir } from '../../experiments/run-cache';
 import { queueUrlFrom } from '../../experiments/parallel';
 import { UserError } from '../../util/errors';
 

@@ -6,6 +6,8 @@
  *   filter set per enumerated anchor;
  * - MetaAnchor (./metaanchor.ts): the same convs, their weights generated from the anchor boxes
  *   b_i (Eq. 4 / Eq. 6).
+ * The YOLOv2 port's region conv is an anchor function of the same kind with other inputs and
+ * outputs (one feature map in, one A * (5 + K) map out; lib/model/yolo/detector.ts RegionFunction).
  */
 import * as tf from '@tensorflow/tfjs';
 import { AnchorMethod, GeneratedConvMode } from '../config';
@@ -22,7 +24,8 @@ export interface AnchorFunctionCallOptions {
   convMode?: GeneratedConvMode;
 }
 
-export interface AnchorFunction {
+/** `In`: the features it reads (RetinaNet: the towers' levels); `Out`: its raw predictions. */
+export interface AnchorFunction<In = HeadFeatures, Out = AnchorFunctionOutputs> {
   readonly kind: AnchorMethod;
   readonly numClasses: number;
   /**
@@ -31,5 +34,5 @@ export interface AnchorFunction {
    * predefined function accepts it only when A equals its fixed anchor count (and ignores it).
    */
   numAnchors(anchorB?: tf.Tensor2D): number;
-  apply(features: HeadFeatures, anchorB?: tf.Tensor2D, opts?: AnchorFunctionCallOptions): AnchorFunctionOutputs;
+  apply(features: In, anchorB?: tf.Tensor2D, opts?: AnchorFunctionCallOptions): Out;
 }

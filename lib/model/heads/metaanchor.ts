@@ -309,6 +309,23 @@ export interface MetaAnchorOptions {
   convMode: GeneratedConvMode;
 }
 
+/**
+ * The anchor count A of the anchor boxes b [A, 2] a MetaAnchor function generates its `what` for
+ * (RetinaNet's anchor functions, YOLOv2's region conv); a UserError when b is missing or malformed.
+ */
+export function generatedAnchorCount(anchorB: tf.Tensor2D | undefined, what: string): number {
+  if (!anchorB) {
+    throw new UserError(
+      `MetaAnchor needs the anchor boxes b [A, 2] to generate its ${what}`,
+      'pass anchorB (Eq. 7 encodings from lib/anchors/metaanchor.ts) to forward',
+    );
+  }
+  if (anchorB.rank !== 2 || anchorB.shape[1] !== 2 || anchorB.shape[0] < 1) {
+    throw new UserError(`anchor boxes b must have shape [A, 2] with A >= 1, got [${anchorB.shape}]`, 'build them with lib/anchors/metaanchor.ts');
+  }
+  return anchorB.shape[0];
+}
+
 export interface MetaAnchorFunction extends AnchorFunction {
   readonly clsGenerator: AnchorFunctionGenerator;
   readonly boxGenerator: AnchorFunctionGenerator;
@@ -323,18 +340,7 @@ export function buildMetaAnchorFunction(store: ParamStore, prefix: string, o: Me
     thetaStarBias: priorBias(o.priorProb),
   });
   const boxGenerator = new AnchorFunctionGenerator(store, `${prefix}.boxGenerator`, { ...common, outPerAnchor: 4, thetaStarBias: 0 });
-  const numAnchors = (anchorB?: tf.Tensor2D): number => {
-    if (!anchorB) {
-      throw new UserError(
-        'MetaAnchor needs the anchor boxes b [A, 2] to generate its anchor functions',
-        'pass anchorB (Eq. 7 encodings from lib/anchors/metaanchor.ts) to forward',
-      );
-    }
-    if (anchorB.rank !== 2 || anchorB.shape[1] !== 2 || anchorB.shape[0] < 1) {
-      throw new UserError(`anchor boxes b must have shape [A, 2] with A >= 1, got [${anchorB.shape}]`, 'build them with lib/anchors/metaanchor.ts');
-    }
-    return anchorB.shape[0];
-  };
+  const numAnchors = (anchorB?: tf.Tensor2D): number => generatedAnchorCount(anchorB, 'anchor functions');
   return {
     kind: 'metaanchor',
     numClasses: o.numClasses,

@@ -16,17 +16,77 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { UserError } from '../../util/errors';
-import { GeneratedConvMode, ModelConfig, resolvedBackboneNorm, validateModelConfig } from '../config';
+import { ModelConfig, resolvedBackboneNorm, validateModelConfig } from '../config';
 import { ParamStore } from '../params';
+import { PixelNormalizer } from '../pixels';
 import { ConvLayer, conv, createConv, tidy } from '../layers';
-import { AnchorFunctionGenerator } from '../heads/metaanchor';
+import { AnchorFunctionGenerator, generatedAnchorCount } from '../heads/metaanchor';
+import { AnchorFunction, AnchorFunctionCallOptions } from '../heads/anchor-function';
 import { logStatus } from '../../util/log';
 import { YOLO_STRIDE, YoloNetConfig } from './config';
 import { YoloTrunk, buildDarknetTrunk } from './darknet';
 
-export interface YoloForwardOptions {
-  /** MetaAnchor only: 'auto', 'direct' or 'basis' (default: the config's convMode). */
-  convMode?: GeneratedConvMode;
+/** YOLOv2's anchor function: the region conv on the trunk's feature map, [N, h, w, A * (5 + K)]. */
+export type RegionFunction = AnchorFunction<tf.Tensor4D, tf.Tensor4D>;
+
+/** MetaAnchor's region function, with the generator of its filters. */
+export interface MetaAnchorRegionFunction extends RegionFunction {
+  readonly generator: AnchorFunctionGenerator;
+}
+
+/** Baseline: predefined region filters per anchor (darknet), `head.region`. */
+function buildPredefinedRegionFunction(store: ParamStore, config: ModelConfig, inChannels: number): RegionFunction {
+  const region: ConvLayer = createConv(store, 'head.region', {
+    inChannels,
+    outChannels: config.numAnchors * (5 + config.numClasses),
+    kernelSize: 1,
+    bias: true,
+    kernelInit: { kind: 'normal', std: config.headInitStd },
+  });
+  const numAnchors = (anchorB?: tf.Tensor2D): number => {
+    if (anchorB && anchorB.shape[0] !== config.numAnchors) {
+      throw new UserError(
+        `the baseline region conv was built for ${config.numAnchors} anchors, got ${anchorB.shape[0]}`,
+        'a predefined region conv only runs its training anchors; train MetaAnchor for other anchors',
+      );
+    }
+    return config.numAnchors;
+  };
+  return {
+    kind: 'baseline',
+    numClasses: config.numClasses,
+    numAnchors,
+    apply(features: tf.Tensor4D, anchorB?: tf.Tensor2D): tf.Tensor4D {
+      numAnchors(anchorB);
+      return tf.tidy(() => conv(features, region));
+    },
+  };
+}
+
+/** MetaAnchor: the region filters of each anchor generated from its box b, `head.regionGenerator`. */
+function buildMetaAnchorRegionFunction(store: ParamStore, config: ModelConfig, inChannels: number): MetaAnchorRegionFunction {
+  const generator = new AnchorFunctionGenerator(store, 'head.regionGenerator', {
+    inChannels,
+    outPerAnchor: 5 + config.numClasses,
+    hiddenM: config.hiddenM,
+    kind: config.generator,
+    hiddenBias: config.hiddenBias,
+    thetaStarStd: config.headInitStd,
+    thetaStarBias: 0,
+    w2InitStd: config.w2InitStd,
+    kernelSize: 1,
+  });
+  const numAnchors = (anchorB?: tf.Tensor2D): number => generatedAnchorCount(anchorB, 'region conv');
+  return {
+    kind: 'metaanchor',
+    numClasses: config.numClasses,
+    generator,
+    numAnchors,
+    apply(features: tf.Tensor4D, anchorB?: tf.Tensor2D, opts: AnchorFunctionCallOptions = {}): tf.Tensor4D {
+      numAnchors(anchorB);
+      return tidy(() => generator.applyLevels([features], anchorB as tf.Tensor2D, opts.convMode ?? config.convMode)[0]);
+    },
+  };
 }
 
 export class YoloDetector {
@@ -34,23 +94,18 @@ export class YoloDetector {
   readonly config: ModelConfig;
   readonly store: ParamStore;
   readonly trunk: YoloTrunk;
-  /** Baseline: the predefined region conv. */
-  readonly region?: ConvLayer;
-  /** MetaAnchor: the region conv's generator. */
-  readonly generator?: AnchorFunctionGenerator;
+  /** The region conv: predefined filters (baseline) or generated ones (MetaAnchor). */
+  readonly anchorFunction: RegionFunction;
   /** Input pixels per grid cell. */
   readonly stridePx = YOLO_STRIDE;
-  private readonly pixelMean: tf.Tensor1D;
-  private readonly pixelInvStd: tf.Tensor1D;
+  private readonly pixels: PixelNormalizer;
 
-  constructor(config: ModelConfig, store: ParamStore, trunk: YoloTrunk, head: { region?: ConvLayer; generator?: AnchorFunctionGenerator }) {
+  constructor(config: ModelConfig, store: ParamStore, trunk: YoloTrunk, anchorFunction: RegionFunction) {
     this.config = config;
     this.store = store;
     this.trunk = trunk;
-    this.region = head.region;
-    this.generator = head.generator;
-    this.pixelMean = tf.keep(tf.tensor1d(config.pixelMeanRGB));
-    this.pixelInvStd = tf.keep(tf.tensor1d(config.pixelStdRGB.map((s) => 1 / s)));
+    this.anchorFunction = anchorFunction;
+    this.pixels = new PixelNormalizer(config.pixelMeanRGB, config.pixelStdRGB);
   }
 
   get numClasses(): number {
@@ -64,25 +119,7 @@ export class YoloDetector {
 
   /** Anchors per cell for `anchorB` [A, 2] (MetaAnchor; required) or the trained count (baseline). */
   anchorsPerCell(anchorB?: tf.Tensor2D): number {
-    if (this.generator) {
-      if (!anchorB) {
-        throw new UserError(
-          'MetaAnchor needs the anchor boxes b [A, 2] to generate its region conv',
-          'pass anchorB (Eq. 7 codes, lib/anchors configB) to forward',
-        );
-      }
-      if (anchorB.rank !== 2 || anchorB.shape[1] !== 2 || anchorB.shape[0] < 1) {
-        throw new UserError(`anchor boxes b must have shape [A, 2] with A >= 1, got [${anchorB.shape}]`, 'build them with lib/anchors configB');
-      }
-      return anchorB.shape[0];
-    }
-    if (anchorB && anchorB.shape[0] !== this.config.numAnchors) {
-      throw new UserError(
-        `the baseline region conv was built for ${this.config.numAnchors} anchors, got ${anchorB.shape[0]}`,
-        'a predefined region conv only runs its training anchors; train MetaAnchor for other anchors',
-      );
-    }
-    return this.config.numAnchors;
+    return this.anchorFunction.numAnchors(anchorB);
   }
 
   /** Grid of an input of heightPx x widthPx (multiples of 32). */
@@ -98,19 +135,16 @@ export class YoloDetector {
         'decode to RGB, batch on axis 0, cast to float32',
       );
     }
-    return tf.tidy(() => this.trunk.forward(tf.mul(tf.sub(images, this.pixelMean), this.pixelInvStd) as tf.Tensor4D));
+    return tf.tidy(() => this.trunk.forward(this.pixels.apply(images)));
   }
 
   /** The region conv on head features: [N, h, w, A * (5 + K)], channel a * (5 + K) + e. */
-  predict(features: tf.Tensor4D, anchorB?: tf.Tensor2D, opts: YoloForwardOptions = {}): tf.Tensor4D {
-    this.anchorsPerCell(anchorB);
-    if (this.region) return tf.tidy(() => conv(features, this.region as ConvLayer));
-    const gen = this.generator as AnchorFunctionGenerator;
-    return tidy(() => gen.applyLevels([features], anchorB as tf.Tensor2D, opts.convMode ?? this.config.convMode)[0]);
+  predict(features: tf.Tensor4D, anchorB?: tf.Tensor2D, opts: AnchorFunctionCallOptions = {}): tf.Tensor4D {
+    return this.anchorFunction.apply(features, anchorB, opts);
   }
 
   /** images [N, H, W, 3] RGB 0..255 (H, W multiples of 32) -> raw region outputs. */
-  forward(images: tf.Tensor4D, anchorB?: tf.Tensor2D, opts: YoloForwardOptions = {}): tf.Tensor4D {
+  forward(images: tf.Tensor4D, anchorB?: tf.Tensor2D, opts: AnchorFunctionCallOptions = {}): tf.Tensor4D {
     this.anchorsPerCell(anchorB);
     return tf.tidy(() => this.predict(this.headFeatures(images), anchorB, opts));
   }
@@ -130,13 +164,12 @@ export class YoloDetector {
 
   /** True once `dispose()` was called: the weights are gone and the detector cannot run. */
   get isDisposed(): boolean {
-    return this.pixelMean.isDisposed;
+    return this.pixels.isDisposed;
   }
 
   dispose(): void {
     this.store.dispose();
-    this.pixelMean.dispose();
-    this.pixelInvStd.dispose();
+    this.pixels.dispose();
   }
 }
 
@@ -154,31 +187,9 @@ export function buildYoloDetector(config: ModelConfig, opts: { seed?: number; lo
     if (config.backboneWeights)
       throw new UserError('backboneWeights are ResNet ImageNet files; the darknet trunk has none', 'leave backboneWeights null for YOLOv2');
     const trunk = buildDarknetTrunk(store, 'backbone', { net, norm, gnGroups: config.gnGroups });
-    const K = config.numClasses;
-    const head =
-      config.method === 'baseline'
-        ? {
-            region: createConv(store, 'head.region', {
-              inChannels: trunk.outChannels,
-              outChannels: config.numAnchors * (5 + K),
-              kernelSize: 1,
-              bias: true,
-              kernelInit: { kind: 'normal', std: config.headInitStd },
-            }),
-          }
-        : {
-            generator: new AnchorFunctionGenerator(store, 'head.regionGenerator', {
-              inChannels: trunk.outChannels,
-              outPerAnchor: 5 + K,
-              hiddenM: config.hiddenM,
-              kind: config.generator,
-              hiddenBias: config.hiddenBias,
-              thetaStarStd: config.headInitStd,
-              thetaStarBias: 0,
-              w2InitStd: config.w2InitStd,
-              kernelSize: 1,
-            }),
-          };
+    const inChannels = trunk.outChannels;
+    const anchorFunction =
+      config.method === 'baseline' ? buildPredefinedRegionFunction(store, config, inChannels) : buildMetaAnchorRegionFunction(store, config, inChannels);
     (opts.log ?? logStatus)(
       `yolov2: darknet trunk (${net.widths.join('-')}, head ${net.headWidth}) from scratch with ${norm === 'gn' ? 'GroupNorm' : 'no norm'}`,
     );
@@ -186,7 +197,7 @@ export function buildYoloDetector(config: ModelConfig, opts: { seed?: number; lo
       { ...config, smallWidths: [...config.smallWidths], yolo: { ...net, widths: [...net.widths], depths: [...net.depths] } },
       store,
       trunk,
-      head,
+      anchorFunction,
     );
   } catch (err) {
     store.dispose();

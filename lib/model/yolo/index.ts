@@ -4,5 +4,5 @@ export * from './anchors';
 export * from './region';
 export * from './loss';
 export { maxPool2x2, reorg2, buildDarknetTrunk, YoloTrunk } from './darknet';
-export { YoloDetector, YoloForwardOptions, buildYoloDetector } from './detector';
+export { MetaAnchorRegionFunction, RegionFunction, YoloDetector, buildYoloDetector } from './detector';
 export { AnyDetector, isYoloDetector, buildAnyDetector, loadAnyDetector } from './family';

@@ -13,6 +13,7 @@
  * sigmoid, classes softmax (yolov2.cfg softmax=1), score = objectness * class probability.
  */
 import { clipBoxes } from '../../box/clip';
+import { LABEL_BACKGROUND } from '../../box/labels';
 import { RegionLossParams } from './config';
 
 export interface RegionShape {
@@ -141,7 +142,7 @@ export function regionTargets(
     coordWeight: new Float32Array(M),
     objTarget: new Float32Array(M),
     objWeight: new Float32Array(M).fill(params.noobjectScale),
-    classIdx: new Int32Array(M).fill(-1),
+    classIdx: new Int32Array(M).fill(LABEL_BACKGROUND),
     classWeight: new Float32Array(M),
     assigned: 0,
     meanIou: 0,

@@ -7,6 +7,7 @@ import {
   YOLOV2_REGION,
   anchorCellsFromB,
   anchorCellsOf,
+  MetaAnchorRegionFunction,
   buildYoloDetector,
   regionLoss,
   regionTargets,
@@ -123,7 +124,7 @@ test('MetaAnchor region conv: generated weights equal the loop over Eq. 4 (and E
   await useCpu();
   for (const generator of ['independent', 'dependent'] as const) {
     const det = buildYoloDetector(tinyYolo('metaanchor', generator), silent);
-    const gen = det.generator!;
+    const gen = (det.anchorFunction as MetaAnchorRegionFunction).generator;
     // Non-zero W2 so the residual matters.
     for (const v of [gen.w2Kernel, gen.w2Bias, gen.b1!]) v.assign(tf.tensor(pseudoRandom(v.size, v.size, -0.5, 0.5), v.shape));
     const C = 6;
@@ -176,7 +177,7 @@ test('a YOLOv2 training-step gradient on wasm equals the cpu backend', async () 
     await tf.ready();
     if (backend === 'wasm') registerWasmTrainingKernels();
     const det = buildYoloDetector(tinyYolo('metaanchor'), { ...silent, seed: 5 });
-    const gen = det.generator!;
+    const gen = (det.anchorFunction as MetaAnchorRegionFunction).generator;
     gen.w2Kernel.assign(tf.tensor(pseudoRandom(gen.w2Kernel.size, 2, -0.1, 0.1), gen.w2Kernel.shape));
     const x = tf.tensor4d(pseudoRandom(2 * 64 * 64 * 3, 9, 0, 255), [2, 64, 64, 3]);
     const bT = tf.tensor2d([0.2, -0.4, -0.8, 0.5], [2, 2]);

@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { experimentSettings } from '../../../lib/experiments/settings';
 import { TableSpec } from '../../../lib/experiments/tables';
-import { runTable, searchFileOf } from '../../../lib/experiments/runner';
+import { runTable } from '../../../lib/experiments/runner';
+import { searchFileOf } from '../../../lib/experiments/run-cache';
 import { yoloTrainConfig } from '../../../lib/train/config';
 
 test('Table 7 cells (detector yolov2) run through the table runner: baseline, MetaAnchor, search', async () => {
