@@ -21,7 +21,7 @@ import { configHash } from './key';
 import { ensureRun, isRunComplete, runDirOf, RunStatus } from './run-cache';
 import type { WorkerJob, WorkerMessage } from './train-worker';
 import { statusStream } from '../util/log';
-import { Interrupted, beginStoppable, interruptMark, interruptedSince, onInterrupt } from '../util/interrupt';
+import { Interrupted, beginStoppable, inNotebookKernel, interruptMark, interruptedSince, onInterrupt } from '../util/interrupt';
 
 export interface TrainRunsOptions {
   /** Worker processes at once (default: defaultJobs()); 1 trains in this process, one run after another. */
@@ -41,7 +41,8 @@ export interface TrainRunsOptions {
   onRunDone?: (dir: string, status: RunStatus) => void;
   /**
    * A run that another process is training (its lock is held) is waited for and then reused,
-   * instead of failing: for `converge` or a notebook beside the main job.
+   * instead of failing: for `converge` or a notebook beside the main job. Default: on in a
+   * notebook kernel (notebooks run side by side: `npm run notebooks` runs two at once), else off.
    */
   waitForLock?: boolean;
   /**
@@ -92,6 +93,13 @@ export function estimatedStepSeconds(cfg: TrainConfig): number {
   if (cfg.method !== 'metaanchor') return scale * (0.12 + 0.0019 * A);
   return scale * (cfg.generator === 'dependent' ? 0.3 + 0.0042 * A : 0.19 + 0.0019 * A);
 }
+
+/**
+ * A run whose estimated training (estimatedStepSeconds x steps) is at most this trains in the
+ * calling process when no worker count is given: starting a worker costs more (smoke runs:
+ * 2 runs in 8.8 s with two workers, 2.5 s one after another in the process, on 2 busy cores).
+ */
+export const TINY_RUN_SECONDS = 2;
 
 /** The run queue to use (parallel.ts TrainRunsOptions.queue): the option, else env METAANCHOR_QUEUE; undefined trains on this machine. */
 export function queueUrlFrom(option?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -161,7 +169,10 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
     });
     return { status, seconds };
   }
-  const jobs = Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
+  // Runs shorter than a worker's start (a process, tsx, the backend, the data: seconds) train in
+  // this process, one after another: the smoke runs of `npm test`'s notebooks, 4 steps each.
+  const tiny = options.jobs === undefined && missing.every((c) => estimatedStepSeconds(c) * c.steps <= TINY_RUN_SECONDS);
+  const jobs = tiny ? 1 : Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
   const total = unique.size;
   // An interrupt (a notebook kernel's SIGINT, or requestInterrupt()) stops the training after the
   // current step of each run, checkpointed, and ends this call with `Interrupted`.
@@ -171,7 +182,13 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
       const mark = interruptMark();
       for (const cfg of missing) {
         const t0 = Date.now();
-        const r = await ensureRun(cfg, runsDir, quiet, undefined, { waitForLock: options.waitForLock, log: say, shouldStop: () => interruptedSince(mark) });
+        const r = await ensureRun(cfg, runsDir, quiet, undefined, {
+          waitForLock: options.waitForLock ?? inNotebookKernel(),
+          // A tiny run another notebook trains is done in a second or two.
+          lockPollMs: tiny ? 500 : undefined,
+          log: say,
+          shouldStop: () => interruptedSince(mark),
+        });
         status.set(r.dir, r.status);
         seconds.set(r.dir, (Date.now() - t0) / 1000);
         say(`training: ${status.size}/${total} runs done`);
@@ -260,7 +277,7 @@ function trainInWorkers(
     const start = (cfg: TrainConfig) => {
       const dir = runDirOf(runsDir, cfg);
       const name = path.basename(dir);
-      const child = startTrainWorker({ cfg, runsDir, waitForLock: options.waitForLock });
+      const child = startTrainWorker({ cfg, runsDir, waitForLock: options.waitForLock ?? inNotebookKernel() });
       const r: Running = { cfg, dir, child, firstStep: -1, step: 0, t0: Date.now() };
       running.add(r);
       let outputTail = '';
