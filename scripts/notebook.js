@@ -28,6 +28,7 @@ const ROOT = path.resolve(__dirname, '..');
 const NOTEBOOK_DIR = path.join(ROOT, 'notebooks');
 const PYTHON = '/usr/bin/python3';
 const RUNNER = path.join(__dirname, 'run_notebooks.py');
+const JUPYTER_EXTRAS = path.join(__dirname, 'jupyter');
 const LOOPBACK = '127.0.0.1';
 // Query parameter of the start-up check's requests, so that their log lines can be left out.
 const CHECK_MARK = 'metaanchor-start-check';
@@ -171,6 +172,11 @@ function serveCommand(opts) {
   checkInstalled(['notebook', 'nbformat']);
   const profile = opts.profile ?? getProfile();
   const env = jupyterEnv(profile);
+  // The front-end extension that shows a running cell's live outputs in a page opened meanwhile
+  // (scripts/jupyter/nbextensions/metaanchor/live-outputs.js): served from a JUPYTER_PATH folder,
+  // enabled by the nbconfig of a JUPYTER_CONFIG_PATH folder (the user's own config stays in use).
+  env.JUPYTER_PATH = [env.JUPYTER_PATH, JUPYTER_EXTRAS].join(path.delimiter);
+  env.JUPYTER_CONFIG_PATH = [path.join(JUPYTER_EXTRAS, 'config'), process.env.JUPYTER_CONFIG_PATH].filter(Boolean).join(path.delimiter);
   // Our own random token, passed in the environment: command-line arguments are visible to every
   // user of the machine in `ps`, the environment is not. Jupyter's default token handling stays on.
   const token = process.env.JUPYTER_TOKEN && process.env.JUPYTER_TOKEN.trim() !== ''

@@ -160,6 +160,9 @@ function relativeImports(src) {
 function installCompileNote() {
   const loaded = new Set();
   globalThis[Symbol.for('metaanchor.kernel.beforeCompile')] = async (src, out) => {
+    // The running cell's source: its status line names it (lib/notebook/status.ts), so that a page
+    // opened while it runs finds the cell (scripts/notebook-custom/custom.js).
+    globalThis[Symbol.for('metaanchor.kernel.cellSource')] = src;
     const fresh = relativeImports(src).filter((spec) => !loaded.has(spec));
     if (fresh.length === 0) return;
     fresh.forEach((spec) => loaded.add(spec));

@@ -212,7 +212,8 @@ function trainInWorkers(
   say: (s: string) => void,
   options: TrainRunsOptions,
 ): Promise<TrainRunsResult> {
-  const progressEverySec = options.progressEverySec ?? 30;
+  // In a notebook the line is replaced in place, and a page opened meanwhile shows it: more often.
+  const progressEverySec = options.progressEverySec ?? (statusStream().inPlace ? 5 : 30);
   // Longest runs first (unless the caller ordered them), so that the last minutes do not leave a
   // worker idle beside one long run.
   const stepCost = new Map(missing.map((c) => [c, estimatedStepSeconds(c)] as const));
