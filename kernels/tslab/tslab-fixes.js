@@ -138,9 +138,22 @@ const DEPENDENCY_TRANSPILE = `            if (dep !== srcFilename) {
 
 /** TypeScript to CommonJS with esbuild, file by file: what tsx does when the CLI loads the library. */
 function installTranspiler(projectRoot) {
-  const esbuild = require(require.resolve('esbuild', { paths: [path.dirname(require.resolve('tsx/package.json', { paths: [projectRoot] }))] }));
-  globalThis[Symbol.for('metaanchor.kernel.transpile')] = (file, text) =>
-    esbuild.transformSync(text, { loader: 'ts', format: 'cjs', target: 'es2020', sourcefile: file }).code;
+  const main = require.resolve('esbuild', { paths: [path.dirname(require.resolve('tsx/package.json', { paths: [projectRoot] }))] });
+  let esbuild = require(main);
+  const options = (file) => ({ loader: 'ts', format: 'cjs', target: 'es2020', sourcefile: file });
+  globalThis[Symbol.for('metaanchor.kernel.transpile')] = (file, text) => {
+    try {
+      return esbuild.transformSync(text, options(file)).code;
+    } catch (err) {
+      // esbuild's service process is in the kernel's process group, so a kernel interrupt (SIGINT
+      // to the group) ends it, and every later import failed with "The service is no longer
+      // running". Load esbuild afresh (a new service) and try once more.
+      if (!/service (is no longer running|was stopped)/i.test(String(err && err.message))) throw err;
+      for (const key of Object.keys(require.cache)) if (key.startsWith(path.dirname(main))) delete require.cache[key];
+      esbuild = require(main);
+      return esbuild.transformSync(text, options(file)).code;
+    }
+  };
 }
 
 const BEFORE_CONVERT = '        const converted = convs.node.convert(prevDecl, src);\n';

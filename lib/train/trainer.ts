@@ -349,6 +349,8 @@ async function trainLocked(
           await saveCheckpoint(dir, checkpoint, state, checkpointStep);
           checkpointStep = state.step;
         }
+        // A macrotask turn first, so that an interrupt's signal handler has run.
+        if (opts.shouldStop) await new Promise((resolve) => setImmediate(resolve));
         if (opts.shouldStop?.() && state.step < cfg.steps) {
           if (checkpointStep < state.step) {
             await saveCheckpoint(dir, checkpoint, state, checkpointStep);

@@ -72,7 +72,7 @@ const STEPS = 3000;
 const cfgs = () => [0, 1].map((seed) => trainConfig('smoke', { steps: STEPS, checkpointEvery: 1000, snapshotEvery: 0, seed }));
 
 test('library errors, unexpected errors and an interrupted training cell, as a notebook shows them', { skip, timeout: 600_000 }, () => {
-  const [userError, bug, training, after] = runCells([
+  const [userError, bug, training, tiny, after] = runCells([
     { source: "import { UserError } from './lib/util/errors';\nthrow new UserError('no run named x', 'give one of: a, b');" },
     { source: "function inner(): never {\n  throw new Error('boom');\n}\ninner();" },
     {
@@ -85,10 +85,22 @@ test('library errors, unexpected errors and an interrupted training cell, as a n
       // Both runs past a few steps.
       interruptWhen: String.raw`running \S+ [1-9]\d*/${STEPS}, \S+ [1-9]\d*/${STEPS}`,
     },
+    // Training in the kernel itself (notebook 00's tiny conv net) stops too.
+    {
+      source:
+        "import { trainTinyConvNet } from './lib/notebook/quickstart';\nawait trainTinyConvNet({ steps: 100000, onStep: (s) => { if (s.step === 3) console.log('step 3'); } });",
+      interruptWhen: 'step 3',
+    },
     // The kernel lives on (an interrupt used to kill it once the library listened to SIGINT).
     { source: "console.log('still here')" },
   ]);
   assert.deepEqual([after.status, after.stdout], ['ok', 'still here\n']);
+  assert.equal(tiny.status, 'error');
+  // (after tfjs's note on stderr: this cell loads tfjs without lib/backend's set-up)
+  assert.match(
+    tiny.stderr,
+    /(^|\n)interrupted: the tiny conv net was interrupted at step \d+\/100000 \(it keeps no checkpoint\)\nhint: rerun the cell to train it again\n$/,
+  );
 
   assert.equal(userError.status, 'error');
   assert.equal(userError.stderr, 'error: no run named x\nhint: give one of: a, b\n');

@@ -84,9 +84,26 @@ define(['base/js/namespace', 'base/js/events'], function (Jupyter, events) {
   // the kernel's output handlers are wrapped: the page's own requests go on as before.
   var OUTPUT_TYPES = ['stream', 'display_data', 'update_display_data', 'execute_result', 'error'];
 
+  /** The adopted request is done (the kernel is idle after it): the cell is no longer running. */
+  function finish(parentId) {
+    var cell = adopted[parentId];
+    if (!cell) return;
+    cell.set_input_prompt();
+    cell.element.removeClass('metaanchor-running-elsewhere');
+    delete adopted[parentId];
+  }
+
   function install(kernel) {
     if (!kernel || kernel.metaanchorLiveOutputs) return;
     kernel.metaanchorLiveOutputs = true;
+    var status = kernel.get_iopub_handler('status');
+    if (status) {
+      kernel.register_iopub_handler('status', function (msg) {
+        // Idle after this page's own requests (kernel_info, ...) says nothing about the cell.
+        if (msg.content.execution_state === 'idle') finish(msg.parent_header && msg.parent_header.msg_id);
+        return status(msg);
+      });
+    }
     OUTPUT_TYPES.forEach(function (type) {
       var original = kernel.get_iopub_handler(type);
       if (!original) return;
@@ -98,20 +115,14 @@ define(['base/js/namespace', 'base/js/events'], function (Jupyter, events) {
     });
   }
 
-  install(Jupyter.notebook && Jupyter.notebook.kernel);
-  events.on('kernel_created.Kernel', function (_event, data) {
+  // The page's kernel object may come before or after this extension loads: wrap it whenever one
+  // shows up (each is wrapped once).
+  function installCurrent(_event, data) {
     install(data && data.kernel);
-  });
+    install(Jupyter.notebook && Jupyter.notebook.kernel);
+  }
+  installCurrent();
+  events.on('kernel_created.Kernel kernel_created.Session kernel_connected.Kernel kernel_ready.Kernel', installCurrent);
 
-  // The kernel is idle: the adopted cells are done (their outputs are all here).
-  events.on('kernel_idle.Kernel', function () {
-    Object.keys(adopted).forEach(function (id) {
-      var cell = adopted[id];
-      cell.set_input_prompt();
-      cell.element.removeClass('metaanchor-running-elsewhere');
-      delete adopted[id];
-    });
-  });
-
-  return { load_ipython_extension: function () {} };
+  return { load_ipython_extension: installCurrent };
 });
