@@ -4,7 +4,7 @@
 //   npm run notebook  [-- --port 8888] [-- --profile quick]
 //       Jupyter Notebook on the project (notebooks/ and outputs/), bound to 127.0.0.1 with a token;
 //       prints the URL to open.
-//   npm run notebooks [-- --profile smoke|quick|full] [-- --timeout <s>] [-- --out <dir>] [-- <notebook> ...]
+//   npm run notebooks [-- --profile smoke|quick|full] [-- --timeout <s>] [-- --out <dir>] [-- --jobs <n>] [-- <notebook> ...]
 //       Executes notebooks headlessly cell by cell (scripts/run_notebooks.py) and writes the executed
 //       <name>.ipynb (signed) and <name>.html under outputs/.
 //
@@ -28,6 +28,7 @@ const ROOT = path.resolve(__dirname, '..');
 const NOTEBOOK_DIR = path.join(ROOT, 'notebooks');
 const PYTHON = '/usr/bin/python3';
 const RUNNER = path.join(__dirname, 'run_notebooks.py');
+const JUPYTER_EXTRAS = path.join(__dirname, 'jupyter');
 const LOOPBACK = '127.0.0.1';
 // Query parameter of the start-up check's requests, so that their log lines can be left out.
 const CHECK_MARK = 'metaanchor-start-check';
@@ -120,11 +121,30 @@ function runCommand(names, opts) {
   if (notebooks.length === 0) throw new UserError(`no notebooks in ${NOTEBOOK_DIR}`);
   const timeoutS = opts.timeout ?? CELL_TIMEOUT_S[profile];
   const outDir = path.resolve(opts.out);
-  const args = [RUNNER, '--out-dir', outDir, '--timeout', String(timeoutS), ...notebooks];
+  const jobs = opts.jobs ?? defaultNotebookJobs(profile);
+  const args = [RUNNER, '--out-dir', outDir, '--timeout', String(timeoutS), '--jobs', String(jobs), ...notebooks];
   const child = spawn(PYTHON, args, { stdio: 'inherit', env: jupyterEnv(profile) });
   // Ctrl-C reaches the runner too (same process group); it shuts its kernel down, then exits.
   forwardSignals(child, ['SIGTERM', 'SIGHUP']);
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 130 : 1)));
+}
+
+/**
+ * Notebooks executed at once. Smoke notebooks train tiny runs in their kernel (one core each) and
+ * spend much of their time starting a kernel and compiling the library: two at once use both cores
+ * of a 2-core machine. Quick and full notebooks train with one worker per core themselves: one at a
+ * time.
+ */
+function defaultNotebookJobs(profile) {
+  if (profile !== 'smoke') return 1;
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(2, cores));
+}
+
+function positiveInteger(value) {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number >= 1');
+  return n;
 }
 
 /**
@@ -152,6 +172,11 @@ function serveCommand(opts) {
   checkInstalled(['notebook', 'nbformat']);
   const profile = opts.profile ?? getProfile();
   const env = jupyterEnv(profile);
+  // The front-end extension that shows a running cell's live outputs in a page opened meanwhile
+  // (scripts/jupyter/nbextensions/metaanchor/live-outputs.js): served from a JUPYTER_PATH folder,
+  // enabled by the nbconfig of a JUPYTER_CONFIG_PATH folder (the user's own config stays in use).
+  env.JUPYTER_PATH = [env.JUPYTER_PATH, JUPYTER_EXTRAS].join(path.delimiter);
+  env.JUPYTER_CONFIG_PATH = [path.join(JUPYTER_EXTRAS, 'config'), process.env.JUPYTER_CONFIG_PATH].filter(Boolean).join(path.delimiter);
   // Our own random token, passed in the environment: command-line arguments are visible to every
   // user of the machine in `ps`, the environment is not. Jupyter's default token handling stays on.
   const token = process.env.JUPYTER_TOKEN && process.env.JUPYTER_TOKEN.trim() !== ''
@@ -264,6 +289,7 @@ function main(argv) {
     .option('--profile <name>', 'smoke | quick | full (default: env METAANCHOR_PROFILE, else quick)', profileOption)
     .option('--timeout <s>', 'per-cell timeout in seconds, 0 = none (default: smoke 300, quick 3600, full none)', nonNegativeNumber)
     .option('--out <dir>', 'output folder', path.join(ROOT, 'outputs'))
+    .option('--jobs <n>', 'notebooks executed at once (default: smoke 2 on a machine with 2+ cores, else 1)', positiveInteger)
     .action((names, opts) => runCommand(names, opts));
   program.parse(argv);
 }

@@ -17,6 +17,7 @@ Exit status: 0 all notebooks passed, 1 a notebook failed (the message names it),
 
 import argparse
 import asyncio
+import contextvars
 import html as html_lib
 import os
 import re
@@ -45,7 +46,14 @@ UMASK = os.umask(0)
 os.umask(UMASK)
 
 
+# With --jobs > 1 several notebooks run at once: each line names its notebook.
+LOG_PREFIX = contextvars.ContextVar("log_prefix", default="")
+
+
 def log(message):
+    prefix = LOG_PREFIX.get()
+    if prefix:
+        message = "\n".join(prefix + line if line.strip() else line for line in message.split("\n"))
     print(message, file=sys.stderr, flush=True)
 
 
@@ -250,22 +258,16 @@ def main(argv=None):
     ap.add_argument("--out-dir", required=True, help="where <name>.ipynb and <name>.html are written")
     ap.add_argument("--timeout", type=float, default=600, help="per-cell timeout in seconds; 0 = none")
     ap.add_argument("--kernel", default=None, help="kernel name (default: the notebook's kernelspec, else tslab)")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks executed at once, each in its own kernel (default 1)")
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error("--jobs must be >= 1")
 
     timeout_s = None if args.timeout <= 0 else int(args.timeout)
     os.makedirs(args.out_dir, exist_ok=True)
     profile = os.environ.get("METAANCHOR_PROFILE", "quick")
     run_started = time.monotonic()
-    failed = []
-    for i, path in enumerate(args.notebooks):
-        log("[{}/{}] {}  (profile {})".format(i + 1, len(args.notebooks), path, profile))
-        started = time.monotonic()
-        message = run_one(path, args.out_dir, args.kernel, timeout_s)
-        if message is None:
-            log("  ok in {:.1f} s".format(time.monotonic() - started))
-        else:
-            log("\n" + message + "\n")
-            failed.append(path)
+    failed = asyncio.run(run_all(args.notebooks, args.out_dir, args.kernel, timeout_s, args.jobs, profile))
     total = time.monotonic() - run_started
     if failed:
         # Every notebook runs even when an earlier one failed, so one run names all broken notebooks.
@@ -275,7 +277,31 @@ def main(argv=None):
     return 0
 
 
-def run_one(path, out_dir, kernel_option, timeout_s):
+async def run_all(paths, out_dir, kernel_option, timeout_s, jobs, profile):
+    """Run every notebook, `jobs` at a time, in the given order; returns the failed ones (in order).
+    Notebooks that share runs wait for each other's run locks (lib/experiments/parallel.ts)."""
+    slots = asyncio.Semaphore(jobs)
+    failed = {}
+
+    async def one(i, path):
+        async with slots:
+            if jobs > 1:
+                LOG_PREFIX.set("[{}] ".format(os.path.splitext(os.path.basename(path))[0]))
+            log("[{}/{}] {}  (profile {})".format(i + 1, len(paths), path, profile))
+            started = time.monotonic()
+            message = await run_one(path, out_dir, kernel_option, timeout_s)
+            if message is None:
+                log("  ok in {:.1f} s".format(time.monotonic() - started))
+            else:
+                log("\n" + message + "\n")
+                failed[i] = path
+
+    # Each task gets its own copy of the context (its log prefix).
+    await asyncio.gather(*(one(i, p) for i, p in enumerate(paths)))
+    return [failed[i] for i in sorted(failed)]
+
+
+async def run_one(path, out_dir, kernel_option, timeout_s):
     """Execute one notebook and write its outputs. Returns None on success, else the failure message."""
     stem = os.path.splitext(os.path.basename(path))[0]
     try:
@@ -285,7 +311,7 @@ def run_one(path, out_dir, kernel_option, timeout_s):
     kernel = kernel_option or nb.metadata.get("kernelspec", {}).get("name") or "tslab"
     failure = None
     try:
-        asyncio.run(execute_notebook(nb, os.path.dirname(os.path.abspath(path)), kernel, timeout_s))
+        await execute_notebook(nb, os.path.dirname(os.path.abspath(path)), kernel, timeout_s)
     except CellFailed as e:
         failure = e
     except Exception as e:  # the kernel did not start, zmq trouble, ...

@@ -138,9 +138,22 @@ const DEPENDENCY_TRANSPILE = `            if (dep !== srcFilename) {
 
 /** TypeScript to CommonJS with esbuild, file by file: what tsx does when the CLI loads the library. */
 function installTranspiler(projectRoot) {
-  const esbuild = require(require.resolve('esbuild', { paths: [path.dirname(require.resolve('tsx/package.json', { paths: [projectRoot] }))] }));
-  globalThis[Symbol.for('metaanchor.kernel.transpile')] = (file, text) =>
-    esbuild.transformSync(text, { loader: 'ts', format: 'cjs', target: 'es2020', sourcefile: file }).code;
+  const main = require.resolve('esbuild', { paths: [path.dirname(require.resolve('tsx/package.json', { paths: [projectRoot] }))] });
+  let esbuild = require(main);
+  const options = (file) => ({ loader: 'ts', format: 'cjs', target: 'es2020', sourcefile: file });
+  globalThis[Symbol.for('metaanchor.kernel.transpile')] = (file, text) => {
+    try {
+      return esbuild.transformSync(text, options(file)).code;
+    } catch (err) {
+      // esbuild's service process is in the kernel's process group, so a kernel interrupt (SIGINT
+      // to the group) ends it, and every later import failed with "The service is no longer
+      // running". Load esbuild afresh (a new service) and try once more.
+      if (!/service (is no longer running|was stopped)/i.test(String(err && err.message))) throw err;
+      for (const key of Object.keys(require.cache)) if (key.startsWith(path.dirname(main))) delete require.cache[key];
+      esbuild = require(main);
+      return esbuild.transformSync(text, options(file)).code;
+    }
+  };
 }
 
 const BEFORE_CONVERT = '        const converted = convs.node.convert(prevDecl, src);\n';
@@ -160,6 +173,9 @@ function relativeImports(src) {
 function installCompileNote() {
   const loaded = new Set();
   globalThis[Symbol.for('metaanchor.kernel.beforeCompile')] = async (src, out) => {
+    // The running cell's source: its status line names it (lib/notebook/status.ts), so that a page
+    // opened while it runs finds the cell (scripts/notebook-custom/custom.js).
+    globalThis[Symbol.for('metaanchor.kernel.cellSource')] = src;
     const fresh = relativeImports(src).filter((spec) => !loaded.has(spec));
     if (fresh.length === 0) return;
     fresh.forEach((spec) => loaded.add(spec));
@@ -169,6 +185,123 @@ function installCompileNote() {
     await new Promise((resolve) => setTimeout(resolve, 50));
   };
 }
+
+/**
+ * How a failed cell reads. tslab printed the thrown value with console.error: the compiled cell's
+ * source line and caret, tslab's and Node's frames, and a UserError's hint last as a raw object
+ * ("{ hint: '...' }"); an interrupted cell printed "Error: Interrupted asynchronously" with tslab's
+ * stack, while its training went on in the background. Now:
+ *  - a library error (lib/util/errors.ts UserError, or anything with a string `hint`) is its two
+ *    lines, "error: <message>" and "hint: <hint>", as the CLI prints it;
+ *  - an interrupt during work that stops by itself (training: lib/util/interrupt.ts registers how
+ *    long it may take) waits for that work to stop and shows its own message ("interrupted: ...
+ *    at step N ... checkpoint kept" and how to continue); any other interrupt is one line;
+ *  - any other error keeps its stack without tslab's, Node's and the compiled cell's frames.
+ */
+const CELL_FAILED = Symbol.for('metaanchor.kernel.cellFailed');
+const GRACE = Symbol.for('metaanchor.interrupt.graceMs');
+const HIDDEN_FRAME = /node:internal|node:vm|[\\/]node_modules[\\/]tslab[\\/]|[\\/]kernels[\\/]tslab[\\/]|^\s*at (?:new )?Promise \(<anonymous>\)$|^\s*at <anonymous>$/;
+const CELL_FRAME = /evalmachine\.<anonymous>/;
+
+function isLibraryError(err) {
+  return err instanceof Error && (err.name === 'UserError' || err.name === 'Interrupted' || typeof err.hint === 'string');
+}
+
+function trimmedStack(err) {
+  const header = err.message ? `${err.name}: ${err.message}` : String(err.name);
+  let stack = typeof err.stack === 'string' && err.stack ? err.stack : header;
+  // Node puts the compiled cell's line and a caret before the stack of an error thrown by vm code.
+  const start = stack.indexOf(header);
+  if (start > 0) stack = stack.slice(start);
+  const out = [];
+  for (const line of stack.split('\n')) {
+    if (!/^\s+at /.test(line)) {
+      out.push(line);
+      continue;
+    }
+    if (HIDDEN_FRAME.test(line)) continue;
+    // The cell's own frames point into tslab's compiled JavaScript: name the function, not the line.
+    const cell = CELL_FRAME.test(line) ? line.replace(/\(?evalmachine\.<anonymous>:\d+:\d+\)?/, '(this cell)').replace(/^(\s+at )\(this cell\)$/, '$1this cell') : line;
+    if (cell !== out[out.length - 1]) out.push(cell);
+  }
+  return out.join('\n');
+}
+
+function formatCellError(err, interrupted) {
+  if (interrupted) return 'interrupted: the cell was stopped (kernel interrupt)';
+  if (isLibraryError(err)) {
+    const prefix = err.name === 'Interrupted' ? 'interrupted' : 'error';
+    return `${prefix}: ${err.message}` + (typeof err.hint === 'string' && err.hint ? `\nhint: ${err.hint}` : '');
+  }
+  if (err instanceof Error) return trimmedStack(err);
+  return `error: ${typeof err === 'string' ? err : require('node:util').inspect(err)}`;
+}
+
+/** Interrupts of synchronous code (vm's breakOnSigint) throw this. */
+const SYNC_INTERRUPT = /^Script execution was interrupted by `SIGINT`/;
+
+/**
+ * SIGINT listeners for the library (lib/util/interrupt.ts), registered here at kernel start. A
+ * listener that a cell adds itself, while tslab runs the cell's synchronous part with vm's
+ * breakOnSigint, leaves SIGINT at its default action once that part ends (Node 20): the next
+ * interrupt killed the kernel. The library adds its callbacks to this set instead.
+ */
+const SIGINT_CALLBACKS = Symbol.for('metaanchor.kernel.sigintCallbacks');
+
+function installSigintCallbacks() {
+  const callbacks = new Set();
+  globalThis[SIGINT_CALLBACKS] = callbacks;
+  process.on('SIGINT', () => {
+    for (const f of [...callbacks]) f();
+  });
+}
+
+function installCellErrors() {
+  globalThis[CELL_FAILED] = async (err, interrupted, pending, out) => {
+    interrupted = interrupted || (err instanceof Error && SYNC_INTERRUPT.test(err.message));
+    const grace = typeof globalThis[GRACE] === 'function' ? globalThis[GRACE]() : 0;
+    if (interrupted && pending && grace > 0) {
+      let timer;
+      const outcome = await Promise.race([
+        pending.then(
+          () => ({ ok: true }),
+          (error) => ({ error }),
+        ),
+        new Promise((resolve) => {
+          timer = setTimeout(() => resolve(null), grace);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (outcome && 'error' in outcome) {
+        err = outcome.error;
+        interrupted = false;
+      }
+    }
+    out.error(formatCellError(err, interrupted));
+    return false;
+  };
+}
+
+const SYNC_CATCH = `        catch (e) {
+            console.error(e);
+            return false;
+        }
+        if (promise) {`;
+const SYNC_CATCH_FORMATTED = `        catch (e) {
+            return await globalThis[Symbol.for("metaanchor.kernel.cellFailed")](e, false, null, console);
+        }
+        if (promise) {`;
+const ASYNC_CATCH = `                await Promise.race([promise, interruptPromise]);
+            }
+            catch (e) {
+                console.error(e);
+                return false;
+            }`;
+const ASYNC_CATCH_FORMATTED = `                await Promise.race([promise, interruptPromise]);
+            }
+            catch (e) {
+                return await globalThis[Symbol.for("metaanchor.kernel.cellFailed")](e, e === interrupted, promise, console);
+            }`;
 
 /**
  * Patch tslab's own files as they load: each entry is [file in tslab/dist, [[anchor, replacement]]].
@@ -199,6 +332,8 @@ function patchTslabSources(tslabMain, patches) {
 function installFixes(projectRoot, tslabMain) {
   supportDirectoryImports(projectRoot);
   installCompileNote();
+  installCellErrors();
+  installSigintCallbacks();
   installTranspiler(projectRoot);
   patchTslabSources(tslabMain, [
     ['converter.js', [
@@ -206,7 +341,11 @@ function installFixes(projectRoot, tslabMain) {
       [DEPENDENCY_DIAGNOSTICS, CELL_DIAGNOSTICS, 'cell-only type check'],
       [DEPENDENCY_EMIT, DEPENDENCY_TRANSPILE, 'library transpile'],
     ]],
-    ['executor.js', [[BEFORE_CONVERT, ANNOUNCED_CONVERT, 'compile note']]],
+    ['executor.js', [
+      [BEFORE_CONVERT, ANNOUNCED_CONVERT, 'compile note'],
+      [SYNC_CATCH, SYNC_CATCH_FORMATTED, 'cell error format'],
+      [ASYNC_CATCH, ASYNC_CATCH_FORMATTED, 'cell error format and interrupt'],
+    ]],
   ]);
   const tsPath = require.resolve('@tslab/typescript-for-tslab', { paths: [path.dirname(tslabMain)] });
   const ts = require(tsPath);
@@ -216,4 +355,4 @@ function installFixes(projectRoot, tslabMain) {
   else process.stderr.write(`tslab kernel: TypeScript ${ts.version} (not 5.0.x): watch-timer fix not applied\n`);
 }
 
-module.exports = { installFixes, supportDirectoryImports, fixWatchTimers, relativeImports };
+module.exports = { installFixes, supportDirectoryImports, fixWatchTimers, relativeImports, formatCellError };

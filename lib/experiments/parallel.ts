@@ -21,6 +21,7 @@ import { configHash } from './key';
 import { ensureRun, isRunComplete, runDirOf, RunStatus } from './run-cache';
 import type { WorkerJob, WorkerMessage } from './train-worker';
 import { statusStream } from '../util/log';
+import { Interrupted, beginStoppable, inNotebookKernel, interruptMark, interruptedSince, onInterrupt } from '../util/interrupt';
 
 export interface TrainRunsOptions {
   /** Worker processes at once (default: defaultJobs()); 1 trains in this process, one run after another. */
@@ -40,7 +41,8 @@ export interface TrainRunsOptions {
   onRunDone?: (dir: string, status: RunStatus) => void;
   /**
    * A run that another process is training (its lock is held) is waited for and then reused,
-   * instead of failing: for `converge` or a notebook beside the main job.
+   * instead of failing: for `converge` or a notebook beside the main job. Default: on in a
+   * notebook kernel (notebooks run side by side: `npm run notebooks` runs two at once), else off.
    */
   waitForLock?: boolean;
   /**
@@ -99,6 +101,13 @@ export function estimatedStepSeconds(cfg: TrainConfig): number {
 export function trainingStatusLine(done: number, total: number, running: readonly string[], tail: string): string {
   return `training: ${done}/${total} runs done` + (running.length ? `, running ${running.join(', ')}` : '') + tail;
 }
+
+/**
+ * A run whose estimated training (estimatedStepSeconds x steps) is at most this trains in the
+ * calling process when no worker count is given: starting a worker costs more (smoke runs:
+ * 2 runs in 8.8 s with two workers, 2.5 s one after another in the process, on 2 busy cores).
+ */
+export const TINY_RUN_SECONDS = 2;
 
 /** The run queue to use (parallel.ts TrainRunsOptions.queue): the option, else env METAANCHOR_QUEUE; undefined trains on this machine. */
 export function queueUrlFrom(option?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -168,20 +177,37 @@ export async function trainRuns(cfgs: TrainConfig[], runsDir: string, options: T
     });
     return { status, seconds };
   }
-  const jobs = Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
+  // Runs shorter than a worker's start (a process, tsx, the backend, the data: seconds) train in
+  // this process, one after another: the smoke runs of `npm test`'s notebooks, 4 steps each.
+  const tiny = options.jobs === undefined && missing.every((c) => estimatedStepSeconds(c) * c.steps <= TINY_RUN_SECONDS);
+  const jobs = tiny ? 1 : Math.min(options.jobs === undefined ? await defaultJobs() : parseJobs(options.jobs), missing.length);
   const total = unique.size;
-  if (jobs <= 1) {
-    for (const cfg of missing) {
-      const t0 = Date.now();
-      const r = await ensureRun(cfg, runsDir, quiet, undefined, { waitForLock: options.waitForLock, log: say });
-      status.set(r.dir, r.status);
-      seconds.set(r.dir, (Date.now() - t0) / 1000);
-      say(`training: ${status.size}/${total} runs done`);
-      options.onRunDone?.(r.dir, r.status);
+  // An interrupt (a notebook kernel's SIGINT, or requestInterrupt()) stops the training after the
+  // current step of each run, checkpointed, and ends this call with `Interrupted`.
+  const endStoppable = beginStoppable();
+  try {
+    if (jobs <= 1) {
+      const mark = interruptMark();
+      for (const cfg of missing) {
+        const t0 = Date.now();
+        const r = await ensureRun(cfg, runsDir, quiet, undefined, {
+          waitForLock: options.waitForLock ?? inNotebookKernel(),
+          // A tiny run another notebook trains is done in a second or two.
+          lockPollMs: tiny ? 500 : undefined,
+          log: say,
+          shouldStop: () => interruptedSince(mark),
+        });
+        status.set(r.dir, r.status);
+        seconds.set(r.dir, (Date.now() - t0) / 1000);
+        say(`training: ${status.size}/${total} runs done`);
+        options.onRunDone?.(r.dir, r.status);
+      }
+      return { status, seconds };
     }
-    return { status, seconds };
+    return await trainInWorkers(missing, runsDir, jobs, total, status, seconds, say, options);
+  } finally {
+    endStoppable();
   }
-  return trainInWorkers(missing, runsDir, jobs, total, status, seconds, say, options);
 }
 
 function trainInWorkers(
@@ -194,7 +220,8 @@ function trainInWorkers(
   say: (s: string) => void,
   options: TrainRunsOptions,
 ): Promise<TrainRunsResult> {
-  const progressEverySec = options.progressEverySec ?? 30;
+  // In a notebook the line is replaced in place, and a page opened meanwhile shows it: more often.
+  const progressEverySec = options.progressEverySec ?? (statusStream().inPlace ? 5 : 30);
   // Longest runs first (unless the caller ordered them), so that the last minutes do not leave a
   // worker idle beside one long run.
   const stepCost = new Map(missing.map((c) => [c, estimatedStepSeconds(c)] as const));
@@ -210,6 +237,9 @@ function trainInWorkers(
   let costCovered = 0;
   let stepsThisCall = 0;
   let firstError: Error | undefined;
+  // Runs stopped by an interrupt (their workers' messages); nothing new starts after one.
+  const interrupted: { message: string; hint?: string }[] = [];
+  let stopping = false;
   let lastLine = 0;
 
   const progress = (force: boolean) => {
@@ -236,19 +266,27 @@ function trainInWorkers(
   return new Promise((resolve, reject) => {
     const timer = setInterval(() => progress(false), 1000);
     timer.unref?.();
+    // The kernel got the interrupt (Jupyter signals the whole process group, so the workers
+    // usually have it too): pass it on, and start nothing new.
+    const stopListening = onInterrupt(() => {
+      stopping = true;
+      for (const r of running) if (r.child.exitCode === null) r.child.kill('SIGINT');
+    });
     const finish = () => {
       clearInterval(timer);
+      stopListening();
       if (firstError) reject(firstError);
+      else if (interrupted.length > 0) reject(interruptedError(interrupted, queue.length));
       else resolve({ status, seconds });
     };
     const startNext = () => {
-      while (!firstError && running.size < jobs && queue.length > 0) start(queue.shift()!);
+      while (!firstError && !stopping && interrupted.length === 0 && running.size < jobs && queue.length > 0) start(queue.shift()!);
       if (running.size === 0) finish();
     };
     const start = (cfg: TrainConfig) => {
       const dir = runDirOf(runsDir, cfg);
       const name = path.basename(dir);
-      const child = startTrainWorker({ cfg, runsDir, waitForLock: options.waitForLock });
+      const child = startTrainWorker({ cfg, runsDir, waitForLock: options.waitForLock ?? inNotebookKernel() });
       const r: Running = { cfg, dir, child, firstStep: -1, step: 0, t0: Date.now() };
       running.add(r);
       let outputTail = '';
@@ -278,6 +316,11 @@ function trainInWorkers(
           say(`training: ${done.status} ${name} in ${formatDuration((Date.now() - r.t0) / 1000)}`);
           progress(true);
           options.onRunDone?.(dir, done.status);
+        } else if (done?.type === 'interrupted' || (signal === 'SIGINT' && !done)) {
+          // Stopped by an interrupt: resumable from its checkpoint, not a failure.
+          const why = done?.type === 'interrupted' ? done : { message: `training ${name} interrupted before its first step; nothing was lost` };
+          interrupted.push(why);
+          say(why.message);
         } else if (!firstError) {
           firstError = workerError(name, done, code, signal, spawnError, outputTail);
           say(`training: ${name} failed; letting ${running.size} running worker(s) finish`);
@@ -291,6 +334,14 @@ function trainInWorkers(
     say(`training ${missing.length} of ${total} runs with ${jobs} worker processes`);
     startNext();
   });
+}
+
+/** One error for the runs an interrupt stopped: where each stopped, and how to continue. */
+function interruptedError(runs: { message: string; hint?: string }[], notStarted: number): Interrupted {
+  const left = notStarted > 0 ? ` (${notStarted} more run(s) not started)` : '';
+  const hint = 'rerun the cell (or the command) to continue: finished runs are reused, interrupted ones resume from their checkpoints';
+  if (runs.length === 1) return new Interrupted(runs[0].message + left, hint);
+  return new Interrupted(`${runs.length} runs interrupted${left}:\n` + runs.map((r) => `  ${r.message}`).join('\n'), hint);
 }
 
 /**

@@ -28,6 +28,7 @@ import { lockHolder } from '../train/run-folder';
 import { projectRoot } from '../util/package-dir';
 import type { ExperimentSettings, SearchSettings } from './settings';
 import type { Inference, TableEvaluation } from './tables';
+import { Interrupted } from '../util/interrupt';
 
 export type RunStatus = 'reused' | 'resumed' | 'trained';
 
@@ -75,7 +76,7 @@ export async function ensureRun(
   runsDir: string,
   quiet?: boolean,
   onStep?: (r: StepRecord) => void,
-  options: { waitForLock?: boolean; log?: (s: string) => void; lockPollMs?: number } = {},
+  options: { waitForLock?: boolean; log?: (s: string) => void; lockPollMs?: number; shouldStop?: () => boolean } = {},
 ): Promise<{ dir: string; status: RunStatus }> {
   const dir = runDirOf(runsDir, cfg);
   // Another process (a table's worker) trains this very run: wait for it, then reuse its result.
@@ -83,12 +84,14 @@ export async function ensureRun(
   for (let holder = lockHolder(dir); options.waitForLock && holder !== null; holder = lockHolder(dir)) {
     if (!waited) options.log?.(`${dir}: process ${holder} is training this run; waiting for it`);
     waited = true;
+    if (options.shouldStop?.())
+      throw new Interrupted(`stopped waiting for process ${holder}, which trains ${dir}`, 'run it again to wait for it (in a notebook: rerun the cell)');
     await new Promise((r) => setTimeout(r, options.lockPollMs ?? LOCK_POLL_MS));
   }
   if (isRunComplete(dir, cfg)) return { dir, status: 'reused' };
   // train() locks the folder (lib/train/run-folder.ts): a notebook and the CLI may run the same table.
   const status: RunStatus = hasCheckpoint(dir) ? 'resumed' : 'trained';
-  await train(cfg, dir, { resume: true, quiet, onStep });
+  await train(cfg, dir, { resume: true, quiet, onStep, shouldStop: options.shouldStop });
   return { dir, status };
 }
 

@@ -10,6 +10,7 @@
  */
 import { TrainConfig } from '../train/config';
 import { UserError } from '../util/errors';
+import { Interrupted, interruptedSince, watchInterrupts } from '../util/interrupt';
 import { ensureRun, RunStatus } from './run-cache';
 
 export interface WorkerJob {
@@ -24,7 +25,9 @@ export interface WorkerJob {
 export type WorkerMessage =
   | { type: 'step'; step: number; loss: number; gradNorm: number }
   | { type: 'done'; status: RunStatus; dir: string }
-  | { type: 'error'; message: string; hint?: string; user: boolean; stack?: string };
+  | { type: 'error'; message: string; hint?: string; user: boolean; stack?: string }
+  /** Stopped by SIGINT (the notebook's kernel was interrupted): the run is resumable from its checkpoint. */
+  | { type: 'interrupted'; message: string; hint?: string };
 
 function send(msg: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -36,10 +39,14 @@ function send(msg: WorkerMessage): Promise<void> {
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? 'null') as WorkerJob | null;
   if (!job || !job.cfg || !job.runsDir) throw new UserError('train-worker: no job given', 'this file is started by runTable/trainRuns with a job as JSON');
+  // SIGINT (Jupyter interrupts the kernel's whole process group) stops the run after its current
+  // step, with a checkpoint there, instead of killing the process mid-step.
+  const mark = watchInterrupts();
   // The parent shows combined progress; the worker's own step lines would interleave.
   const r = await ensureRun(job.cfg, job.runsDir, true, (rec) => void send({ type: 'step', step: rec.step, loss: rec.loss, gradNorm: rec.gradNorm }), {
     waitForLock: job.waitForLock,
     lockPollMs: job.lockPollMs,
+    shouldStop: () => interruptedSince(mark),
   });
   await send({ type: 'done', status: r.status, dir: r.dir });
 }
@@ -51,6 +58,10 @@ process.on('disconnect', () => process.exit(1));
 main()
   .then(() => process.exit(0))
   .catch(async (err: unknown) => {
+    if (err instanceof Interrupted) {
+      await send({ type: 'interrupted', message: err.message, hint: err.hint });
+      process.exit(0);
+    }
     const e = err instanceof Error ? err : new Error(String(err));
     await send({ type: 'error', message: e.message, hint: err instanceof UserError ? err.hint : undefined, user: err instanceof UserError, stack: e.stack });
     process.exit(1);

@@ -11,6 +11,7 @@ import { UserError } from '../util/errors';
 import { makeRng, normal, Rng } from '../util/seed';
 import { iouPair } from '../box/iou';
 import { LossPoint } from './loss-curve';
+import { Interrupted, beginStoppable, interruptMark, interruptedSince } from '../util/interrupt';
 
 export interface QuickstartOptions {
   /** Training steps (one batch each). */
@@ -125,8 +126,17 @@ export async function trainTinyConvNet(options: QuickstartOptions): Promise<Quic
   const losses: LossPoint[] = [];
   const stepMs: number[] = [];
   const started = Date.now();
+  // An interrupt (notebook kernel) stops it after the current step (lib/util/interrupt.ts).
+  const endStoppable = beginStoppable();
+  const mark = interruptMark();
   try {
     for (let step = 1; step <= steps; step++) {
+      // A macrotask turn, so that an interrupt's signal handler runs (awaiting tensor data alone
+      // may never leave the microtask queue).
+      await new Promise((resolve) => setImmediate(resolve));
+      if (interruptedSince(mark)) {
+        throw new Interrupted(`the tiny conv net was interrupted at step ${step - 1}/${steps} (it keeps no checkpoint)`, 'rerun the cell to train it again');
+      }
       const t0 = Date.now();
       const batch = makeBoxBatch(rng, batchSize, sizePx);
       const xs = tf.tensor4d(batch.images, [batchSize, sizePx, sizePx, 1]);
@@ -143,6 +153,7 @@ export async function trainTinyConvNet(options: QuickstartOptions): Promise<Quic
       if (options.onStep) await options.onStep({ step, loss, elapsedMs: Date.now() - started });
     }
   } finally {
+    endStoppable();
     optimizer.dispose();
   }
   return {

@@ -14,12 +14,35 @@ interface CellStatus {
   cellKey: unknown;
   out: DisplaySink;
   lines: number;
+  /** cellKey() of the cell's source, when the kernel says which cell runs. */
+  source?: string;
 }
 
-/** The HTML of the status output: the latest line; the class lets tests and styles find it. */
-export function statusHtml(line: string, lines: number): string {
+/**
+ * The HTML of the status output: the latest line; the class lets tests and styles find it. `cell`
+ * (cellKey of the running cell's source) lets a page opened while the cell runs find the cell and
+ * show its live outputs there (scripts/notebook-custom/custom.js).
+ */
+export function statusHtml(line: string, lines: number, cell?: string): string {
   const count = lines > 1 ? ` <span style="color:#888">(${lines} updates)</span>` : '';
-  return `<pre class="metaanchor-status" style="margin:0;white-space:pre-wrap">${escapeHtml(line)}${count}</pre>`;
+  const key = cell ? ` data-metaanchor-cell="${escapeHtml(cell)}"` : '';
+  return `<pre class="metaanchor-status"${key} style="margin:0;white-space:pre-wrap">${escapeHtml(line)}${count}</pre>`;
+}
+
+/** FNV-1a of a cell's source over its UTF-16 code units, base 36 (the same in custom.js). */
+export function cellKey(source: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < source.length; i++) {
+    h ^= source.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(36);
+}
+
+/** The key of the cell the kernel runs (its source, kept by kernels/tslab/tslab-fixes.js). */
+function runningCellKey(): string | undefined {
+  const source = (globalThis as Record<symbol, unknown>)[Symbol.for('metaanchor.kernel.cellSource')];
+  return typeof source === 'string' ? cellKey(source) : undefined;
 }
 
 /**
@@ -45,9 +68,9 @@ export class InPlaceStatus {
       .pop();
     if (line === undefined) return true;
     const key = this.cellKey();
-    if (!this.current || this.current.cellKey !== key) this.current = { cellKey: key, out: this.open(), lines: 0 };
+    if (!this.current || this.current.cellKey !== key) this.current = { cellKey: key, out: this.open(), lines: 0, source: runningCellKey() };
     this.current.lines += parts.filter((l) => l.trim() !== '').length;
-    this.current.out.html(statusHtml(line, this.current.lines));
+    this.current.out.html(statusHtml(line, this.current.lines, this.current.source));
     return true;
   }
 }

@@ -28,6 +28,7 @@ import { TrainConfig, trainConfig } from './config';
 import { PRETRAINED_PREFIX, ensurePretrainedBackbone } from './pretrain';
 import { CHECKPOINT_DIR, lockHolder } from './run-folder';
 import { hasCheckpoint, readTrainState, train } from './trainer';
+import { beginStoppable, interruptMark, interruptedSince } from '../util/interrupt';
 
 export const PRETRAINED_TASKS = ['mnist-digits', 'mnist-det-trunk'] as const;
 export type PretrainedTask = (typeof PRETRAINED_TASKS)[number];
@@ -115,7 +116,15 @@ export async function ensurePretrained(spec: string, model: ModelConfig, options
   if (!trunkComplete(dir, cfg)) {
     options.log?.(`pretraining the detection trunk (backbone, FPN, towers) on MNIST-Det "pretrain" (digits 3 5 6 7 8 9), ${cfg.steps} steps -> ${dir}`);
     fs.mkdirSync(path.dirname(dir), { recursive: true });
-    const r = await train(cfg, dir, { resume: true, quiet: options.quiet });
+    // An interrupt (notebook kernel) stops it after the current step, checkpointed (lib/util/interrupt.ts).
+    const endStoppable = beginStoppable();
+    const mark = interruptMark();
+    let r: Awaited<ReturnType<typeof train>>;
+    try {
+      r = await train(cfg, dir, { resume: true, quiet: options.quiet, shouldStop: () => interruptedSince(mark) });
+    } finally {
+      endStoppable();
+    }
     const last = r.evals[r.evals.length - 1];
     options.log?.(`detection trunk pretrained: mmAP ${(100 * last.stats[0]).toFixed(1)} on its own validation images`);
   }

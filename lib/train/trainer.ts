@@ -61,6 +61,7 @@ import { applyGradients, makeOptimizer, setLearningRates } from './update';
 import { yoloStep } from './yolo-step';
 import { saveSnapshot } from './snapshots';
 import { PRETRAINED_PREFIX } from './pretrain';
+import { Interrupted } from '../util/interrupt';
 
 export type { EvalRecord, StepRecord } from './records';
 export { hasCheckpoint, readTrainState } from './checkpoint-io';
@@ -86,6 +87,11 @@ export interface TrainOptions {
   onStep?: (r: StepRecord) => void;
   /** Receives the status lines (resume, recovered checkpoint, lock taken over ...) in addition to the console. */
   onLog?: (line: string) => void;
+  /**
+   * Asked after every step: true stops the run there (an interrupt, lib/util/interrupt.ts): a
+   * checkpoint of that step is saved and `Interrupted` thrown, saying where and how to continue.
+   */
+  shouldStop?: () => boolean;
 }
 
 export { CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE };
@@ -341,6 +347,18 @@ async function trainLocked(
         if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
           await saveCheckpoint(dir, checkpoint, state, checkpointStep);
           checkpointStep = state.step;
+        }
+        // A macrotask turn first, so that an interrupt's signal handler has run.
+        if (opts.shouldStop) await new Promise((resolve) => setImmediate(resolve));
+        if (opts.shouldStop?.() && state.step < cfg.steps) {
+          if (checkpointStep < state.step) {
+            await saveCheckpoint(dir, checkpoint, state, checkpointStep);
+            checkpointStep = state.step;
+          }
+          throw new Interrupted(
+            `training ${path.basename(dir)} interrupted at step ${state.step}/${cfg.steps}; its checkpoint (step ${checkpointStep}) is kept in ${dir}`,
+            `run it again to continue from step ${checkpointStep} (in a notebook: rerun the cell)`,
+          );
         }
       }
       if (opts.stopAfter !== undefined && stepsThisCall >= opts.stopAfter) break;

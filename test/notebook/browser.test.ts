@@ -226,3 +226,85 @@ test('the offline explorer switches precomputed panels with its two dropdowns (f
     await browser.close();
   }
 });
+
+test('a page opened while a cell runs shows that cell running, with its live status line', { skip, timeout: 600_000 }, async () => {
+  const file = path.join(nbDir, 'reopen.ipynb');
+  // Runs until the test creates the stop file (at most 1000 steps of 0.3 s), whatever the load.
+  const stopFile = path.join(nbDir, 'reopen.stop');
+  const source = [
+    "import * as fs from 'node:fs';",
+    "import { Progress } from './lib/util/progress';",
+    "const p = new Progress({ label: 'long steps', total: 1000, everySec: 0 });",
+    `for (let i = 1; i <= 1000 && !fs.existsSync(${JSON.stringify(stopFile)}); i++) {`,
+    '  p.update(i);',
+    '  await new Promise((r) => setTimeout(r, 300));',
+    '}',
+    "console.log('all steps done');",
+  ].join('\n');
+  const nb = {
+    cells: [{ cell_type: 'code', metadata: {}, source, outputs: [], execution_count: null }],
+    metadata: { kernelspec: { name: 'tslab', display_name: 'TypeScript', language: 'typescript' } },
+    nbformat: 4,
+    nbformat_minor: 4,
+  };
+  fs.writeFileSync(file, JSON.stringify(nb, null, 1));
+  const server: Served = await serveNotebooks({ METAANCHOR_QUIET: '', METAANCHOR_BACKEND: 'cpu' });
+  const browser = await launchBrowser();
+  try {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e: Error) => errors.push(String(e)));
+    const url = `http://127.0.0.1:${server.port}/notebooks/${path.relative(ROOT, file)}?token=${server.token}`;
+    const ready = () =>
+      page.waitForFunction(() => (window as any).Jupyter?.notebook?._fully_loaded && Jupyter.notebook.kernel?.is_connected(), undefined, {
+        timeout: 120_000,
+        polling: 250,
+      });
+    const step = () =>
+      page.evaluate(() => {
+        const m = /long steps +(\d+)\/1000/.exec(Jupyter.notebook.get_cell(0).output_area.element.text());
+        return m ? Number(m[1]) : 0;
+      });
+    await page.goto(url, { waitUntil: 'load' });
+    await ready();
+    await page.evaluate(() => Jupyter.notebook.execute_all_cells());
+    await page.waitForFunction(() => /long steps +[3-9]\/1000/.test(Jupyter.notebook.get_cell(0).output_area.element.text()), undefined, {
+      timeout: 120_000,
+      polling: 100,
+    });
+    // Reload without saving: the notebook file has no outputs; the kernel goes on with the cell.
+    await page.reload({ waitUntil: 'load' });
+    await ready();
+    await page.waitForFunction(() => /long steps +\d+\/1000/.test(Jupyter.notebook.get_cell(0).output_area.element.text()), undefined, {
+      timeout: 60_000,
+      polling: 100,
+    });
+    const first = await step();
+    assert.equal(await page.evaluate(() => Jupyter.notebook.get_cell(0).input_prompt_number), '*', 'the reopened page shows the cell running');
+    // Live: the same status output moves on, in place.
+    await page.waitForFunction(
+      (n: number) => new RegExp(`long steps +(\\d+)/1000`).exec(Jupyter.notebook.get_cell(0).output_area.element.text())![1] !== String(n),
+      first,
+      {
+        timeout: 60_000,
+        polling: 100,
+      },
+    );
+    fs.writeFileSync(stopFile, '');
+    await page.waitForFunction(() => /all steps done/.test(Jupyter.notebook.get_cell(0).output_area.element.text()), undefined, {
+      timeout: 60_000,
+      polling: 250,
+    });
+    const end = await page.evaluate(() => ({
+      outputs: Jupyter.notebook.get_cell(0).output_area.outputs.length,
+      text: Jupyter.notebook.get_cell(0).output_area.element.text(),
+      prompt: Jupyter.notebook.get_cell(0).input_prompt_number ?? null,
+    }));
+    assert.equal(end.outputs, 2, end.text);
+    assert.notEqual(end.prompt, '*', 'the cell shows as finished');
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await server.stop();
+  }
+});

@@ -56,8 +56,10 @@ function env(): NodeJS.ProcessEnv {
   return { ...process.env, JUPYTER_DATA_DIR: dataDir, METAANCHOR_BACKEND: 'cpu' };
 }
 
+/** One notebook at a time unless the args say otherwise: the messages below are checked line by line. */
 function runNotebooks(args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'notebook.js'), 'run', '--out', outDir, ...args], {
+  const jobs = args.includes('--jobs') ? [] : ['--jobs', '1'];
+  return spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'notebook.js'), 'run', '--out', outDir, ...jobs, ...args], {
     cwd: ROOT,
     env: env(),
     encoding: 'utf8',
