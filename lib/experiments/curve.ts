@@ -233,6 +233,9 @@ export async function convergence(cfgs: TrainConfig[], seeds: number[], runsDir:
 
 /** A table run whose doubled run (stretchedConfig(cfg, 2)) is finished in the same cache. */
 export interface DoublingCheck {
+  /** The configuration (run folder name without seed and hash) and seed of the run. */
+  label: string;
+  seed: number;
   runDir: string;
   doubledRunDir: string;
   /** Final mmAP of the doubled run minus the run's, in percentage points. */
@@ -260,7 +263,7 @@ export function doublingChecks(result: Pick<TableResult, 'cells'>): { runs: numb
     const doubledRunDir = runDirOf(path.dirname(runDir), doubled);
     if (!isRunComplete(doubledRunDir, doubled) || !isRunComplete(runDir, cfg)) continue;
     const deltaPoints = 100 * (finalMmap(doubledRunDir) - finalMmap(runDir));
-    checks.push({ runDir, doubledRunDir, deltaPoints, converged: Math.abs(deltaPoints) < CONVERGED_DELTA });
+    checks.push({ label: labelOf(cfg), seed: cfg.seed, runDir, doubledRunDir, deltaPoints, converged: Math.abs(deltaPoints) < CONVERGED_DELTA });
   }
   return { runs: dirs.size, checks };
 }
@@ -272,8 +275,6 @@ export function convergenceLine(result: Pick<TableResult, 'cells'>): string {
   if (checks.length === 0)
     return `converged (${rule}): not measured for ${runs === 1 ? 'its run' : `these ${runs} runs`} (\`metaanchor converge <table>\` measures it)`;
   const ok = checks.filter((c) => c.converged).length;
-  const changes = checks
-    .map((c) => `${labelOf(readRunConfig(c.runDir))} seed ${readRunConfig(c.runDir).seed} ${c.deltaPoints >= 0 ? '+' : ''}${c.deltaPoints.toFixed(2)}`)
-    .join(', ');
+  const changes = checks.map((c) => `${c.label} seed ${c.seed} ${c.deltaPoints >= 0 ? '+' : ''}${c.deltaPoints.toFixed(2)}`).join(', ');
   return `converged (${rule}): ${ok} of ${checks.length} measured runs (of ${runs}): ${changes}`;
 }

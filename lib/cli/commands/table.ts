@@ -63,7 +63,10 @@ export function register(program: Command): void {
       '--queue <url>',
       'train the missing runs as jobs on this Redis (redis://host:port) for `metaanchor worker` processes on any machine, sharing the runs folder (default: env METAANCHOR_QUEUE; README "Many machines")',
     )
-    .option('--plan', "train nothing: say which runs the cache holds, how much training is left and when each table's runs would be trained on --jobs workers")
+    .option(
+      '--plan',
+      "train nothing: say which runs the cache holds, how much training is left and when each table's runs would be trained on --jobs workers (with --notebooks: in the main job's order)",
+    )
     .option('--json', 'print the per-seed results as JSON (with --plan: the plan)')
     .option('--paper-commands', "print the commands that run these tables at the paper's scale (preset paper, COCO, a GPU) instead of running them")
     .option(
@@ -101,7 +104,7 @@ export function register(program: Command): void {
       if (o.notebooks && !queueUrlFrom(o.queue)) {
         // The main job says up front what it will cost and when each table is due.
         const plan = planTables(tables, settings, path.resolve(o.runsDir ?? defaultRunsDir()), o.jobs ?? (await defaultJobs()), true);
-        say(`plan (estimated; \`metaanchor table all --plan\` prints it without training):\n${formatPlan(plan)}`);
+        say(`plan (estimated; \`metaanchor table all --notebooks --plan\` prints it without training):\n${formatPlan(plan)}`);
       }
       const queue = o.notebooks ? new NotebookQueue({ profile: settings.profile, runsDir: o.runsDir, seeds: o.seeds, log: say }) : undefined;
       const queueUrl = queueUrlFrom(o.queue);

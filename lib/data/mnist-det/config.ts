@@ -76,6 +76,22 @@ export interface MnistDetPresetSpec {
   trainImages?: number;
 }
 
+/** The default dataset's box distribution: COCO-like shapes and sizes (docs/quick-proxy.md section 1); the pretrain preset shares it. */
+const DEFAULT_BOXES: BoxDistribution = {
+  sizeMedianFrac: 0.36,
+  sizeLogSigma: 0.45,
+  sizeMinFrac: 0.16,
+  sizeMaxFrac: 0.9,
+  logRatioMean: -0.05,
+  logRatioCoreSigma: 0.35,
+  logRatioTailSigma: 1.4,
+  logRatioTailWeight: 0.4,
+  logRatioMaxAbs: 2.5,
+  objectsMin: 4,
+  objectsMax: 10,
+  maxOverlapIoA: 0.1,
+};
+
 /**
  * 'default' (the quick tables' proxy, docs/quick-proxy.md): 96 px canvases with four digit classes
  * (0, 1, 2, 4) and box shapes spread like COCO's: ln(w/h) a mixture whose w/h has COCO's mean and
@@ -97,20 +113,7 @@ export const PRESETS: Record<MnistDetPreset, MnistDetPresetSpec> = {
   default: {
     imageSizePx: 96,
     digits: [0, 1, 2, 4],
-    boxes: {
-      sizeMedianFrac: 0.36,
-      sizeLogSigma: 0.45,
-      sizeMinFrac: 0.16,
-      sizeMaxFrac: 0.9,
-      logRatioMean: -0.05,
-      logRatioCoreSigma: 0.35,
-      logRatioTailSigma: 1.4,
-      logRatioTailWeight: 0.4,
-      logRatioMaxAbs: 2.5,
-      objectsMin: 4,
-      objectsMax: 10,
-      maxOverlapIoA: 0.1,
-    },
+    boxes: DEFAULT_BOXES,
   },
   shifted: {
     imageSizePx: 96,
@@ -135,20 +138,7 @@ export const PRESETS: Record<MnistDetPreset, MnistDetPresetSpec> = {
     digits: [3, 5, 6, 7, 8, 9],
     seed: 1,
     trainImages: 4000,
-    boxes: {
-      sizeMedianFrac: 0.36,
-      sizeLogSigma: 0.45,
-      sizeMinFrac: 0.16,
-      sizeMaxFrac: 0.9,
-      logRatioMean: -0.05,
-      logRatioCoreSigma: 0.35,
-      logRatioTailSigma: 1.4,
-      logRatioTailWeight: 0.4,
-      logRatioMaxAbs: 2.5,
-      objectsMin: 4,
-      objectsMax: 10,
-      maxOverlapIoA: 0.1,
-    },
+    boxes: DEFAULT_BOXES,
   },
   classic: {
     imageSizePx: 160,
